@@ -1,0 +1,48 @@
+// granitec: the driver. Dispatches subcommands; each lives in its own file.
+#include "Inspect.h"
+
+#include <iostream>
+#include <string>
+#include <vector>
+
+#ifndef GRANITEC_VERSION
+#define GRANITEC_VERSION "unknown"
+#endif
+
+namespace {
+
+const char *const kUsage = R"(usage: granitec <command> [options]
+
+granitec compiles IBM Granite 4.0 language models ahead of time.
+
+commands:
+  inspect MODEL.gguf [--json]   show a model's architecture, variant, layer map, hyperparameters and tensors
+
+options:
+  -h, --help                    show this help ('granitec <command> --help' for a command's options)
+  --version                     print the version
+)";
+
+} // namespace
+
+int main(int argc, char **argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty()) {
+    std::cerr << kUsage;
+    return 2;
+  }
+  const std::string command = args.front();
+  const std::vector<std::string> rest(args.begin() + 1, args.end());
+  if (command == "-h" || command == "--help" || command == "help") {
+    std::cout << kUsage;
+    return 0;
+  }
+  if (command == "--version") {
+    std::cout << "granitec " << GRANITEC_VERSION << "\n";
+    return 0;
+  }
+  if (command == "inspect")
+    return granite::driver::runInspect(rest);
+  std::cerr << "granitec: error: unknown command '" << command << "' (see 'granitec --help')\n";
+  return 2;
+}

@@ -1,0 +1,44 @@
+// CPU families granitec compiles for: each names one Halide target (for the kernels), one LLVM
+// triple/CPU/feature set (for the code the compiler emits around them) and the schedule defaults
+// the kernel generators start from. Plain C++: no Halide or LLVM headers, so any layer can use it.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace granite::target {
+
+/// Starting values for the tunable schedule knobs of the kernel generators (see docs/kernels.md).
+/// A tuner overrides them per kernel instance through the generator parameters of the same name.
+struct ScheduleDefaults {
+  int vectorWidth = 8;      ///< f32 lanes of one vector register (the `vector_width` knob).
+  int decodeRows = 4;       ///< rows of W a matrix-vector product accumulates at once (`tile_rows`).
+  int prefillRows = 4;      ///< rows of W per register tile of the matrix-matrix product (`tile_rows`).
+  int prefillTokens = 4;    ///< tokens per register tile of the matrix-matrix product (`tile_tokens`).
+  int rowsPerTask = 64;     ///< rows of W per parallel task (`rows_per_task`).
+};
+
+struct CpuFamily {
+  std::string name;                  ///< e.g. "x86-64-avx512-bf16"
+  std::vector<std::string> aliases;  ///< CPU names that select this family, e.g. "zen4"
+  std::string halideTarget;          ///< full Halide 14 target string (OS included)
+  std::string llvmTriple;
+  std::string llvmCpu;
+  std::string llvmFeatures;          ///< comma separated, "+feature" form
+  ScheduleDefaults defaults;
+};
+
+/// Every family granitec knows, in a fixed order.
+const std::vector<CpuFamily> &allFamilies();
+
+/// The family named `nameOrAlias` ("host" resolves to hostFamily()), or nullptr.
+const CpuFamily *findFamily(std::string_view nameOrAlias);
+
+/// The most capable family the running CPU supports (cpuid on x86-64, hwcaps on aarch64).
+const CpuFamily &hostFamily();
+
+/// True when the running CPU can execute code compiled for `family`.
+bool hostCanRun(const CpuFamily &family);
+
+} // namespace granite::target
