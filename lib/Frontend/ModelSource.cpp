@@ -1,0 +1,40 @@
+#include "Frontend/ModelSource.h"
+
+namespace granite {
+
+const char *weightTransformName(WeightTransform t) {
+  switch (t) {
+  case WeightTransform::None: return "none";
+  case WeightTransform::NegExp: return "neg_exp";
+  case WeightTransform::RopePairsFromHalves: return "rope_pairs_from_halves";
+  }
+  return "?";
+}
+
+uint64_t WeightSource::byteSize() const {
+  const auto &traits = traitsOf(type);
+  uint64_t elements = 1;
+  for (uint64_t d : ne)
+    elements *= d;
+  return elements / traits.blockElements * traits.blockBytes;
+}
+
+const WeightSource *ModelSource::find(const std::string &name) const {
+  for (const auto &w : weights)
+    if (w.name == name)
+      return &w;
+  return nullptr;
+}
+
+ModelSource modelSourceFromGGUF(const gguf::File &file, const GraniteConfig &config) {
+  ModelSource source{config, {}};
+  for (const ExpectedTensor &e : expectedTensors(config)) {
+    const gguf::TensorInfo *t = file.findTensor(e.name);
+    if (!t)
+      continue; // validateTensors has already rejected a missing required tensor
+    source.weights.push_back({t->name, file.path(), file.dataOffset() + t->offset, t->type, e.ne});
+  }
+  return source;
+}
+
+} // namespace granite

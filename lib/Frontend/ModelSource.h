@@ -1,0 +1,42 @@
+// What a frontend hands to the importer: the config plus, for every tensor the config implies, where its bytes
+// live. GGUF and Hugging Face folders both produce this, so the IR built from either is the same up to sources.
+#pragma once
+
+#include "Frontend/GGUF.h"
+#include "Frontend/GraniteConfig.h"
+
+#include <string>
+#include <vector>
+
+namespace granite {
+
+/// A conversion applied when the bytes are read, for tensors a Hugging Face checkpoint stores in another form
+/// than GGUF does (spec §3.3). GGUF weights never need one.
+enum class WeightTransform {
+  None,
+  NegExp,            ///< stored A_log; the model uses A = -exp(A_log)
+  RopePairsFromHalves ///< stored HF q/k rows (rotate_half order); the model uses GGUF adjacent-pair order per head
+};
+const char *weightTransformName(WeightTransform t);
+
+struct WeightSource {
+  std::string name;          ///< the GGUF tensor name, e.g. "blk.0.attn_q.weight"
+  std::string file;          ///< file holding the bytes
+  uint64_t offset = 0;       ///< byte offset of the first element within that file
+  GGMLType type = GGMLType::F32;
+  std::vector<uint64_t> ne;  ///< shape in GGUF order (ne[0] contiguous), as the model uses it
+  WeightTransform transform = WeightTransform::None;
+  uint32_t transformHeadDim = 0; ///< head dimension for RopePairsFromHalves
+  uint64_t byteSize() const;
+};
+
+struct ModelSource {
+  GraniteConfig config;
+  std::vector<WeightSource> weights; ///< in expectedTensors(config) order, optional ones only when present
+  const WeightSource *find(const std::string &name) const;
+};
+
+/// The ModelSource of a validated GGUF file (call loadGraniteConfig first).
+ModelSource modelSourceFromGGUF(const gguf::File &file, const GraniteConfig &config);
+
+} // namespace granite
