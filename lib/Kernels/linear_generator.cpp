@@ -1,0 +1,157 @@
+// Linear layers y = W x with W in any GGUF weight type: `matvec` (decode, one token) and `matmul`
+// (prefill, a runtime number of tokens). W has ne = [K, N]: N rows of K contiguous elements/blocks.
+//
+// Both products accumulate `partial(lane, row, token)`: one f32 vector per (row, token) whose lanes
+// walk K in steps of the vector width, so every weight and activation load is a contiguous vector
+// and the horizontal sum happens once per output. Register tiles of tile_rows x tile_tokens
+// accumulators hide the FMA latency. Quantized weights are decoded inside that loop (matvec) or,
+// for matmul, into a scratch tile of tile_rows decoded rows that all token tiles then reuse.
+#include "Kernels/ScheduleUtil.h"
+#include "Kernels/WeightFormat.h"
+
+namespace {
+
+using namespace Halide;
+using granite::kernels::WeightType;
+
+template <bool Prefill>
+class Linear : public Generator<Linear<Prefill>> {
+public:
+  template <typename T> using GeneratorParam = Halide::GeneratorParam<T>;
+  template <typename T> using Input = Halide::GeneratorInput<T>;
+  template <typename T> using Output = Halide::GeneratorOutput<T>;
+
+  GeneratorParam<WeightType> weight_type{"weight_type", WeightType::F32,
+                                         granite::kernels::weightTypeNames()};
+  GeneratorParam<int> in_features{"in_features", 256};   // K
+  GeneratorParam<int> out_features{"out_features", 256}; // N
+  /// The product is divided by this constant (the lm head's logit scale); 1 leaves it alone.
+  GeneratorParam<float> output_divisor{"output_divisor", 1.0f};
+  // Schedule knobs (defaults come from lib/Target's family when instantiated through the API).
+  GeneratorParam<int> vector_width{"vector_width", 0}; // 0: the target's natural f32 width
+  GeneratorParam<int> tile_rows{"tile_rows", 4};
+  GeneratorParam<int> tile_tokens{"tile_tokens", 4}; // matmul only
+  GeneratorParam<int> rows_per_task{"rows_per_task", 64};
+
+  // Element type set from weight_type through the `weights.type` parameter (see docs/kernels.md).
+  Input<Buffer<>> weights{"weights", 2};
+  Input<Buffer<float>> x{"x", Prefill ? 2 : 1};
+  Output<Buffer<float>> y{"y", Prefill ? 2 : 1};
+
+  void generate() {
+    const WeightType type = weight_type;
+    const int K = in_features, N = out_features;
+    const auto geometry = granite::kernels::blockGeometry(type);
+    user_assert(weights.type() == granite::kernels::weightStorageType(type))
+        << "weights.type does not match weight_type";
+    user_assert(K % geometry.elements == 0) << "K must be a multiple of the block size";
+    lanes = granite::kernels::f32Lanes(this->get_target(), vector_width);
+    user_assert(32 % lanes == 0) << "vector_width must divide 32";
+
+    // Tiles may hang over the last row and token: those lanes read clamped (valid) data and are
+    // never stored, so the tile bodies stay branch-free.
+    Func activation("activation");
+    Var k("k");
+    if (Prefill)
+      activation(k, t) = x(k, clamp(t, 0, x.dim(1).extent() - 1));
+    else
+      activation(k) = x(k);
+    auto act = [&](Expr kk) {
+      return Prefill ? activation(kk, t) : activation(kk);
+    };
+    auto args = [&](Expr first, Expr row) {
+      std::vector<Expr> a{first, row};
+      if (Prefill)
+        a.push_back(t);
+      return a;
+    };
+    Expr clampedRow = clamp(n, 0, N - 1);
+    Func bytes = weights;
+
+    std::vector<Var> partialVars{lane, n};
+    if (Prefill)
+      partialVars.push_back(t);
+    partial = Func("partial");
+    partial(partialVars) = 0.0f;
+    Expr tail = 0.0f;
+    if (granite::kernels::isBlockQuantized(type)) {
+      const int subBlocks = geometry.elements / 32, blocks = K / geometry.elements;
+      // r.x: which vector of the 32-element sub-block, r.y: sub-block, r.z: block.
+      r = RDom(0, 32 / lanes, 0, subBlocks, 0, blocks, "r");
+      Expr laneInSub = r.x * lanes + lane;
+      Expr element = r.z * geometry.elements + r.y * 32 + laneInSub;
+      Expr weight;
+      if (Prefill) {
+        Var l("l"), j("j"), b("b");
+        decoded = Func("decoded");
+        decoded(l, j, b, n) =
+            granite::kernels::decodeBlockElement(type, bytes, l, j, b, clampedRow);
+        decodedLane = l;
+        decodedSub = j;
+        weight = decoded(laneInSub, r.y, r.z, n);
+      } else {
+        weight = granite::kernels::decodeBlockElement(type, bytes, laneInSub, r.y, r.z, clampedRow);
+      }
+      partial(partialVars) += weight * act(element);
+    } else {
+      const int vectors = K / lanes;
+      r = RDom(0, 1, 0, 1, 0, vectors, "r");
+      Expr element = r.z * lanes + lane;
+      partial(partialVars) +=
+          granite::kernels::decodeFloatElement(type, bytes, element, clampedRow) * act(element);
+      if (K % lanes != 0) {
+        RDom rest(vectors * lanes, K % lanes, "rest");
+        tail = sum(granite::kernels::decodeFloatElement(type, bytes, rest, clampedRow) *
+                   act(rest));
+      }
+    }
+    RDom acrossLanes(0, lanes, "across_lanes");
+    Expr total = sum(partial(args(acrossLanes, n))) + tail;
+    if (float(output_divisor) != 1.0f)
+      total = total / float(output_divisor);
+    if (Prefill)
+      y(n, t) = total;
+    else
+      y(n) = total;
+  }
+
+  void schedule() {
+    const int N = out_features;
+    const int rows = std::min<int>(tile_rows, N);
+    y.dim(0).set_bounds(0, N);
+    weights.dim(1).set_bounds(0, N);
+    if (Prefill) {
+      const int tokens = tile_tokens;
+      Var no("no"), ni("ni"), to("to"), ti("ti");
+      y.split(n, no, ni, rows, TailStrategy::GuardWithIf)
+          .split(t, to, ti, tokens, TailStrategy::GuardWithIf)
+          .reorder(ni, ti, to, no)
+          .parallel(no);
+      if (decoded.defined()) // decode each row tile once, reuse it for every token tile
+        decoded.compute_at(y, no).vectorize(decodedLane, lanes).unroll(decodedSub);
+      partial.compute_at(y, to).bound_extent(n, rows).bound_extent(t, tokens);
+      partial.vectorize(lane).unroll(n).unroll(t);
+      partial.update().reorder(lane, n, t, r.x, r.y, r.z).vectorize(lane).unroll(n).unroll(t).unroll(r.x);
+    } else {
+      Var task("task"), inTask("in_task"), no("no"), ni("ni");
+      y.split(n, task, inTask, std::max<int>(rows, rows_per_task), TailStrategy::GuardWithIf)
+          .parallel(task)
+          .split(inTask, no, ni, rows, TailStrategy::GuardWithIf);
+      partial.compute_at(y, no).bound_extent(n, rows);
+      partial.vectorize(lane).unroll(n);
+      partial.update().reorder(lane, n, r.x, r.y, r.z).vectorize(lane).unroll(n).unroll(r.x).unroll(r.y);
+    }
+  }
+
+private:
+  Var lane{"lane"}, n{"n"}, t{"t"};
+  Var decodedLane, decodedSub;
+  RDom r;
+  Func partial, decoded;
+  int lanes = 8;
+};
+
+} // namespace
+
+HALIDE_REGISTER_GENERATOR(Linear<false>, matvec)
+HALIDE_REGISTER_GENERATOR(Linear<true>, matmul)

@@ -1,0 +1,21 @@
+#include "runtime/StreamingDecoder.h"
+
+#include "runtime/Utf8.h"
+
+namespace granite::runtime {
+
+std::string StreamingDecoder::push(int32_t id) {
+  pending_.append(tokenizer_.tokenBytes(id, renderSpecial_));
+  size_t complete = completeUtf8Prefix(pending_);
+  std::string ready = pending_.substr(0, complete);
+  pending_.erase(0, complete);
+  return ready;
+}
+
+std::string StreamingDecoder::flush() {
+  std::string rest;
+  rest.swap(pending_);
+  return rest;
+}
+
+} // namespace granite::runtime

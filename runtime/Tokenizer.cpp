@@ -1,0 +1,103 @@
+#include "runtime/Tokenizer.h"
+
+#include "runtime/ByteUnicode.h"
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace granite::runtime {
+namespace {
+
+const Vocabulary &validated(const Vocabulary &vocabulary) {
+  validateVocabulary(vocabulary);
+  return vocabulary;
+}
+
+bool isAddedType(TokenType type) {
+  return type == TokenType::Control || type == TokenType::UserDefined || type == TokenType::Unknown;
+}
+
+} // namespace
+
+Tokenizer::Tokenizer(Vocabulary vocabulary)
+    : vocabulary_(std::move(vocabulary)), preTokenizer_(validated(vocabulary_).preTokenizer), encoder_(vocabulary_) {
+  decodedBytes_.reserve(vocabulary_.tokens.size());
+  for (size_t id = 0; id < vocabulary_.tokens.size(); ++id) {
+    TokenType type = vocabulary_.tokenTypes[id];
+    decodedBytes_.push_back(isByteLevelType(type) ? *byteUnicodeToBytes(vocabulary_.tokens[id])
+                                                  : vocabulary_.tokens[id]);
+    if (isAddedType(type) && !vocabulary_.tokens[id].empty()) {
+      const std::string &text = vocabulary_.tokens[id];
+      addedTokensByFirstByte_[static_cast<unsigned char>(text[0])].push_back({text, static_cast<int32_t>(id)});
+    }
+  }
+  for (auto &list : addedTokensByFirstByte_)
+    std::stable_sort(list.begin(), list.end(),
+                     [](const AddedToken &a, const AddedToken &b) { return a.text.size() > b.text.size(); });
+}
+
+const Tokenizer::AddedToken *Tokenizer::matchAddedToken(std::string_view text) const {
+  for (const AddedToken &candidate : addedTokensByFirstByte_[static_cast<unsigned char>(text[0])])
+    if (text.substr(0, candidate.text.size()) == candidate.text) return &candidate;
+  return nullptr;
+}
+
+int32_t Tokenizer::findAddedToken(std::string_view text) const {
+  if (text.empty()) return -1;
+  const AddedToken *match = matchAddedToken(text);
+  return match && match->text.size() == text.size() ? match->id : -1;
+}
+
+std::vector<int32_t> Tokenizer::encode(std::string_view text, bool parseSpecial) {
+  std::vector<int32_t> ids;
+  ids.reserve(text.size() / 3);
+  if (!parseSpecial) {
+    encodeOrdinaryText(text, ids);
+    return ids;
+  }
+  size_t start = 0;
+  for (size_t pos = 0; pos < text.size(); ++pos) {
+    if (addedTokensByFirstByte_[static_cast<unsigned char>(text[pos])].empty()) continue;
+    const AddedToken *match = matchAddedToken(text.substr(pos));
+    if (!match) continue;
+    encodeOrdinaryText(text.substr(start, pos - start), ids);
+    ids.push_back(match->id);
+    pos += match->text.size() - 1;
+    start = pos + 1;
+  }
+  encodeOrdinaryText(text.substr(start), ids);
+  return ids;
+}
+
+void Tokenizer::encodeOrdinaryText(std::string_view text, std::vector<int32_t> &ids) {
+  if (text.empty()) return;
+  pieces_.clear();
+  preTokenizer_.split(text, pieces_);
+  for (std::string_view piece : pieces_) encoder_.encode(piece, ids);
+}
+
+std::string_view Tokenizer::tokenBytes(int32_t id, bool renderSpecial) const {
+  if (id < 0 || id >= size())
+    throw std::out_of_range("token id " + std::to_string(id) + " is outside the vocabulary of " +
+                            std::to_string(size()) + " tokens");
+  switch (vocabulary_.tokenTypes[id]) {
+  case TokenType::Normal:
+  case TokenType::Byte:
+  case TokenType::UserDefined:
+    return decodedBytes_[id];
+  case TokenType::Control:
+  case TokenType::Unknown:
+    return renderSpecial ? std::string_view(decodedBytes_[id]) : std::string_view();
+  case TokenType::Unused:
+    return {};
+  }
+  return {};
+}
+
+std::string Tokenizer::decode(const std::vector<int32_t> &ids, bool renderSpecial) const {
+  std::string text;
+  for (int32_t id : ids) text.append(tokenBytes(id, renderSpecial));
+  return text;
+}
+
+} // namespace granite::runtime

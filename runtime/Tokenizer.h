@@ -1,0 +1,60 @@
+// Text ↔ token ids for a byte-level BPE vocabulary: added tokens (control and user-defined) are matched as whole
+// strings first, the rest is split by the pre-tokenizer regex and each piece is BPE-encoded. Decoding is byte exact.
+#pragma once
+
+#include "runtime/BytePairEncoder.h"
+#include "runtime/PreTokenizer.h"
+#include "runtime/Vocabulary.h"
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace granite::runtime {
+
+class Tokenizer {
+public:
+  /// Validates `vocabulary` (throws VocabularyError) and prepares the lookup tables.
+  explicit Tokenizer(Vocabulary vocabulary);
+
+  /// Encodes `text`. With `parseSpecial`, every control or user-defined token's text (e.g. "<tool_call>") becomes
+  /// that one id, leftmost-longest first; without it (raw user text) such text is ordinary text. No BOS is added.
+  /// Not thread-safe (the BPE cache).
+  std::vector<int32_t> encode(std::string_view text, bool parseSpecial);
+
+  /// The bytes of `ids` concatenated. Control tokens contribute their text only with `renderSpecial`; unused
+  /// (padding) tokens never do. Throws std::out_of_range for an id outside the vocabulary.
+  std::string decode(const std::vector<int32_t> &ids, bool renderSpecial) const;
+  /// The bytes one token contributes to decode().
+  std::string_view tokenBytes(int32_t id, bool renderSpecial) const;
+
+  const Vocabulary &vocabulary() const { return vocabulary_; }
+  int32_t size() const { return vocabulary_.size(); }
+  int32_t eosId() const { return vocabulary_.eosId; }
+  /// The one end-of-generation token: EOS (`<|end_of_text|>` in Granite).
+  bool isEndOfGeneration(int32_t id) const { return id >= 0 && id == vocabulary_.eosId; }
+  /// Unused tokens (the [PAD…] fillers) are never produced: samplers mask them.
+  bool isUnused(int32_t id) const { return vocabulary_.tokenTypes.at(id) == TokenType::Unused; }
+  /// The id of the control or user-defined token whose text is exactly `text`, or -1.
+  int32_t findAddedToken(std::string_view text) const;
+
+private:
+  struct AddedToken {
+    std::string_view text;
+    int32_t id;
+  };
+  void encodeOrdinaryText(std::string_view text, std::vector<int32_t> &ids);
+  /// The longest added token that `text` starts with, or nullptr.
+  const AddedToken *matchAddedToken(std::string_view text) const;
+
+  Vocabulary vocabulary_;
+  PreTokenizer preTokenizer_;
+  BytePairEncoder encoder_;
+  std::vector<std::string> decodedBytes_; ///< raw bytes of byte-level tokens, text of the others
+  std::array<std::vector<AddedToken>, 256> addedTokensByFirstByte_; ///< each list longest first
+  std::vector<std::string_view> pieces_; ///< scratch, reused across calls
+};
+
+} // namespace granite::runtime
