@@ -11,3 +11,16 @@ inline int f32Lanes(const Halide::Target &target, int knob) {
 }
 
 } // namespace granite::kernels
+
+#include <stdexcept>
+#include <string>
+
+namespace granite::kernels {
+
+/// Rejects generator parameters the algorithm cannot honour; granitec reports the message.
+inline void requireParam(bool ok, const std::string &message) {
+  if (!ok)
+    throw std::invalid_argument("granite kernel generator: " + message);
+}
+
+} // namespace granite::kernels

@@ -42,11 +42,12 @@ public:
     const WeightType type = weight_type;
     const int K = in_features, N = out_features;
     const auto geometry = granite::kernels::blockGeometry(type);
-    user_assert(weights.type() == granite::kernels::weightStorageType(type))
-        << "weights.type does not match weight_type";
-    user_assert(K % geometry.elements == 0) << "K must be a multiple of the block size";
+    granite::kernels::requireParam(weights.type() == granite::kernels::weightStorageType(type),
+                                   "weights.type does not match weight_type");
+    granite::kernels::requireParam(K % geometry.elements == 0,
+                                   "in_features must be a multiple of the block size");
     lanes = granite::kernels::f32Lanes(this->get_target(), vector_width);
-    user_assert(32 % lanes == 0) << "vector_width must divide 32";
+    granite::kernels::requireParam(32 % lanes == 0, "vector_width must divide 32");
 
     // Tiles may hang over the last row and token: those lanes read clamped (valid) data and are
     // never stored, so the tile bodies stay branch-free.

@@ -1,0 +1,144 @@
+// matvec / matmul instances for every weight type on two x86 families against a plain loop over
+// the reference-dequantized weights (Reference.cpp), accumulated in double.
+#include "KernelTestUtil.h"
+#include "Reference.h"
+
+#include "avx2_matmul_bf16.h"
+#include "avx2_matmul_f16.h"
+#include "avx2_matmul_f32.h"
+#include "avx2_matmul_q4_k.h"
+#include "avx2_matmul_q6_k.h"
+#include "avx2_matmul_q8_0.h"
+#include "avx2_matvec_bf16.h"
+#include "avx2_matvec_f16.h"
+#include "avx2_matvec_f32.h"
+#include "avx2_matvec_q4_k.h"
+#include "avx2_matvec_q6_k.h"
+#include "avx2_matvec_q8_0.h"
+#include "bf16_matmul_bf16.h"
+#include "bf16_matmul_f16.h"
+#include "bf16_matmul_f32.h"
+#include "bf16_matmul_q4_k.h"
+#include "bf16_matmul_q6_k.h"
+#include "bf16_matmul_q8_0.h"
+#include "bf16_matvec_bf16.h"
+#include "bf16_matvec_f16.h"
+#include "bf16_matvec_f32.h"
+#include "bf16_matvec_q4_k.h"
+#include "bf16_matvec_q6_k.h"
+#include "bf16_matvec_q8_0.h"
+
+#include <cstring>
+
+namespace granite::test {
+namespace {
+
+using LinearFn = int (*)(halide_buffer_t *, halide_buffer_t *, halide_buffer_t *);
+
+struct LinearCase {
+  std::string family;
+  WType type;
+  int K;
+  LinearFn matvec;
+  LinearFn matmul;
+};
+
+constexpr int kRows = 37; // out_features of every test instance (test/Kernels/CMakeLists.txt)
+
+std::ostream &operator<<(std::ostream &os, const LinearCase &c) {
+  return os << c.family << "_" << infoOf(c.type).name;
+}
+
+/// Wraps the GGUF bytes in the buffer type the instance expects (see docs/kernels.md).
+halide_buffer_t *weightBuffer(const RandomWeights &w, Halide::Runtime::Buffer<void> &holder) {
+  switch (w.type) {
+  case WType::F32:
+    holder = Halide::Runtime::Buffer<float>((float *)w.bytes.data(), w.K, w.N);
+    break;
+  case WType::F16:
+  case WType::BF16:
+    holder = Halide::Runtime::Buffer<uint16_t>((uint16_t *)w.bytes.data(), w.K, w.N);
+    break;
+  default:
+    holder = Halide::Runtime::Buffer<uint8_t>((uint8_t *)w.bytes.data(), int(w.rowBytes), w.N);
+  }
+  return holder.raw_buffer();
+}
+
+/// Decode-op count per weight for the tolerance: the dequantization formula's roundings.
+int decodeOps(WType type) { return type == WType::Q4_K ? 3 : 2; }
+
+void expectProductMatches(const RandomWeights &w, const std::vector<float> &x, int tokens,
+                          const float *y) {
+  for (int t = 0; t < tokens; ++t)
+    for (int n = 0; n < w.N; ++n) {
+      double exact = 0, magnitude = 0;
+      for (int k = 0; k < w.K; ++k) {
+        double product = double(w.dequantized[size_t(n) * w.K + k]) * x[size_t(t) * w.K + k];
+        exact += product;
+        magnitude += std::fabs(product);
+      }
+      // lanes = 4 is the narrowest vector any family uses, which gives the loosest bound.
+      double tolerance = dotTolerance(w.K, 4, decodeOps(w.type), magnitude);
+      ASSERT_NEAR(y[size_t(t) * w.N + n], exact, tolerance) << "row " << n << " token " << t;
+    }
+}
+
+class LinearTest : public ::testing::TestWithParam<LinearCase> {};
+
+TEST_P(LinearTest, MatvecMatchesReference) {
+  const LinearCase &c = GetParam();
+  GRANITE_SKIP_UNLESS_HOST_RUNS(c.family);
+  RandomWeights w = makeRandomWeights(c.type, c.K, kRows, 1234);
+  std::vector<float> x = randomFloats(c.K, 99);
+  Halide::Runtime::Buffer<void> weights;
+  Halide::Runtime::Buffer<float> xBuf(x.data(), c.K), yBuf(kRows);
+  ASSERT_EQ(c.matvec(weightBuffer(w, weights), xBuf, yBuf), 0);
+  expectProductMatches(w, x, 1, yBuf.data());
+}
+
+TEST_P(LinearTest, MatmulMatchesReferenceForRaggedTokenCounts) {
+  const LinearCase &c = GetParam();
+  GRANITE_SKIP_UNLESS_HOST_RUNS(c.family);
+  RandomWeights w = makeRandomWeights(c.type, c.K, kRows, 4321);
+  // 1 and 13 tokens are not multiples of any token tile; 8 is.
+  for (int tokens : {1, 8, 13}) {
+    std::vector<float> x = randomFloats(size_t(c.K) * tokens, 7 + tokens);
+    Halide::Runtime::Buffer<void> weights;
+    Halide::Runtime::Buffer<float> xBuf(x.data(), c.K, tokens), yBuf(kRows, tokens);
+    ASSERT_EQ(c.matmul(weightBuffer(w, weights), xBuf, yBuf), 0);
+    expectProductMatches(w, x, tokens, yBuf.data());
+  }
+}
+
+TEST_P(LinearTest, MatvecAgreesWithMatmulOnOneToken) {
+  const LinearCase &c = GetParam();
+  GRANITE_SKIP_UNLESS_HOST_RUNS(c.family);
+  RandomWeights w = makeRandomWeights(c.type, c.K, kRows, 77);
+  std::vector<float> x = randomFloats(c.K, 78);
+  Halide::Runtime::Buffer<void> weights;
+  Halide::Runtime::Buffer<float> xVec(x.data(), c.K), yVec(kRows);
+  Halide::Runtime::Buffer<float> xMat(x.data(), c.K, 1), yMat(kRows, 1);
+  ASSERT_EQ(c.matvec(weightBuffer(w, weights), xVec, yVec), 0);
+  ASSERT_EQ(c.matmul(weightBuffer(w, weights), xMat, yMat), 0);
+  for (int n = 0; n < kRows; ++n)
+    EXPECT_NEAR(yVec(n), yMat(n, 0), 1e-5f * (1.0f + std::fabs(yVec(n)))) << "row " << n;
+}
+
+#define GRANITE_LINEAR_CASE(fam, type, wtype, K)                                                  \
+  LinearCase { #fam, WType::wtype, K, fam##_matvec_##type, fam##_matmul_##type }
+#define GRANITE_LINEAR_FAMILY(fam)                                                                \
+  GRANITE_LINEAR_CASE(fam, f32, F32, 100), GRANITE_LINEAR_CASE(fam, f16, F16, 100),              \
+      GRANITE_LINEAR_CASE(fam, bf16, BF16, 100), GRANITE_LINEAR_CASE(fam, q8_0, Q8_0, 96),       \
+      GRANITE_LINEAR_CASE(fam, q4_k, Q4_K, 512), GRANITE_LINEAR_CASE(fam, q6_k, Q6_K, 512)
+
+INSTANTIATE_TEST_SUITE_P(AllWeightTypes, LinearTest,
+                         ::testing::Values(GRANITE_LINEAR_FAMILY(avx2), GRANITE_LINEAR_FAMILY(bf16)),
+                         [](const auto &info) {
+                           std::ostringstream name;
+                           name << info.param;
+                           return name.str();
+                         });
+
+} // namespace
+} // namespace granite::test

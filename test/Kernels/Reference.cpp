@@ -1,0 +1,189 @@
+#include "Reference.h"
+
+#include <cstring>
+#include <stdexcept>
+
+namespace granite::test {
+
+WTypeInfo infoOf(WType type) {
+  switch (type) {
+  case WType::F32: return {"f32", 1, 4};
+  case WType::F16: return {"f16", 1, 2};
+  case WType::BF16: return {"bf16", 1, 2};
+  case WType::Q8_0: return {"q8_0", 32, 34};
+  case WType::Q4_K: return {"q4_k", 256, 144};
+  case WType::Q6_K: return {"q6_k", 256, 210};
+  }
+  throw std::logic_error("unknown type");
+}
+
+float halfToFloat(uint16_t h) {
+  uint32_t sign = (h >> 15) & 1, exponent = (h >> 10) & 31, mantissa = h & 1023;
+  float magnitude;
+  if (exponent == 0)
+    magnitude = std::ldexp(float(mantissa), -24);
+  else if (exponent == 31)
+    magnitude = mantissa ? NAN : INFINITY;
+  else
+    magnitude = std::ldexp(float(mantissa | 1024), int(exponent) - 25);
+  return sign ? -magnitude : magnitude;
+}
+
+static float bf16ToFloat(uint16_t b) {
+  uint32_t bits = uint32_t(b) << 16;
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
+static uint16_t load16(const uint8_t *p) { return uint16_t(p[0] | (p[1] << 8)); }
+
+void dequantizeRowReference(WType type, const uint8_t *row, float *out, int K) {
+  switch (type) {
+  case WType::F32:
+    std::memcpy(out, row, size_t(K) * 4);
+    return;
+  case WType::F16:
+    for (int k = 0; k < K; ++k)
+      out[k] = halfToFloat(load16(row + 2 * k));
+    return;
+  case WType::BF16:
+    for (int k = 0; k < K; ++k)
+      out[k] = bf16ToFloat(load16(row + 2 * k));
+    return;
+  case WType::Q8_0:
+    for (int b = 0; b < K / 32; ++b) {
+      const uint8_t *block = row + 34 * b;
+      float d = halfToFloat(load16(block));
+      for (int i = 0; i < 32; ++i)
+        out[32 * b + i] = d * float(int8_t(block[2 + i]));
+    }
+    return;
+  case WType::Q4_K:
+    for (int b = 0; b < K / 256; ++b) {
+      const uint8_t *block = row + 144 * b;
+      float d = halfToFloat(load16(block)), dmin = halfToFloat(load16(block + 2));
+      const uint8_t *s = block + 4, *qs = block + 16;
+      int sc[8], m[8];
+      for (int j = 0; j < 8; ++j) {
+        if (j < 4) {
+          sc[j] = s[j] & 63;
+          m[j] = s[j + 4] & 63;
+        } else {
+          sc[j] = (s[j + 4] & 0xF) | ((s[j - 4] >> 6) << 4);
+          m[j] = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
+        }
+      }
+      float *y = out + 256 * b;
+      for (int g = 0; g < 4; ++g)
+        for (int l = 0; l < 32; ++l) {
+          y[64 * g + l] = d * sc[2 * g] * (qs[32 * g + l] & 0xF) - dmin * m[2 * g];
+          y[64 * g + 32 + l] = d * sc[2 * g + 1] * (qs[32 * g + l] >> 4) - dmin * m[2 * g + 1];
+        }
+    }
+    return;
+  case WType::Q6_K:
+    for (int b = 0; b < K / 256; ++b) {
+      const uint8_t *block = row + 210 * b;
+      float d = halfToFloat(load16(block + 208));
+      for (int n = 0; n < 2; ++n) {
+        const uint8_t *ql = block + 64 * n, *qh = block + 128 + 32 * n;
+        const int8_t *sc = reinterpret_cast<const int8_t *>(block + 192) + 8 * n;
+        float *y = out + 256 * b + 128 * n;
+        for (int l = 0; l < 32; ++l) {
+          int is = l / 16;
+          int q1 = ((ql[l] & 0xF) | (((qh[l] >> 0) & 3) << 4)) - 32;
+          int q2 = ((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) - 32;
+          int q3 = ((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32;
+          int q4 = ((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32;
+          y[l] = d * sc[is] * q1;
+          y[l + 32] = d * sc[is + 2] * q2;
+          y[l + 64] = d * sc[is + 4] * q3;
+          y[l + 96] = d * sc[is + 6] * q4;
+        }
+      }
+    }
+    return;
+  }
+}
+
+// A normal fp16 of magnitude in [2^-(8), 2^-1): a realistic block scale.
+static uint16_t randomScaleHalf(std::mt19937 &rng) {
+  uint16_t exponent = uint16_t(7 + rng() % 7), mantissa = uint16_t(rng() % 1024);
+  return uint16_t((exponent << 10) | mantissa);
+}
+
+static void store16(uint8_t *p, uint16_t v) {
+  p[0] = uint8_t(v & 0xFF);
+  p[1] = uint8_t(v >> 8);
+}
+
+RandomWeights makeRandomWeights(WType type, int K, int N, uint32_t seed) {
+  WTypeInfo info = infoOf(type);
+  if (K % info.blockElements != 0)
+    throw std::invalid_argument("K must be a multiple of the block size");
+  RandomWeights w;
+  w.type = type;
+  w.K = K;
+  w.N = N;
+  w.rowBytes = size_t(K / info.blockElements) * info.blockBytes;
+  w.bytes.resize(w.rowBytes * N);
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
+  for (int n = 0; n < N; ++n) {
+    uint8_t *row = w.bytes.data() + w.rowBytes * n;
+    switch (type) {
+    case WType::F32:
+      for (int k = 0; k < K; ++k) {
+        float v = uniform(rng);
+        std::memcpy(row + 4 * k, &v, 4);
+      }
+      break;
+    case WType::F16:
+      for (int k = 0; k < K; ++k)
+        store16(row + 2 * k, uint16_t(randomScaleHalf(rng) | ((rng() & 1) << 15)));
+      break;
+    case WType::BF16:
+      for (int k = 0; k < K; ++k) {
+        float v = uniform(rng);
+        uint32_t bits;
+        std::memcpy(&bits, &v, 4);
+        store16(row + 2 * k, uint16_t(bits >> 16));
+      }
+      break;
+    default:
+      for (size_t i = 0; i < w.rowBytes; ++i)
+        row[i] = uint8_t(rng());
+      for (int b = 0; b < K / info.blockElements; ++b) {
+        uint8_t *block = row + size_t(b) * info.blockBytes;
+        if (type == WType::Q8_0)
+          store16(block, randomScaleHalf(rng));
+        else if (type == WType::Q4_K) {
+          store16(block, randomScaleHalf(rng));
+          store16(block + 2, randomScaleHalf(rng));
+        } else
+          store16(block + 208, randomScaleHalf(rng));
+      }
+    }
+  }
+  w.dequantized.resize(size_t(K) * N);
+  for (int n = 0; n < N; ++n)
+    dequantizeRowReference(type, w.bytes.data() + w.rowBytes * n, w.dequantized.data() + size_t(K) * n, K);
+  return w;
+}
+
+std::vector<float> randomFloats(size_t count, uint32_t seed, float lo, float hi) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> dist(lo, hi);
+  std::vector<float> v(count);
+  for (float &f : v)
+    f = dist(rng);
+  return v;
+}
+
+double dotTolerance(int terms, int lanes, int decodeOps, double sumAbsProducts) {
+  double roundings = double(terms) / lanes + std::log2(double(lanes)) + decodeOps + 1;
+  return roundings * std::ldexp(1.0, -24) * sumAbsProducts + 1e-30;
+}
+
+} // namespace granite::test

@@ -1,0 +1,49 @@
+// Plain C++ references for the kernel tests: random GGUF weights and the spec §3.4 dequantizers,
+// written as loops straight from the block layouts.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace granite::test {
+
+enum class WType { F32, F16, BF16, Q8_0, Q4_K, Q6_K };
+
+struct WTypeInfo {
+  const char *name;
+  int blockElements;
+  int blockBytes;
+};
+WTypeInfo infoOf(WType type);
+
+float halfToFloat(uint16_t h);
+
+/// A weight matrix with ne = [K, N] in GGUF bytes, plus its exact f32 dequantization.
+struct RandomWeights {
+  WType type;
+  int K = 0, N = 0;
+  size_t rowBytes = 0;
+  std::vector<uint8_t> bytes;      ///< N rows of rowBytes
+  std::vector<float> dequantized;  ///< N rows of K floats
+};
+
+/// Seeded random weights of the given type. Block scales are normal fp16 values of moderate size,
+/// quants are uniformly random bytes (every byte pattern is a valid quant).
+RandomWeights makeRandomWeights(WType type, int K, int N, uint32_t seed);
+
+/// Dequantizes one row (K elements) of `type` from its GGUF bytes, following spec §3.4.
+void dequantizeRowReference(WType type, const uint8_t *row, float *out, int K);
+
+std::vector<float> randomFloats(size_t count, uint32_t seed, float lo = -1.0f, float hi = 1.0f);
+
+/// Worst-case bound for an f32 dot product of `terms` terms when the kernel sums them as
+/// `lanes` interleaved partial sums and then adds the lanes: each term passes through at most
+/// terms/lanes + log2(lanes) + decodeOps roundings of relative size 2^-24, so
+/// |computed - exact| <= (terms/lanes + log2(lanes) + decodeOps) * 2^-24 * sum|w x|.
+/// A wrong decode or a wrong index breaks this by orders of magnitude.
+double dotTolerance(int terms, int lanes, int decodeOps, double sumAbsProducts);
+
+} // namespace granite::test
