@@ -18,6 +18,10 @@ class BytePairEncoder {
 public:
   /// `vocabulary` must have passed validateVocabulary. Throws VocabularyError when a byte has no token.
   explicit BytePairEncoder(const Vocabulary &vocabulary);
+  // The cache's keys view into its own arena: moving keeps them valid, copying would not.
+  BytePairEncoder(const BytePairEncoder &) = delete;
+  BytePairEncoder &operator=(const BytePairEncoder &) = delete;
+  BytePairEncoder(BytePairEncoder &&) = default;
 
   /// Appends the ids of one pre-tokenized piece (raw bytes). Not thread-safe: it updates the cache.
   void encode(std::string_view piece, std::vector<int32_t> &ids);

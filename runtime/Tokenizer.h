@@ -18,6 +18,10 @@ class Tokenizer {
 public:
   /// Validates `vocabulary` (throws VocabularyError) and prepares the lookup tables.
   explicit Tokenizer(Vocabulary vocabulary);
+  // Lookup tables view into the owned vocabulary: moving keeps them valid, copying would not.
+  Tokenizer(const Tokenizer &) = delete;
+  Tokenizer &operator=(const Tokenizer &) = delete;
+  Tokenizer(Tokenizer &&) = default;
 
   /// Encodes `text`. With `parseSpecial`, every control or user-defined token's text (e.g. "<tool_call>") becomes
   /// that one id, leftmost-longest first; without it (raw user text) such text is ordinary text. No BOS is added.
