@@ -1,0 +1,13 @@
+// granite-opt: parses, verifies, transforms and prints granite IR (the lit suite's driver for the dialect).
+#include "Dialect/Granite/IR/GraniteOps.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Tools/mlir-opt/MlirOptMain.h"
+
+int main(int argc, char **argv) {
+  mlir::DialectRegistry registry;
+  registry.insert<mlir::granite::GraniteDialect, mlir::func::FuncDialect, mlir::arith::ArithDialect>();
+  return mlir::asMainReturnCode(mlir::MlirOptMain(argc, argv, "granite-opt: the granite dialect and its passes\n",
+                                                  registry));
+}
