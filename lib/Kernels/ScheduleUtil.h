@@ -24,3 +24,27 @@ inline void requireParam(bool ok, const std::string &message) {
 }
 
 } // namespace granite::kernels
+
+namespace granite::kernels {
+
+/// x * sigmoid(x), as in llama.cpp's ggml_silu_f32 (x / (1 + e^-x)).
+inline Halide::Expr silu(const Halide::Expr &v) { return v / (1.0f + Halide::exp(-v)); }
+
+/// log(1 + u) without the cancellation of log(1 + u) for small u: with w = 1 + u rounded,
+/// u * log(w) / (w - 1) corrects for the rounding of w (Goldberg's trick).
+inline Halide::Expr log1p(const Halide::Expr &u) {
+  Halide::Expr w = 1.0f + u;
+  return Halide::select(w == 1.0f, u, u * Halide::log(w) / (w - 1.0f));
+}
+
+/// Schedules the reduction `sum` (one update over the RVar `r`) as `lanes` vector partial sums
+/// (rfactor), computed per iteration of `sum`'s pure loop `at`; a ragged tail is guarded.
+inline void vectorizeSum(Halide::Func sum, const Halide::RVar &r, const Halide::Var &at, int lanes) {
+  Halide::RVar outer("outer"), inner("inner");
+  Halide::Var lane("lane");
+  Halide::Func partial = sum.update().split(r, outer, inner, lanes).rfactor(inner, lane);
+  partial.compute_at(sum, at).vectorize(lane);
+  partial.update().vectorize(lane);
+}
+
+} // namespace granite::kernels

@@ -106,8 +106,16 @@ public:
                    act(rest));
       }
     }
+    // The lanes are summed as a vector reduction (a shuffle tree), not a serial scalar chain.
     RDom acrossLanes(0, lanes, "across_lanes");
-    Expr total = sum(partial(args(acrossLanes, n))) + tail;
+    std::vector<Var> outVars{n};
+    if (Prefill)
+      outVars.push_back(t);
+    laneSum = Func("lane_sum");
+    laneSum(outVars) = 0.0f;
+    laneSum(outVars) += partial(args(acrossLanes, n));
+    reductionLanes = acrossLanes;
+    Expr total = laneSum(outVars) + tail;
     if (float(output_divisor) != 1.0f)
       total = total / float(output_divisor);
     if (Prefill)
@@ -133,6 +141,7 @@ public:
       partial.compute_at(y, to).bound_extent(n, rows).bound_extent(t, tokens);
       partial.vectorize(lane).unroll(n).unroll(t);
       partial.update().reorder(lane, n, t, r.x, r.y, r.z).vectorize(lane).unroll(n).unroll(t).unroll(r.x);
+      laneSum.compute_at(y, ti).update().atomic().vectorize(reductionLanes.x);
     } else {
       Var task("task"), inTask("in_task"), no("no"), ni("ni");
       y.split(n, task, inTask, std::max<int>(rows, rows_per_task), TailStrategy::GuardWithIf)
@@ -141,14 +150,15 @@ public:
       partial.compute_at(y, no).bound_extent(n, rows);
       partial.vectorize(lane).unroll(n);
       partial.update().reorder(lane, n, r.x, r.y, r.z).vectorize(lane).unroll(n).unroll(r.x).unroll(r.y);
+      laneSum.compute_at(y, ni).update().atomic().vectorize(reductionLanes.x);
     }
   }
 
 private:
   Var lane{"lane"}, n{"n"}, t{"t"};
   Var decodedLane, decodedSub;
-  RDom r;
-  Func partial, decoded;
+  RDom r, reductionLanes;
+  Func partial, decoded, laneSum;
   int lanes = 8;
 };
 

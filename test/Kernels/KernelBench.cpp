@@ -1,0 +1,160 @@
+// Kernel benchmark (not a test): time per kernel instance and shape, GB/s or GFLOP/s, and the
+// fraction of the machine's read bandwidth measured in the same run with the same thread count.
+// Run through scripts/bench-kernels.
+#include "Reference.h"
+
+#include "HalideBuffer.h"
+#include "HalideRuntime.h"
+
+#include "bench_matmul_bf16_1536x4096.h"
+#include "bench_matmul_q4_k_2560x8192.h"
+#include "bench_matvec_bf16_1536x4096.h"
+#include "bench_matvec_bf16_768x100352.h"
+#include "bench_matvec_f32_1536x4096.h"
+#include "bench_matvec_q4_k_2560x8192.h"
+#include "bench_matvec_q6_k_2560x8192.h"
+#include "bench_matvec_q8_0_2560x8192.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <thread>
+#include <vector>
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using granite::test::WType;
+
+int threadCount() {
+  const char *env = std::getenv("HL_NUM_THREADS");
+  return env ? std::atoi(env) : 2;
+}
+
+/// Best-of time in seconds for `fn`, after one warm-up call.
+double bestSeconds(const std::function<void(int)> &fn, int repetitions) {
+  fn(0);
+  double best = 1e30;
+  for (int i = 1; i <= repetitions; ++i) {
+    auto start = Clock::now();
+    fn(i);
+    best = std::min(best, std::chrono::duration<double>(Clock::now() - start).count());
+  }
+  return best;
+}
+
+/// Read bandwidth (bytes/s) of `threads` threads summing disjoint halves of a 1 GiB buffer.
+double measureReadBandwidth(int threads, int repetitions) {
+  const size_t bytes = size_t(1) << 30;
+  std::vector<float> data(bytes / sizeof(float), 1.0f);
+  std::vector<float> sinks(threads);
+  auto pass = [&](int) {
+    std::vector<std::thread> pool;
+    size_t chunk = data.size() / threads;
+    for (int t = 0; t < threads; ++t)
+      pool.emplace_back([&, t] {
+        const float *p = data.data() + chunk * t;
+        // 128 independent partial sums (16 AVX2 registers): the add latency never limits the
+        // loop, so it measures the memory system rather than the FP pipeline.
+        float acc[128] = {};
+        for (size_t i = 0; i < chunk; i += 128)
+          for (int j = 0; j < 128; ++j)
+            acc[j] += p[i + j];
+        float s = 0;
+        for (float a : acc)
+          s += a;
+        sinks[t] = s;
+      });
+    for (auto &th : pool)
+      th.join();
+  };
+  return double(bytes) / bestSeconds(pass, repetitions);
+}
+
+using LinearFn = int (*)(halide_buffer_t *, halide_buffer_t *, halide_buffer_t *);
+
+struct Row {
+  std::string kernel;
+  std::string shape;
+  double seconds;
+  double bytes;
+  double flops;
+};
+
+/// Enough copies of the weights that one pass over all of them does not fit in any cache, so
+/// each timed call reads its weights from DRAM.
+int copiesFor(size_t weightBytes) {
+  const size_t target = size_t(512) << 20;
+  return int(std::max<size_t>(1, (target + weightBytes - 1) / weightBytes));
+}
+
+Row benchLinear(const char *name, LinearFn fn, WType type, int K, int N, int tokens,
+                int repetitions) {
+  auto info = granite::test::infoOf(type);
+  size_t rowBytes = size_t(K / info.blockElements) * info.blockBytes;
+  size_t weightBytes = rowBytes * N;
+  int copies = tokens == 1 ? copiesFor(weightBytes) : 1;
+  std::vector<std::vector<uint8_t>> weights(copies, std::vector<uint8_t>(weightBytes));
+  // Random bytes are valid quants; keep the float types finite by writing small values.
+  auto source = granite::test::makeRandomWeights(type, K, 1, 5);
+  for (auto &w : weights)
+    for (int n = 0; n < N; ++n)
+      std::memcpy(w.data() + rowBytes * n, source.bytes.data(), rowBytes);
+  std::vector<float> x = granite::test::randomFloats(size_t(K) * tokens, 6);
+  Halide::Runtime::Buffer<float> yBuf = tokens == 1 ? Halide::Runtime::Buffer<float>(N)
+                                                    : Halide::Runtime::Buffer<float>(N, tokens);
+  Halide::Runtime::Buffer<float> xBuf = tokens == 1
+                                            ? Halide::Runtime::Buffer<float>(x.data(), K)
+                                            : Halide::Runtime::Buffer<float>(x.data(), K, tokens);
+  std::vector<Halide::Runtime::Buffer<void>> wBufs;
+  for (auto &w : weights) {
+    if (type == WType::F32)
+      wBufs.push_back(Halide::Runtime::Buffer<float>((float *)w.data(), K, N));
+    else if (type == WType::F16 || type == WType::BF16)
+      wBufs.push_back(Halide::Runtime::Buffer<uint16_t>((uint16_t *)w.data(), K, N));
+    else
+      wBufs.push_back(Halide::Runtime::Buffer<uint8_t>(w.data(), int(rowBytes), N));
+  }
+  double seconds = bestSeconds(
+      [&](int i) {
+        if (fn(wBufs[i % copies].raw_buffer(), xBuf.raw_buffer(), yBuf.raw_buffer()) != 0)
+          std::abort();
+      },
+      repetitions);
+  char shape[64];
+  std::snprintf(shape, sizeof shape, "K=%d N=%d T=%d", K, N, tokens);
+  return {name, shape, seconds, double(weightBytes) + 4.0 * K * tokens + 4.0 * N * tokens,
+          2.0 * K * N * tokens};
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  bool smoke = argc > 1 && std::strcmp(argv[1], "--smoke") == 0;
+  int repetitions = smoke ? 2 : 20;
+  int threads = threadCount();
+  halide_set_num_threads(threads);
+  double bandwidth = measureReadBandwidth(threads, smoke ? 1 : 5);
+  std::printf("threads %d, measured read bandwidth %.1f GB/s\n\n", threads, bandwidth / 1e9);
+
+  std::vector<Row> rows;
+  rows.push_back(benchLinear("matvec bf16", bench_matvec_bf16_768x100352, WType::BF16, 768, 100352, 1, repetitions));
+  rows.push_back(benchLinear("matvec bf16", bench_matvec_bf16_1536x4096, WType::BF16, 1536, 4096, 1, repetitions));
+  rows.push_back(benchLinear("matvec f32", bench_matvec_f32_1536x4096, WType::F32, 1536, 4096, 1, repetitions));
+  rows.push_back(benchLinear("matvec q8_0", bench_matvec_q8_0_2560x8192, WType::Q8_0, 2560, 8192, 1, repetitions));
+  rows.push_back(benchLinear("matvec q4_k", bench_matvec_q4_k_2560x8192, WType::Q4_K, 2560, 8192, 1, repetitions));
+  rows.push_back(benchLinear("matvec q6_k", bench_matvec_q6_k_2560x8192, WType::Q6_K, 2560, 8192, 1, repetitions));
+  rows.push_back(benchLinear("matmul bf16", bench_matmul_bf16_1536x4096, WType::BF16, 1536, 4096, 128, smoke ? 1 : 5));
+  rows.push_back(benchLinear("matmul q4_k", bench_matmul_q4_k_2560x8192, WType::Q4_K, 2560, 8192, 128, smoke ? 1 : 5));
+
+  std::printf("%-14s %-24s %10s %9s %9s %8s\n", "kernel", "shape", "time(us)", "GB/s", "GFLOP/s",
+              "%readBW");
+  for (const Row &r : rows)
+    std::printf("%-14s %-24s %10.1f %9.1f %9.1f %7.1f%%\n", r.kernel.c_str(), r.shape.c_str(),
+                r.seconds * 1e6, r.bytes / r.seconds / 1e9, r.flops / r.seconds / 1e9,
+                100.0 * r.bytes / r.seconds / bandwidth);
+  return 0;
+}
