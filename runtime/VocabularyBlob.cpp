@@ -65,8 +65,8 @@ public:
   size_t count(const char *what) {
     uint64_t n = varint(what);
     if (n > size_ - pos_)
-      throw VocabularyError(std::string("vocabulary blob claims ") + std::to_string(n) + " " + what +
-                            " but only " + std::to_string(size_ - pos_) + " bytes follow");
+      throw VocabularyError(std::string("vocabulary blob is truncated in ") + what + " (" + std::to_string(n) +
+                            " announced, " + std::to_string(size_ - pos_) + " bytes left)");
     return static_cast<size_t>(n);
   }
   std::string string(const char *what) {

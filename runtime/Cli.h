@@ -1,0 +1,34 @@
+// The main program of a generated executable, minus the model: flags, completion, the chat REPL, --json replies,
+// tokenize/detokenize, Ctrl-C handling. The generated main() loads the tokenizer (from the embedded vocabulary
+// blob) and calls runCliMain with a function that builds the compiled Model on first use.
+#pragma once
+
+#include "runtime/Model.h"
+#include "runtime/Tokenizer.h"
+
+#include <functional>
+#include <iosfwd>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace granite::runtime {
+
+using ModelLoader = std::function<std::unique_ptr<Model>()>;
+
+struct CliStreams {
+  std::istream &in;
+  std::ostream &out;
+  std::ostream &err;
+  bool interactive = false; ///< stdin is a terminal: show a "> " prompt before each chat turn
+};
+
+/// Runs one command line (`args` without the program name) and returns the exit status: 0 success, 1 runtime
+/// error, 2 bad command line (one line on `err`). The model is loaded only for -p and --chat.
+int runCli(const std::string &programName, const std::vector<std::string> &args, Tokenizer &tokenizer,
+           const ModelLoader &loadModel, CliStreams streams);
+
+/// runCli on the process's argv, stdin, stdout and stderr.
+int runCliMain(int argc, char **argv, Tokenizer &tokenizer, const ModelLoader &loadModel);
+
+} // namespace granite::runtime

@@ -1,0 +1,124 @@
+#include "runtime/CliOptions.h"
+
+#include <charconv>
+#include <cmath>
+#include <functional>
+#include <map>
+
+namespace granite::runtime {
+namespace {
+
+template <typename T> T parseNumber(const std::string &flag, const std::string &text) {
+  T value{};
+  const char *end = text.data() + text.size();
+  auto [ptr, ec] = std::from_chars(text.data(), end, value);
+  if (text.empty() || ec != std::errc() || ptr != end)
+    throw UsageError(flag + " expects a number, got '" + text + "'");
+  return value;
+}
+
+float parseFloat(const std::string &flag, const std::string &text) {
+  float value = parseNumber<float>(flag, text);
+  if (!std::isfinite(value)) throw UsageError(flag + " expects a finite number, got '" + text + "'");
+  return value;
+}
+
+} // namespace
+
+CliOptions parseCliOptions(const std::vector<std::string> &args) {
+  CliOptions o;
+  using Handler = std::function<void(const std::string &flag, const std::string &value)>;
+  const std::map<std::string, Handler> withValue = {
+      {"-p", [&](auto &, auto &v) { o.prompt = v; }},
+      {"--prompt", [&](auto &, auto &v) { o.prompt = v; }},
+      {"--system", [&](auto &, auto &v) { o.system = v; }},
+      {"--tools", [&](auto &, auto &v) { o.toolsFile = v; }},
+      {"--tokenize", [&](auto &, auto &v) { o.tokenize = v; }},
+      {"--detokenize", [&](auto &, auto &v) { o.detokenize = v; }},
+      {"-n", [&](auto &f, auto &v) { o.maxTokens = parseNumber<int32_t>(f, v); }},
+      {"--max-tokens", [&](auto &f, auto &v) { o.maxTokens = parseNumber<int32_t>(f, v); }},
+      {"--stop", [&](auto &f, auto &v) {
+         if (v.empty()) throw UsageError(f + " expects a non-empty string");
+         o.stopStrings.push_back(v);
+       }},
+      {"--temp", [&](auto &f, auto &v) { o.sampling.temperature = parseFloat(f, v); }},
+      {"--top-k", [&](auto &f, auto &v) { o.sampling.topK = parseNumber<int32_t>(f, v); }},
+      {"--top-p", [&](auto &f, auto &v) { o.sampling.topP = parseFloat(f, v); }},
+      {"--min-p", [&](auto &f, auto &v) { o.sampling.minP = parseFloat(f, v); }},
+      {"--repeat-penalty", [&](auto &f, auto &v) {
+         o.sampling.repeatPenalty = parseFloat(f, v);
+         if (o.sampling.repeatPenalty <= 0) throw UsageError(f + " must be positive");
+       }},
+      {"--repeat-last-n", [&](auto &f, auto &v) { o.sampling.penaltyWindow = parseNumber<int32_t>(f, v); }},
+      {"--presence-penalty", [&](auto &f, auto &v) { o.sampling.presencePenalty = parseFloat(f, v); }},
+      {"--frequency-penalty", [&](auto &f, auto &v) { o.sampling.frequencyPenalty = parseFloat(f, v); }},
+      {"--seed", [&](auto &f, auto &v) {
+         o.sampling.seed = parseNumber<uint64_t>(f, v);
+         o.seedGiven = true;
+       }},
+  };
+  const std::map<std::string, bool *> switches = {
+      {"-h", &o.help}, {"--help", &o.help}, {"--chat", &o.chat}, {"--json", &o.json}, {"--special", &o.special}};
+
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string &arg = args[i];
+    if (auto s = switches.find(arg); s != switches.end()) {
+      *s->second = true;
+      continue;
+    }
+    auto handler = withValue.find(arg);
+    if (handler == withValue.end())
+      throw UsageError(arg.size() > 1 && arg[0] == '-' ? "unknown option '" + arg + "' (see --help)"
+                                                       : "unexpected argument '" + arg + "' (see --help)");
+    if (i + 1 == args.size()) throw UsageError(arg + " expects a value");
+    handler->second(arg, args[++i]);
+  }
+  if (o.help) return o;
+  int modes = (o.tokenize ? 1 : 0) + (o.detokenize ? 1 : 0) + (o.chat || o.prompt ? 1 : 0);
+  if (modes == 0) throw UsageError("nothing to do: give -p TEXT, --chat, --tokenize or --detokenize (see --help)");
+  if (modes > 1) throw UsageError("--tokenize, --detokenize and generation (-p/--chat) cannot be combined");
+  if (!o.chat && (o.system || o.toolsFile)) throw UsageError("--system and --tools need --chat");
+  return o;
+}
+
+std::string cliHelp(const std::string &program) {
+  return "usage: " + program + R"( [options]
+
+Runs the Granite 4.0 model compiled into this executable.
+
+Modes (exactly one):
+  -p, --prompt TEXT        complete TEXT as is (no chat template) and print the continuation
+  --chat                   chat: each line read from stdin is a user turn; works with a pipe. With -p, TEXT is the
+                           first turn. The whole conversation is kept. Ctrl-C stops the current reply only.
+  --tokenize TEXT          print TEXT's token ids, space-separated, on one line
+  --detokenize IDS         print the exact text of comma-separated ids (e.g. 1,2,3), nothing added
+  -h, --help               print this help
+
+Chat:
+  --system TEXT            system prompt (otherwise Granite's default one, unless tools are given)
+  --tools FILE.json        a JSON array of OpenAI-style tools the model may call
+
+Output:
+  --json                   one JSON object per reply instead of streamed text: text, tool_calls,
+                           tool_call_errors, stop_reason, prompt_tokens, completion_tokens, seed, timings
+  --special                --tokenize/-p: special-token text (e.g. <|end_of_text|>) becomes one id;
+                           --detokenize and output: control tokens are printed
+
+Sampling (llama.cpp semantics, applied in this order):
+  --repeat-penalty X       divide positive / multiply negative logits of recent tokens (default 1 = off)
+  --repeat-last-n N        how many recent tokens the penalties see (default 64, 0 = off)
+  --presence-penalty X     subtract X from recent tokens' logits (default 0)
+  --frequency-penalty X    subtract X per recent occurrence (default 0)
+  --top-k N                keep the N most likely tokens (default 40, 0 = off)
+  --top-p X                keep the smallest set with probability mass X (default 0.95, 1 = off)
+  --min-p X                keep tokens with at least X times the top probability (default 0.05, 0 = off)
+  --temp X                 temperature (default 0 = greedy, as IBM recommends for Granite)
+  --seed N                 random seed; the same seed gives the same output (default: random)
+  -n, --max-tokens N       stop after N tokens (default -1: at <|end_of_text|> or a full context)
+  --stop TEXT              stop before TEXT (repeatable; TEXT is not printed)
+
+Exit status: 0 success, 1 runtime error, 2 bad command line.
+)";
+}
+
+} // namespace granite::runtime

@@ -1,0 +1,141 @@
+#include "runtime/Generator.h"
+
+#include "runtime/StreamingDecoder.h"
+
+#include <algorithm>
+#include <chrono>
+#include <stdexcept>
+
+namespace granite::runtime {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double secondsSince(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+std::vector<bool> unsampleableIds(const Model &model, const Tokenizer &tokenizer) {
+  if (model.vocabSize() < tokenizer.size())
+    throw std::invalid_argument("the model has " + std::to_string(model.vocabSize()) +
+                                " logits but the vocabulary " + std::to_string(tokenizer.size()) + " tokens");
+  std::vector<bool> never(static_cast<size_t>(model.vocabSize()), true); // rows past the vocabulary too
+  for (int32_t id = 0; id < tokenizer.size(); ++id) never[id] = tokenizer.isUnused(id);
+  return never;
+}
+
+/// The length of the longest suffix of `text` that is a proper prefix of some stop string.
+size_t pendingStopPrefix(std::string_view text, const std::vector<std::string> &stops) {
+  size_t longest = 0;
+  for (const std::string &stop : stops)
+    for (size_t n = std::min(stop.size() - 1, text.size()); n > longest; --n)
+      if (text.substr(text.size() - n) == std::string_view(stop).substr(0, n)) {
+        longest = n;
+        break;
+      }
+  return longest;
+}
+
+} // namespace
+
+const char *stopReasonName(StopReason reason) {
+  switch (reason) {
+  case StopReason::EndOfGeneration: return "end_of_generation";
+  case StopReason::StopString: return "stop_string";
+  case StopReason::MaxTokens: return "max_tokens";
+  case StopReason::ContextFull: return "context_full";
+  case StopReason::Interrupted: return "interrupted";
+  }
+  return "unknown";
+}
+
+Generator::Generator(Model &model, Tokenizer &tokenizer, SamplingParams sampling)
+    : model_(model), tokenizer_(tokenizer), sampler_(sampling, unsampleableIds(model, tokenizer)),
+      logits_(static_cast<size_t>(model.vocabSize())) {}
+
+void Generator::feed(const int32_t *ids, int32_t count) {
+  model_.forward(ids, count, logits_.data());
+  held_.insert(held_.end(), ids, ids + count);
+}
+
+void Generator::feedPrompt(const std::vector<int32_t> &prompt, GenerationResult &result) {
+  if (prompt.empty()) throw std::invalid_argument("the prompt has no tokens");
+  if (model_.contextLength() > 0 && prompt.size() >= static_cast<size_t>(model_.contextLength()))
+    throw std::invalid_argument("the prompt has " + std::to_string(prompt.size()) +
+                                " tokens, the model's context holds " + std::to_string(model_.contextLength()));
+  size_t common = std::mismatch(held_.begin(), held_.end(), prompt.begin(), prompt.end()).first - held_.begin();
+  // Reuse only when the model holds a prefix of the prompt and at least one new id remains to give fresh logits.
+  if (common < held_.size() || common == prompt.size()) {
+    model_.reset();
+    held_.clear();
+    common = 0;
+  }
+  feed(prompt.data() + common, static_cast<int32_t>(prompt.size() - common));
+  result.evaluatedPromptTokens = static_cast<int32_t>(prompt.size() - common);
+  sampler_.clearHistory();
+  for (int32_t id : prompt) sampler_.accept(id);
+}
+
+GenerationResult Generator::generate(const std::vector<int32_t> &prompt, const GenerationLimits &limits,
+                                     const std::function<void(std::string_view)> &onText,
+                                     const std::atomic<bool> *interrupt) {
+  GenerationResult result;
+  result.promptTokens = static_cast<int32_t>(prompt.size());
+  auto start = Clock::now();
+  feedPrompt(prompt, result);
+  result.promptSeconds = secondsSince(start);
+
+  start = Clock::now();
+  StreamingDecoder decoder(tokenizer_, limits.renderSpecial);
+  std::string text;    // decoded so far
+  size_t emitted = 0;  // how much of `text` went to onText
+  auto emitUpTo = [&](size_t end) {
+    if (end > emitted) onText(std::string_view(text).substr(emitted, end - emitted));
+    emitted = std::max(emitted, end);
+  };
+  for (;;) {
+    if (interrupt && interrupt->load()) {
+      result.stopReason = StopReason::Interrupted;
+      break;
+    }
+    int32_t id = sampler_.sample(logits_);
+    sampler_.accept(id);
+    if (tokenizer_.isEndOfGeneration(id) ||
+        std::find(limits.stopIds.begin(), limits.stopIds.end(), id) != limits.stopIds.end()) {
+      result.stopReason = StopReason::EndOfGeneration;
+      break;
+    }
+    result.ids.push_back(id);
+    size_t searchFrom = text.size();
+    text += decoder.push(id);
+    bool stopped = false;
+    for (const std::string &stop : limits.stopStrings) {
+      size_t at = text.find(stop, searchFrom >= stop.size() ? searchFrom - stop.size() + 1 : 0);
+      if (at != std::string::npos) {
+        text.resize(at);
+        stopped = true;
+      }
+    }
+    if (stopped) {
+      result.stopReason = StopReason::StopString;
+      break;
+    }
+    emitUpTo(text.size() - pendingStopPrefix(text, limits.stopStrings));
+    if (limits.maxTokens >= 0 && result.ids.size() >= static_cast<size_t>(limits.maxTokens)) {
+      result.stopReason = StopReason::MaxTokens;
+      break;
+    }
+    if (model_.contextLength() > 0 && held_.size() + 1 >= static_cast<size_t>(model_.contextLength())) {
+      result.stopReason = StopReason::ContextFull;
+      break;
+    }
+    feed(&id, 1);
+  }
+  if (result.stopReason != StopReason::StopString) text += decoder.flush();
+  emitUpTo(text.size());
+  result.text = std::move(text);
+  result.generationSeconds = secondsSince(start);
+  return result;
+}
+
+} // namespace granite::runtime

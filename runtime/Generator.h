@@ -1,0 +1,62 @@
+// One reply: feeds the prompt (reusing whatever prefix the model already holds, since a recurrent state cannot
+// be rolled back but can be extended), then samples token by token, streaming text as it becomes final: whole
+// UTF-8 characters only, and never the beginning of a stop string that may still complete.
+#pragma once
+
+#include "runtime/Model.h"
+#include "runtime/Sampler.h"
+#include "runtime/Tokenizer.h"
+
+#include <atomic>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace granite::runtime {
+
+struct GenerationLimits {
+  int32_t maxTokens = -1;               ///< < 0: until end of generation or a full context
+  std::vector<std::string> stopStrings; ///< the reply ends before the first occurrence of any of them
+  std::vector<int32_t> stopIds;         ///< ids that end the reply besides EOS (not part of the text)
+  bool renderSpecial = false;           ///< control tokens appear in the text
+};
+
+enum class StopReason { EndOfGeneration, StopString, MaxTokens, ContextFull, Interrupted };
+const char *stopReasonName(StopReason reason);
+
+struct GenerationResult {
+  std::string text;            ///< the reply, without a matched stop string or the end token
+  std::vector<int32_t> ids;    ///< sampled ids, without the end token
+  int32_t promptTokens = 0;    ///< the prompt's length
+  int32_t evaluatedPromptTokens = 0; ///< of those, how many the model had to process (the rest was reused)
+  StopReason stopReason = StopReason::EndOfGeneration;
+  double promptSeconds = 0;
+  double generationSeconds = 0;
+};
+
+class Generator {
+public:
+  Generator(Model &model, Tokenizer &tokenizer, SamplingParams sampling);
+
+  /// Generates a reply to `prompt` (ids). `onText` receives the text as it becomes final; `interrupt`, when set
+  /// (e.g. from a SIGINT handler), ends the reply after the current token.
+  GenerationResult generate(const std::vector<int32_t> &prompt, const GenerationLimits &limits,
+                            const std::function<void(std::string_view)> &onText,
+                            const std::atomic<bool> *interrupt = nullptr);
+
+  const Sampler &sampler() const { return sampler_; }
+
+private:
+  /// Brings the model to exactly `prompt` and leaves its last logits in logits_.
+  void feedPrompt(const std::vector<int32_t> &prompt, GenerationResult &result);
+  void feed(const int32_t *ids, int32_t count);
+
+  Model &model_;
+  Tokenizer &tokenizer_;
+  Sampler sampler_;
+  std::vector<int32_t> held_; ///< the ids the model holds, in order
+  std::vector<float> logits_; ///< after the last held id
+};
+
+} // namespace granite::runtime

@@ -1,0 +1,62 @@
+// Picks the next token from logits with llama.cpp's semantics and order: penalties, top-k, top-p, min-p,
+// temperature, then a draw from the softmax (or the argmax when temperature ≤ 0). Masked ids (the unused [PAD…]
+// tokens) are never picked. The draw uses std::mt19937_64, whose output the C++ standard fixes, and our own
+// float conversion, so the same seed gives the same tokens with any standard library.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <random>
+#include <vector>
+
+namespace granite::runtime {
+
+struct SamplingParams {
+  float temperature = 0.0f;     ///< ≤ 0: greedy (IBM recommends 0 for Granite)
+  int32_t topK = 40;            ///< ≤ 0: off
+  float topP = 0.95f;           ///< ≥ 1: off
+  float minP = 0.05f;           ///< ≤ 0: off
+  float repeatPenalty = 1.0f;   ///< 1: off; positive logits are divided by it, negative ones multiplied
+  float presencePenalty = 0.0f; ///< subtracted once from every token seen in the window
+  float frequencyPenalty = 0.0f;///< subtracted once per occurrence in the window
+  int32_t penaltyWindow = 64;   ///< how many recent tokens the penalties look at (0: off)
+  uint64_t seed = 0;
+};
+
+struct TokenCandidate {
+  int32_t id;
+  float logit;
+};
+
+class Sampler {
+public:
+  /// `neverSample[id]` true excludes `id` (its size is the logit count; shorter means the rest are allowed).
+  Sampler(SamplingParams params, std::vector<bool> neverSample);
+
+  /// Picks one id from `logits` (one per vocabulary entry); the logits are left untouched.
+  int32_t sample(const std::vector<float> &logits);
+  /// Records a token of the context (prompt or generated) for the penalties.
+  void accept(int32_t id);
+  /// Forgets the penalty window (a new conversation); the random stream continues.
+  void clearHistory() { recent_.clear(); }
+
+  const SamplingParams &params() const { return params_; }
+
+private:
+  SamplingParams params_;
+  std::vector<bool> neverSample_;
+  std::deque<int32_t> recent_;
+  std::mt19937_64 random_;
+};
+
+/// The stages, exposed for tests. Each works on `candidates` (any order on input unless noted).
+void applyPenalties(std::vector<TokenCandidate> &candidates, const std::deque<int32_t> &recent,
+                    const SamplingParams &params);
+/// Keeps the k highest logits, sorted descending.
+void keepTopK(std::vector<TokenCandidate> &candidates, int32_t k);
+/// Sorts descending and keeps the shortest prefix whose probability mass (softmax at temperature 1) reaches p.
+void keepTopP(std::vector<TokenCandidate> &candidates, float p);
+/// Keeps the tokens whose probability is at least minP times the largest one.
+void keepMinP(std::vector<TokenCandidate> &candidates, float minP);
+
+} // namespace granite::runtime
