@@ -1,0 +1,100 @@
+// Mamba2 selective scan (spec §2.5 steps 4-6, §2.6-2.7): softplus dt (threshold 20), dA = exp(dt*A),
+// the per-head sequential recurrence S = dA*S + dt * x ⊗ B, y = S·C + D*x. One instance serves
+// the decode step (tokens = 1) and prefill: each (head, row p) scans all tokens with its N-vector
+// of state in registers and its per-token history in L1/L2 (N*(tokens+1) floats).
+//   x:        [head_dim, heads, tokens]         post-conv x (may be a view into the conv output)
+//   b, c:     [groups*state_size, tokens]        post-conv B and C
+//   dt:       [heads, tokens]                    raw dt from in_proj
+//   a, d, dt_bias: [heads]                       ssm_a (already -exp(A_log)), ssm_d, ssm_dt.bias
+//   state:    [state_size, head_dim, heads]      S before this step (llama.cpp ne {N, P, H})
+//   y:        [head_dim, heads, tokens]         scan output plus D*x (before the z gate)
+//   new_state:[state_size, head_dim, heads]      S after the last token
+#include "Kernels/ScheduleUtil.h"
+
+namespace {
+
+using namespace Halide;
+
+class SsmScan : public Generator<SsmScan> {
+public:
+  GeneratorParam<int> heads{"heads", 16};
+  GeneratorParam<int> head_dim{"head_dim", 32};
+  GeneratorParam<int> state_size{"state_size", 64};
+  GeneratorParam<int> groups{"groups", 1};
+  GeneratorParam<int> vector_width{"vector_width", 0};
+
+  Input<Buffer<float>> x{"x", 3};
+  Input<Buffer<float>> b{"b", 2};
+  Input<Buffer<float>> c{"c", 2};
+  Input<Buffer<float>> dt{"dt", 2};
+  Input<Buffer<float>> a{"a", 1};
+  Input<Buffer<float>> d{"d", 1};
+  Input<Buffer<float>> dt_bias{"dt_bias", 1};
+  Input<Buffer<float>> state{"state", 3};
+  Output<Buffer<float>> y{"y", 3};
+  Output<Buffer<float>> new_state{"new_state", 3};
+
+  void generate() {
+    const int H = heads, P = head_dim, N = state_size, G = groups;
+    granite::kernels::requireParam(H % G == 0, "heads must be a multiple of groups");
+    const Expr tokens = x.dim(2).extent();
+    auto groupOf = [&](Expr head) { return head / (H / G); };
+
+    Expr raw = dt(h, t) + dt_bias(h);
+    step(h, t) = select(raw > 20.0f, raw, granite::kernels::log1p(exp(raw)));
+    decay(h, t) = exp(step(h, t) * a(h));
+    auto update = [&](Expr prev, Expr tt) {
+      return prev * decay(h, tt) + b(groupOf(h) * N + n, tt) * (x(p, h, tt) * step(h, tt));
+    };
+
+    // history(n, p, h, t): S after token t; t = -1 is the incoming state.
+    RDom rt(0, tokens, "rt");
+    history(n, p, h, t) = state(n, p, h);
+    history(n, p, h, rt) = update(history(n, p, h, rt - 1), rt);
+    scanTokens = rt;
+
+    RDom rn(0, N, "rn");
+    y(p, h, t) = sum(history(rn, p, h, t) * c(groupOf(h) * N + rn, t)) + d(h) * x(p, h, t);
+
+    // The final state runs its own recurrence (no history) so it needs no second pass over y.
+    final(n, p, h) = state(n, p, h);
+    final(n, p, h) = update(final(n, p, h), rt);
+    new_state(n, p, h) = final(n, p, h);
+  }
+
+  void schedule() {
+    const int H = heads, P = head_dim, N = state_size, G = groups;
+    const int lanes = granite::kernels::f32Lanes(get_target(), vector_width);
+    x.dim(0).set_bounds(0, P);
+    x.dim(1).set_bounds(0, H);
+    y.dim(0).set_bounds(0, P);
+    y.dim(1).set_bounds(0, H);
+    b.dim(0).set_bounds(0, G * N);
+    c.dim(0).set_bounds(0, G * N);
+    state.dim(0).set_bounds(0, N);
+    state.dim(1).set_bounds(0, P);
+    state.dim(2).set_bounds(0, H);
+    new_state.dim(0).set_bounds(0, N);
+    new_state.dim(1).set_bounds(0, P);
+    new_state.dim(2).set_bounds(0, H);
+
+    step.compute_root();
+    decay.compute_root();
+    y.reorder(t, p, h).parallel(h);
+    history.compute_at(y, p).vectorize(n, std::min(lanes, N), TailStrategy::GuardWithIf);
+    history.update().reorder(n, scanTokens.x).vectorize(n, std::min(lanes, N), TailStrategy::GuardWithIf);
+
+    new_state.reorder(n, p, h).parallel(h).vectorize(n, std::min(lanes, N), TailStrategy::GuardWithIf);
+    final.compute_at(new_state, p).vectorize(n, std::min(lanes, N), TailStrategy::GuardWithIf);
+    final.update().reorder(n, scanTokens.x).vectorize(n, std::min(lanes, N), TailStrategy::GuardWithIf);
+  }
+
+private:
+  Var n{"n"}, p{"p"}, h{"h"}, t{"t"};
+  Func step{"step"}, decay{"decay"}, history{"history"}, final{"final"};
+  RDom scanTokens;
+};
+
+} // namespace
+
+HALIDE_REGISTER_GENERATOR(SsmScan, ssm_scan)
