@@ -101,8 +101,8 @@ Chat:
 Output:
   --json                   one JSON object per reply instead of streamed text: text, tool_calls,
                            tool_call_errors, stop_reason, prompt_tokens, completion_tokens, seed, timings
-  --special                --tokenize/-p: special-token text (e.g. <|end_of_text|>) becomes one id;
-                           --detokenize and output: control tokens are printed
+  --special                in --tokenize and -p text, special-token text (e.g. <|end_of_text|>) becomes one
+                           id; in --detokenize and replies, control tokens are printed
 
 Sampling (llama.cpp semantics, applied in this order):
   --repeat-penalty X       divide positive / multiply negative logits of recent tokens (default 1 = off)

@@ -13,9 +13,11 @@ std::string nodeReferenceFile(const std::string &script, const std::string &outp
   const fs::path package = nodeDir / "node_modules" / "js-tiktoken" / "package.json";
   if (!fs::exists(package))
     throw std::runtime_error(package.string() + " is missing: run scripts/setup (it runs npm ci in scripts/node)");
+  // Checked every time, so that a file left by an earlier run cannot hide a machine without node.
+  if (std::system("node --version > /dev/null 2>&1") != 0)
+    throw std::runtime_error("node is not installed or does not run: run scripts/setup");
   const fs::path outputDir = fs::path(GRANITE_BIN_DIR).parent_path() / "runtime-reference";
   const fs::path output = outputDir / outputName;
-  std::error_code ignored;
   if (fs::exists(output) && fs::last_write_time(output) > fs::last_write_time(nodeDir / script) &&
       fs::last_write_time(output) > fs::last_write_time(package))
     return output.string();
@@ -27,6 +29,7 @@ std::string nodeReferenceFile(const std::string &script, const std::string &outp
       "cd '" + nodeDir.string() + "' && node '" + script + "' '" + temporary.string() + "' > /dev/null";
   int status = std::system(command.c_str());
   if (status != 0) {
+    std::error_code ignored;
     fs::remove(temporary, ignored);
     throw std::runtime_error("'" + command + "' failed with status " + std::to_string(status) +
                              " (is node installed? scripts/setup installs it)");
