@@ -1,5 +1,6 @@
 // granite-opt: parses, verifies, transforms and prints granite IR (the lit suite's driver for the dialect).
 #include "Dialect/Granite/IR/GraniteOps.h"
+#include "Dialect/Granite/Transforms/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -7,6 +8,7 @@
 
 int main(int argc, char **argv) {
   mlir::DialectRegistry registry;
+  mlir::granite::registerGranitePasses();
   registry.insert<mlir::granite::GraniteDialect, mlir::func::FuncDialect, mlir::arith::ArithDialect>();
   return mlir::asMainReturnCode(mlir::MlirOptMain(argc, argv, "granite-opt: the granite dialect and its passes\n",
                                                   registry));

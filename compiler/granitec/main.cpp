@@ -1,4 +1,5 @@
 // granitec: the driver. Dispatches subcommands; each lives in its own file.
+#include "Compile.h"
 #include "Inspect.h"
 
 #include <iostream>
@@ -17,6 +18,7 @@ granitec compiles IBM Granite 4.0 language models ahead of time.
 
 commands:
   inspect MODEL.gguf [--json]   show a model's architecture, variant, layer map, hyperparameters and tensors
+  compile MODEL.gguf --emit=mlir  print the model as granite MLIR (executables: not yet)
 
 options:
   -h, --help                    show this help ('granitec <command> --help' for a command's options)
@@ -43,6 +45,8 @@ int main(int argc, char **argv) {
   }
   if (command == "inspect")
     return granite::driver::runInspect(rest);
+  if (command == "compile")
+    return granite::driver::runCompile(rest);
   std::cerr << "granitec: error: unknown command '" << command << "' (see 'granitec --help')\n";
   return 2;
 }

@@ -101,6 +101,16 @@ LogicalResult WeightOp::verify() {
       return emitOpError() << "transform_head_dim " << *headDim << " must be even and divide the " << type.getDim(0)
                            << " rows";
   }
+  bool expertsTransform =
+      getTransform() == WeightTransform::ExpertsFirstHalf || getTransform() == WeightTransform::ExpertsSecondHalf;
+  if (expertsTransform && getType().getRank() != 3)
+    return emitOpError() << stringifyWeightTransform(getTransform()) << " needs a rank-3 [experts, ffn, width] weight, found "
+                         << shapeString(getType().getShape());
+  if (std::optional<WeightFormat> stored = getStoredFormat()) {
+    if (getType().getFormat() != WeightFormat::F32 || (*stored != WeightFormat::F16 && *stored != WeightFormat::BF16))
+      return emitOpError() << "stored_format " << stringifyWeightFormat(*stored)
+                           << " must be f16 or bf16, widened to an f32 weight";
+  }
   return success();
 }
 

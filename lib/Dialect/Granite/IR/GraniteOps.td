@@ -26,7 +26,10 @@ def Granite_WeightOp : Granite_Op<"weight", [Symbol]> {
     Names a tensor by where its bytes live: `file` and the byte `offset` of its first element. The type gives
     the shape and storage format; `transform` says how the stored values become the model's values
     (`neg_exp`: A = -exp(A_log); `rope_pairs_from_halves`: rows per head of `transform_head_dim` reordered
-    from half-split to adjacent pairs). No data is ever inline.
+    from half-split to adjacent pairs; `experts_first_half` / `experts_second_half`: the stored tensor is the
+    fused `[E, 2F, D]` gate+up and this weight is each expert's first / last F rows). `stored_format`, when
+    present, is the f16/bf16 format of an f32 weight's stored elements, widened on reading. No data is ever
+    inline.
 
     ```mlir
     granite.weight @blk.0.attn_q.weight : !granite.weight<[256, 256], q8_0> {file = "m.gguf", offset = 4096 : i64}
@@ -37,7 +40,8 @@ def Granite_WeightOp : Granite_Op<"weight", [Symbol]> {
                        StrAttr:$file,
                        I64Attr:$offset,
                        DefaultValuedAttr<Granite_WeightTransformAttr, "::mlir::granite::WeightTransform::None">:$transform,
-                       OptionalAttr<I64Attr>:$transform_head_dim);
+                       OptionalAttr<I64Attr>:$transform_head_dim,
+                       OptionalAttr<Granite_WeightFormatAttr>:$stored_format);
   let assemblyFormat = "$sym_name `:` $weight_type attr-dict";
   let hasVerifier = 1;
   let extraClassDeclaration = [{

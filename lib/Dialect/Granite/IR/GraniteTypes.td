@@ -23,9 +23,15 @@ def Granite_WeightFormat : I32EnumAttr<"WeightFormat", "storage format of a weig
 def Granite_WeightTransform : I32EnumAttr<"WeightTransform", "conversion applied when a weight is read", [
     I32EnumAttrCase<"None", 0, "none">,
     I32EnumAttrCase<"NegExp", 1, "neg_exp">,
-    I32EnumAttrCase<"RopePairsFromHalves", 2, "rope_pairs_from_halves">]> {
+    I32EnumAttrCase<"RopePairsFromHalves", 2, "rope_pairs_from_halves">,
+    I32EnumAttrCase<"ExpertsFirstHalf", 3, "experts_first_half">,
+    I32EnumAttrCase<"ExpertsSecondHalf", 4, "experts_second_half">]> {
   let cppNamespace = "::mlir::granite";
   let genSpecializedAttr = 0;
+}
+
+def Granite_WeightFormatAttr : EnumAttr<Granite_Dialect, Granite_WeightFormat, "format"> {
+  let assemblyFormat = "`<` $value `>`";
 }
 
 def Granite_WeightTransformAttr : EnumAttr<Granite_Dialect, Granite_WeightTransform, "transform"> {
