@@ -1,0 +1,133 @@
+// KernelCache: objects land in the cache directory under a key of (generator, params, target),
+// the second request is a hit that compiles nothing, and every family (aarch64 included)
+// produces an object for its own machine type.
+#include "Kernels/KernelCache.h"
+#include "Target/CpuFamily.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <unistd.h>
+
+namespace granite::kernels {
+namespace {
+
+namespace fs = std::filesystem;
+
+class KernelCacheTest : public ::testing::Test {
+protected:
+  void SetUp() override {
+    directory = fs::temp_directory_path() / ("granite-kernel-cache-" + std::to_string(getpid()));
+    fs::remove_all(directory);
+  }
+  void TearDown() override { fs::remove_all(directory); }
+  fs::path directory;
+};
+
+/// e_machine of an ELF object: 62 = x86-64, 183 = AArch64.
+int elfMachine(const fs::path &path) {
+  std::ifstream in(path, std::ios::binary);
+  unsigned char header[20] = {};
+  in.read(reinterpret_cast<char *>(header), sizeof header);
+  if (header[0] != 0x7f || header[1] != 'E' || header[2] != 'L' || header[3] != 'F')
+    return -1;
+  return header[18] | (header[19] << 8);
+}
+
+bool fileContains(const fs::path &path, const std::string &needle) {
+  std::ifstream in(path, std::ios::binary);
+  std::string content((std::istreambuf_iterator<char>(in)), {});
+  return content.find(needle) != std::string::npos;
+}
+
+const KernelRequest kRmsNorm{"rmsnorm", {{"channels", "256"}}, "x86-64-avx2", ""};
+
+TEST_F(KernelCacheTest, SecondInstantiationIsACacheHit) {
+  KernelCache cache(directory);
+  CompiledKernel first = cache.instantiate(kRmsNorm);
+  EXPECT_FALSE(first.cacheHit);
+  ASSERT_TRUE(fs::exists(first.object));
+  ASSERT_TRUE(fs::exists(first.header));
+  EXPECT_EQ(first.object.parent_path(), directory);
+  EXPECT_TRUE(fileContains(first.header, first.functionName));
+
+  auto start = std::chrono::steady_clock::now();
+  CompiledKernel second = KernelCache(directory).instantiate(kRmsNorm); // a fresh process-like cache
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_TRUE(second.cacheHit);
+  EXPECT_EQ(second.key, first.key);
+  EXPECT_EQ(second.object, first.object);
+  EXPECT_LT(seconds, 0.05) << "a hit must not compile";
+}
+
+TEST_F(KernelCacheTest, KeyDependsOnParamsTargetAndName) {
+  KernelCache cache(directory);
+  std::string base = cache.instantiate(kRmsNorm).key;
+  KernelRequest otherShape = kRmsNorm;
+  otherShape.params["channels"] = "512";
+  KernelRequest otherFamily = kRmsNorm;
+  otherFamily.family = "x86-64-avx512";
+  KernelRequest otherName = kRmsNorm;
+  otherName.functionName = "final_norm";
+  EXPECT_NE(cache.instantiate(otherShape).key, base);
+  EXPECT_NE(cache.instantiate(otherFamily).key, base);
+  CompiledKernel named = cache.instantiate(otherName);
+  EXPECT_NE(named.key, base);
+  EXPECT_EQ(named.functionName, "final_norm");
+}
+
+TEST_F(KernelCacheTest, EveryFamilyBuildsAQuantizedProductForItsMachine) {
+  KernelCache cache(directory);
+  for (const target::CpuFamily &family : target::allFamilies()) {
+    SCOPED_TRACE(family.name);
+    CompiledKernel kernel = cache.instantiate(
+        {"matvec", {{"weight_type", "q4_k"}, {"in_features", "512"}, {"out_features", "64"}},
+         family.name, ""});
+    bool arm = family.name.rfind("aarch64", 0) == 0;
+    EXPECT_EQ(elfMachine(kernel.object), arm ? 183 : 62);
+    EXPECT_EQ(elfMachine(cache.runtime(family.name)), arm ? 183 : 62);
+  }
+}
+
+TEST_F(KernelCacheTest, FamilyAliasesAndHostResolve) {
+  KernelCache cache(directory);
+  KernelRequest zen5 = kRmsNorm;
+  zen5.family = "zen5";
+  KernelRequest canonical = kRmsNorm;
+  canonical.family = "x86-64-avx512-bf16";
+  EXPECT_EQ(cache.instantiate(zen5).key, cache.instantiate(canonical).key);
+  KernelRequest host = kRmsNorm;
+  host.family = "host";
+  EXPECT_NO_THROW(cache.instantiate(host));
+}
+
+TEST_F(KernelCacheTest, RejectsUnknownGeneratorFamilyAndBadParams) {
+  KernelCache cache(directory);
+  EXPECT_THROW(cache.instantiate({"no_such_kernel", {}, "x86-64-avx2", ""}), std::invalid_argument);
+  EXPECT_THROW(cache.instantiate({"rmsnorm", {}, "pdp-11", ""}), std::invalid_argument);
+  // Q4_K rows must be whole 256-element blocks.
+  EXPECT_ANY_THROW(cache.instantiate(
+      {"matvec", {{"weight_type", "q4_k"}, {"in_features", "100"}}, "x86-64-avx2", ""}));
+}
+
+TEST(KernelCacheDirectory, EnvironmentOverrides) {
+  setenv("GRANITEC_KERNEL_CACHE", "/tmp/granite-explicit", 1);
+  EXPECT_EQ(KernelCache::defaultDirectory(), fs::path("/tmp/granite-explicit"));
+  unsetenv("GRANITEC_KERNEL_CACHE");
+  setenv("XDG_CACHE_HOME", "/tmp/xdg", 1);
+  EXPECT_EQ(KernelCache::defaultDirectory(), fs::path("/tmp/xdg/granitec/kernels"));
+  unsetenv("XDG_CACHE_HOME");
+}
+
+TEST(KernelCacheRegistry, ListsEveryKernelFamily) {
+  auto names = KernelCache::generators();
+  for (const char *expected : {"matvec", "matmul", "embedding", "rmsnorm", "gated_rmsnorm", "swiglu",
+                               "rope", "softmax", "attention", "ssm_conv", "ssm_scan", "moe_router",
+                               "mask_logits"})
+    EXPECT_NE(std::find(names.begin(), names.end(), expected), names.end()) << expected;
+}
+
+} // namespace
+} // namespace granite::kernels
