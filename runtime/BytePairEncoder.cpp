@@ -75,6 +75,7 @@ void BytePairEncoder::merge(std::string_view piece, std::vector<int32_t> &ids) c
     int32_t left; ///< symbol index; the leftmost wins among equal ranks
     int32_t leftId;
     int32_t rightId;
+    int32_t result;
     bool operator>(const Candidate &o) const { return rank != o.rank ? rank > o.rank : left > o.left; }
   };
   const auto n = static_cast<int32_t>(piece.size());
@@ -88,7 +89,8 @@ void BytePairEncoder::merge(std::string_view piece, std::vector<int32_t> &ids) c
     int32_t right = symbols[left].next;
     if (right < 0) return;
     auto it = merges_.find(pairKey(symbols[left].id, symbols[right].id));
-    if (it != merges_.end()) queue.push({it->second.rank, left, symbols[left].id, symbols[right].id});
+    if (it != merges_.end())
+      queue.push({it->second.rank, left, symbols[left].id, symbols[right].id, it->second.result});
   };
   for (int32_t i = 0; i + 1 < n; ++i) offer(i);
 
@@ -99,7 +101,7 @@ void BytePairEncoder::merge(std::string_view piece, std::vector<int32_t> &ids) c
     // Stale entries: one side was merged into something else since this pair was offered.
     if (left.id != c.leftId || left.next < 0 || symbols[left.next].id != c.rightId) continue;
     Symbol &right = symbols[left.next];
-    left.id = merges_.at(pairKey(c.leftId, c.rightId)).result;
+    left.id = c.result;
     right.id = -1;
     left.next = right.next;
     if (right.next >= 0) symbols[right.next].prev = c.left;

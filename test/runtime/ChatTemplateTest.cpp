@@ -67,6 +67,12 @@ TEST(ChatTemplate, PutsToolsIntoTheSystemTurn) {
   EXPECT_EQ(renderGraniteChat(withSystem, weatherTools(), Json(), false),
             "<|start_of_role|>system<|end_of_role|>Be brief.\n\n" + kToolsPrefix + "\n" + kWeatherTool +
                 kToolsSuffix + "<|end_of_text|>\n<|start_of_role|>user<|end_of_role|>Hi<|end_of_text|>\n");
+
+  // The Jinja template joins with "\n\n" even when the first system message is empty.
+  Json emptySystem = Json::parse(R"([{"role": "system", "content": ""}, {"role": "user", "content": "Hi"}])");
+  EXPECT_EQ(renderGraniteChat(emptySystem, weatherTools(), Json(), false),
+            "<|start_of_role|>system<|end_of_role|>\n\n" + kToolsPrefix + "\n" + kWeatherTool + kToolsSuffix +
+                "<|end_of_text|>\n<|start_of_role|>user<|end_of_role|>Hi<|end_of_text|>\n");
 }
 
 TEST(ChatTemplate, RendersDocumentsWithNonAsciiKept) {
