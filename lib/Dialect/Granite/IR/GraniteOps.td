@@ -85,8 +85,9 @@ def Granite_RMSNormOp : Granite_Op<"rms_norm", [Granite_TokenRows, Pure, AllType
 def Granite_LinearOp : Granite_Op<"linear", [Granite_TokenRows, Pure]> {
   let summary = "`result = input * weight^T`, times an optional output scale (absent = 1)";
   let description = [{
-    The weight `[N, K]` maps K inputs to N outputs. `output_scale` is where the multiplier folding pass moves
-    a following residual scale: the same f32 multiply, done in the kernel's epilogue.
+    The weight `[N, K]` maps K inputs to N outputs. `output_scale` multiplies the f32 result of the product
+    (`f32(output_scale * f32(input * weight^T))`); it is where granite-fold-multipliers moves a following
+    residual scale: the same f32 multiply, done in the kernel's epilogue.
   }];
   let arguments = (ins Granite_Activation:$input, Granite_WeightType:$weight, OptionalAttr<F32Attr>:$output_scale);
   let results = (outs Granite_Activation:$result);
@@ -227,6 +228,10 @@ def Granite_MoEExpertsOp : Granite_Op<"moe_experts",
 
 def Granite_ScaledAddOp : Granite_Op<"scaled_add", [Granite_TokenRows, Pure, AllTypesMatch<["lhs", "rhs", "result"]>]> {
   let summary = "`lhs + scale * rhs` (scale absent = 1): the Granite residual add";
+  let description = [{
+    Computed as `lhs + f32(scale * rhs)`: the product is rounded to f32 before the add (no fused multiply-add),
+    so that moving the scale into the producing linear's `output_scale` leaves every result bit unchanged.
+  }];
   let arguments = (ins Granite_Activation:$lhs, Granite_Activation:$rhs, OptionalAttr<F32Attr>:$scale);
   let results = (outs Granite_Activation:$result);
   let assemblyFormat = "$lhs `,` $rhs attr-dict `:` qualified(type($lhs))";

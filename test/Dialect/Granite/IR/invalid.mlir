@@ -496,3 +496,21 @@ func.func @f(%x: tensor<?x256xf32>, %g: !granite.weight<[128, 256], f32>, %u: !g
   %0 = granite.swiglu_linear %x, %g, %u : tensor<?x256xf32>, !granite.weight<[128, 256], f32>, !granite.weight<[64, 256], f32> -> tensor<?x128xf32>
   return
 }
+
+// -----
+
+// The expert-half transforms apply to [experts, ffn, width] weights
+// expected-error @+1 {{experts_first_half needs a rank-3 [experts, ffn, width] weight, found [128, 64]}}
+granite.weight @w : !granite.weight<[128, 64], f32> {file = "m", offset = 0 : i64, transform = #granite.transform<experts_first_half>}
+
+// -----
+
+// A stored format other than the weight's is only an f16/bf16 source widened to f32
+// expected-error @+1 {{stored_format q8_0 must be f16 or bf16, widened to an f32 weight}}
+granite.weight @w : !granite.weight<[64], f32> {file = "m", offset = 0 : i64, stored_format = #granite.format<q8_0>}
+
+// -----
+
+// Widening produces f32
+// expected-error @+1 {{stored_format bf16 must be f16 or bf16, widened to an f32 weight}}
+granite.weight @w : !granite.weight<[64], f16> {file = "m", offset = 0 : i64, stored_format = #granite.format<bf16>}

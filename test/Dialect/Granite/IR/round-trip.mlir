@@ -10,6 +10,12 @@ granite.weight @norm : !granite.weight<[256], f32> {file = "m.gguf", offset = 0 
 granite.weight @a : !granite.weight<[8, 1], f32> {file = "m.safetensors", offset = 8 : i64, transform = #granite.transform<neg_exp>}
 // CHECK: granite.weight @q : !granite.weight<[256, 256], bf16> {file = "m.safetensors", offset = 16 : i64, transform = #granite.transform<rope_pairs_from_halves>, transform_head_dim = 64 : i64}
 granite.weight @q : !granite.weight<[256, 256], bf16> {file = "m.safetensors", offset = 16 : i64, transform = #granite.transform<rope_pairs_from_halves>, transform_head_dim = 64 : i64}
+// CHECK: granite.weight @up_exps : !granite.weight<[8, 128, 256], bf16> {file = "m.safetensors", offset = 32 : i64, transform = #granite.transform<experts_second_half>}
+granite.weight @up_exps : !granite.weight<[8, 128, 256], bf16> {file = "m.safetensors", offset = 32 : i64, transform = #granite.transform<experts_second_half>}
+// CHECK: granite.weight @gate_exps : !granite.weight<[8, 128, 256], bf16> {file = "m.safetensors", offset = 32 : i64, transform = #granite.transform<experts_first_half>}
+granite.weight @gate_exps : !granite.weight<[8, 128, 256], bf16> {file = "m.safetensors", offset = 32 : i64, transform = #granite.transform<experts_first_half>}
+// CHECK: granite.weight @ssm_norm : !granite.weight<[2, 256], f32> {file = "m.safetensors", offset = 64 : i64, stored_format = #granite.format<bf16>}
+granite.weight @ssm_norm : !granite.weight<[2, 256], f32> {file = "m.safetensors", offset = 64 : i64, stored_format = #granite.format<bf16>}
 
 // CHECK-LABEL: func.func @formats
 // CHECK-SAME: !granite.weight<[4, 32], q8_0>
