@@ -8,6 +8,7 @@
 #include "Frontend/ModelSource.h"
 
 #include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/Verifier.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Support/FileUtilities.h"
@@ -48,7 +49,7 @@ int emitMLIR(const ModelSource &source, const std::optional<std::string> &emitAf
     return mlir::success();
   });
   mlir::OwningOpRef<mlir::ModuleOp> module = importModel(context, source);
-  if (!module)
+  if (!module || mlir::failed(mlir::verify(*module)))
     return 1;
   if (emitAfter) {
     mlir::PassManager pm(&context);

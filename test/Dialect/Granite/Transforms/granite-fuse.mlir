@@ -1,4 +1,12 @@
 // RUN: granite-opt %s -pass-pipeline='builtin.module(func.func(granite-fuse))' | FileCheck %s
+// On the hybrid golden model, each Mamba2 in-projection takes its norm, and each FFN's gate/up pair fuses:
+// RUN: granitec compile %golden/models/hybrid-f32.gguf --emit=mlir --emit-after=granite-fuse | FileCheck %s \
+// RUN:   --check-prefix=HYBRID --implicit-check-not='granite.swiglu '
+// HYBRID: granite.rms_norm_linear {{.*}} -> tensor<?x1168xf32>
+// HYBRID: granite.swiglu_linear
+// HYBRID: granite.swiglu_linear
+// HYBRID: granite.rms_norm_linear {{.*}} -> tensor<?x1168xf32>
+// HYBRID: granite.swiglu_linear
 
 !N = !granite.weight<[64], f32>
 !G = !granite.weight<[128, 64], q8_0>

@@ -3,6 +3,10 @@
 // The golden models are consistent:
 // RUN: granitec compile %golden/models/moe-f32.gguf --emit=mlir --emit-after=granite-verify-model | FileCheck %s --check-prefix=MOE
 // MOE: granite.attention
+// RUN: granitec compile %golden/models/dense-f32.gguf --emit=mlir --emit-after=granite-verify-model | FileCheck %s --check-prefix=DENSE
+// DENSE: granite.attention
+// RUN: granitec compile %golden/models/hybrid-q8_0.gguf --emit=mlir --emit-after=granite-verify-model | FileCheck %s --check-prefix=HYBRID
+// HYBRID: granite.ssm_scan
 
 // A consistent model passes unchanged.
 // CHECK-LABEL: func.func @forward
