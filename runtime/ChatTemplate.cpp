@@ -48,24 +48,49 @@ std::string contentText(const Json &message, size_t index) {
   return text;
 }
 
-/// The tools or documents block: prefix, "\n" + tojson per item, suffix; empty when there are none.
-std::string listBlock(const Json &items, const char *what, const char *prefix, const char *suffix) {
-  if (items.is_null() || (items.is_array() && items.empty())) return "";
+/// Accumulates the rendered text and remembers which parts came from the caller's data.
+class ChatWriter {
+public:
+  void markup(std::string_view text) { chat_.text += text; }
+  void literal(std::string_view text) {
+    if (text.empty()) return;
+    chat_.literalSpans.push_back({chat_.text.size(), text.size()});
+    chat_.text += text;
+  }
+  RenderedChat take() { return std::move(chat_); }
+
+private:
+  RenderedChat chat_;
+};
+
+bool hasItems(const Json &items, const char *what) {
+  if (items.is_null()) return false;
   if (!items.is_array()) throw ChatTemplateError(std::string(what) + " must be a JSON array");
-  std::string block = prefix;
-  for (const Json &item : items) block += "\n" + toTemplateJson(item);
-  return block + suffix;
+  return !items.empty();
 }
 
-std::string renderToolCall(const Json &call, size_t index) {
+/// The tools or documents block: prefix, "\n" + tojson per item, suffix.
+void writeListBlock(ChatWriter &out, const Json &items, const char *prefix, const char *suffix) {
+  out.markup(prefix);
+  for (const Json &item : items) {
+    out.markup("\n");
+    out.literal(toTemplateJson(item));
+  }
+  out.markup(suffix);
+}
+
+void writeToolCall(ChatWriter &out, const Json &call, size_t index) {
   const Json &function = call.is_object() && call.contains("function") ? call["function"] : call;
   if (!function.is_object() || !function.contains("name") || !function["name"].is_string())
     throw ChatTemplateError(where(index) + " has a tool call without a string \"name\"");
   if (!function.contains("arguments"))
     throw ChatTemplateError(where(index) + " has a tool call without \"arguments\"");
   const Json &arguments = function["arguments"];
-  return "<tool_call>\n{\"name\": \"" + function["name"].get<std::string>() + "\", \"arguments\": " +
-         (arguments.is_string() ? arguments.get<std::string>() : toTemplateJson(arguments)) + "}\n</tool_call>";
+  out.markup("<tool_call>\n{\"name\": \"");
+  out.literal(function["name"].get<std::string>());
+  out.markup("\", \"arguments\": ");
+  out.literal(arguments.is_string() ? arguments.get<std::string>() : toTemplateJson(arguments));
+  out.markup("}\n</tool_call>");
 }
 
 std::string role(const Json &message, size_t index) {
@@ -74,55 +99,73 @@ std::string role(const Json &message, size_t index) {
   return message["role"].get<std::string>();
 }
 
+/// The one system turn: the first system message's text, the tools block and the documents block, joined by
+/// "\n\n" (the template joins after a first system message even when its text is empty), or the default prompt.
+void writeSystemTurn(ChatWriter &out, const Json &messages, const Json &tools, const Json &documents) {
+  const bool leadingSystem = !messages.empty() && role(messages[0], 0) == "system";
+  const std::string system = leadingSystem ? contentText(messages[0], 0) : "";
+  const bool withTools = hasItems(tools, "tools"), withDocuments = hasItems(documents, "documents");
+  out.markup("<|start_of_role|>system<|end_of_role|>");
+  if (system.empty() && !withTools && !withDocuments) {
+    out.markup(kGraniteDefaultSystemPrompt);
+  } else {
+    out.literal(system);
+    bool separate = leadingSystem;
+    if (withTools) {
+      if (separate) out.markup("\n\n");
+      writeListBlock(out, tools, kToolsPrefix, kToolsSuffix);
+      separate = true;
+    }
+    if (withDocuments) {
+      if (separate) out.markup("\n\n");
+      writeListBlock(out, documents, kDocumentsPrefix, kDocumentsSuffix);
+    }
+  }
+  out.markup("<|end_of_text|>\n");
+}
+
 } // namespace
 
-std::string renderGraniteChat(const Json &messages, const Json &tools, const Json &documents,
-                              bool addGenerationPrompt) {
+RenderedChat renderGraniteChat(const Json &messages, const Json &tools, const Json &documents,
+                               bool addGenerationPrompt) {
   if (!messages.is_array()) throw ChatTemplateError("messages must be a JSON array");
-  const std::string toolsBlock = listBlock(tools, "tools", kToolsPrefix, kToolsSuffix);
-  const std::string documentsBlock = listBlock(documents, "documents", kDocumentsPrefix, kDocumentsSuffix);
-
-  // The template appends the blocks to a first system message with "\n\n" even when its text is empty.
-  const bool leadingSystem = !messages.empty() && role(messages[0], 0) == "system";
-  std::string system = leadingSystem ? contentText(messages[0], 0) : "";
-  for (const std::string *block : {&toolsBlock, &documentsBlock}) {
-    if (block->empty()) continue;
-    system += (leadingSystem || !system.empty() ? "\n\n" : "") + *block;
-  }
-  std::string out = "<|start_of_role|>system<|end_of_role|>" +
-                    (system.empty() ? std::string(kGraniteDefaultSystemPrompt) : system) + "<|end_of_text|>\n";
-
+  ChatWriter out;
+  writeSystemTurn(out, messages, tools, documents);
   for (size_t i = 0; i < messages.size(); ++i) {
     const Json &message = messages[i];
     const std::string messageRole = role(message, i);
     const std::string content = contentText(message, i);
-    if (messageRole == "system") {
-      if (i > 0) out += "<|start_of_role|>system<|end_of_role|>" + content + "<|end_of_text|>\n";
-    } else if (messageRole == "user") {
-      out += "<|start_of_role|>user<|end_of_role|>" + content + "<|end_of_text|>\n";
+    if (messageRole == "system" || messageRole == "user") {
+      if (messageRole == "system" && i == 0) continue; // already in the system turn
+      out.markup("<|start_of_role|>" + messageRole + "<|end_of_role|>");
+      out.literal(content);
+      out.markup("<|end_of_text|>\n");
     } else if (messageRole == "assistant") {
-      out += "<|start_of_role|>assistant<|end_of_role|>" + content;
+      // Assistant content is model output: its <tool_call> and similar tags were single ids when generated.
+      out.markup("<|start_of_role|>assistant<|end_of_role|>" + content);
       auto calls = message.find("tool_calls");
       if (calls != message.end() && !calls->is_null()) {
         if (!calls->is_array()) throw ChatTemplateError(where(i) + " has \"tool_calls\" that is not a list");
         for (size_t c = 0; c < calls->size(); ++c) {
-          if (c > 0 || !content.empty()) out += '\n';
-          out += renderToolCall((*calls)[c], i);
+          if (c > 0 || !content.empty()) out.markup("\n");
+          writeToolCall(out, (*calls)[c], i);
         }
       }
-      out += "<|end_of_text|>\n";
+      out.markup("<|end_of_text|>\n");
     } else if (messageRole == "tool") {
       // A run of consecutive tool messages is one user turn.
-      if (i == 0 || role(messages[i - 1], i - 1) != "tool") out += "<|start_of_role|>user<|end_of_role|>";
-      out += "\n<tool_response>\n" + content + "\n</tool_response>";
-      if (i + 1 == messages.size() || role(messages[i + 1], i + 1) != "tool") out += "<|end_of_text|>\n";
+      if (i == 0 || role(messages[i - 1], i - 1) != "tool") out.markup("<|start_of_role|>user<|end_of_role|>");
+      out.markup("\n<tool_response>\n");
+      out.literal(content);
+      out.markup("\n</tool_response>");
+      if (i + 1 == messages.size() || role(messages[i + 1], i + 1) != "tool") out.markup("<|end_of_text|>\n");
     } else {
       throw ChatTemplateError(where(i) + " has role '" + messageRole +
                               "'; the Granite template knows system, user, assistant and tool");
     }
   }
-  if (addGenerationPrompt) out += "<|start_of_role|>assistant<|end_of_role|>";
-  return out;
+  if (addGenerationPrompt) out.markup("<|start_of_role|>assistant<|end_of_role|>");
+  return out.take();
 }
 
 bool isGranite4ChatTemplate(std::string_view jinjaTemplate) {

@@ -129,8 +129,10 @@ void runChat(const CliOptions &options, Tokenizer &tokenizer, Model &model, CliS
       if (line.empty()) continue;
     }
     messages.push_back({{"role", "user"}, {"content", line}});
-    std::string rendered = renderGraniteChat(messages, tools, Json(), /*addGenerationPrompt=*/true);
-    GenerationResult result = session.reply(tokenizer.encode(rendered, /*parseSpecial=*/true));
+    RenderedChat rendered = renderGraniteChat(messages, tools, Json(), /*addGenerationPrompt=*/true);
+    // What the user typed stays text ("<|start_of_role|>" in a message is not a role switch) unless --special.
+    GenerationResult result = session.reply(tokenizer.encodeTemplate(
+        rendered.text, options.special ? std::vector<TextSpan>{} : rendered.literalSpans));
     // The reply goes into the history as generated (tool-call blocks included), so the next render reproduces
     // exactly the tokens the model saw.
     messages.push_back({{"role", "assistant"}, {"content", result.text}});

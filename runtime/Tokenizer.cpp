@@ -49,17 +49,24 @@ int32_t Tokenizer::findAddedToken(std::string_view text) const {
 }
 
 std::vector<int32_t> Tokenizer::encode(std::string_view text, bool parseSpecial) {
+  if (parseSpecial) return encodeTemplate(text, {});
   std::vector<int32_t> ids;
   ids.reserve(text.size() / 3);
-  if (!parseSpecial) {
-    encodeOrdinaryText(text, ids);
-    return ids;
-  }
-  size_t start = 0;
+  encodeOrdinaryText(text, ids);
+  return ids;
+}
+
+std::vector<int32_t> Tokenizer::encodeTemplate(std::string_view text, const std::vector<TextSpan> &literalSpans) {
+  std::vector<int32_t> ids;
+  ids.reserve(text.size() / 3);
+  size_t start = 0;      // first byte not yet encoded
+  size_t nextSpan = 0;   // first literal span that ends after `pos`
   for (size_t pos = 0; pos < text.size(); ++pos) {
     if (addedTokensByFirstByte_[static_cast<unsigned char>(text[pos])].empty()) continue;
     const AddedToken *match = matchAddedToken(text.substr(pos));
     if (!match) continue;
+    while (nextSpan < literalSpans.size() && literalSpans[nextSpan].end() <= pos) ++nextSpan;
+    if (nextSpan < literalSpans.size() && literalSpans[nextSpan].offset < pos + match->text.size()) continue;
     encodeOrdinaryText(text.substr(start, pos - start), ids);
     ids.push_back(match->id);
     pos += match->text.size() - 1;

@@ -4,6 +4,7 @@
 
 #include "runtime/BytePairEncoder.h"
 #include "runtime/PreTokenizer.h"
+#include "runtime/TextSpan.h"
 #include "runtime/Vocabulary.h"
 
 #include <array>
@@ -27,6 +28,10 @@ public:
   /// that one id, leftmost-longest first; without it (raw user text) such text is ordinary text. No BOS is added.
   /// Not thread-safe (the BPE cache).
   std::vector<int32_t> encode(std::string_view text, bool parseSpecial);
+  /// Encodes rendered template text: added tokens are matched everywhere except where they overlap one of the
+  /// `literalSpans` (ascending; the text users supplied). The ordinary text between added tokens is encoded as one
+  /// string, exactly as encode(text, true) would, so only the special-token decisions differ.
+  std::vector<int32_t> encodeTemplate(std::string_view text, const std::vector<TextSpan> &literalSpans);
 
   /// The bytes of `ids` concatenated. Control tokens contribute their text only with `renderSpecial`; unused
   /// (padding) tokens never do. Throws std::out_of_range for an id outside the vocabulary.

@@ -37,10 +37,10 @@ Json weatherTools() { return Json::array({Json::parse(kWeatherTool)}); }
 
 TEST(ChatTemplate, UsesTheDefaultSystemPromptWithoutSystemToolsOrDocuments) {
   Json messages = Json::parse(R"([{"role": "user", "content": "Hello"}])");
-  EXPECT_EQ(renderGraniteChat(messages, Json(), Json(), true),
+  EXPECT_EQ(renderGraniteChat(messages, Json(), Json(), true).text,
             kDefaultSystem + "<|start_of_role|>user<|end_of_role|>Hello<|end_of_text|>\n"
                              "<|start_of_role|>assistant<|end_of_role|>");
-  EXPECT_EQ(renderGraniteChat(messages, Json::array(), Json::array(), false),
+  EXPECT_EQ(renderGraniteChat(messages, Json::array(), Json::array(), false).text,
             kDefaultSystem + "<|start_of_role|>user<|end_of_role|>Hello<|end_of_text|>\n");
 }
 
@@ -48,7 +48,7 @@ TEST(ChatTemplate, RendersASystemMessageAndAMultiTurnConversation) {
   Json messages = Json::parse(R"([{"role": "system", "content": "You are terse."},
     {"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello."},
     {"role": "user", "content": "Bye"}])");
-  EXPECT_EQ(renderGraniteChat(messages, Json(), Json(), true),
+  EXPECT_EQ(renderGraniteChat(messages, Json(), Json(), true).text,
             "<|start_of_role|>system<|end_of_role|>You are terse.<|end_of_text|>\n"
             "<|start_of_role|>user<|end_of_role|>Hi<|end_of_text|>\n"
             "<|start_of_role|>assistant<|end_of_role|>Hello.<|end_of_text|>\n"
@@ -58,19 +58,19 @@ TEST(ChatTemplate, RendersASystemMessageAndAMultiTurnConversation) {
 
 TEST(ChatTemplate, PutsToolsIntoTheSystemTurn) {
   Json messages = Json::parse(R"([{"role": "user", "content": "Weather in New York?"}])");
-  EXPECT_EQ(renderGraniteChat(messages, weatherTools(), Json(), true),
+  EXPECT_EQ(renderGraniteChat(messages, weatherTools(), Json(), true).text,
             "<|start_of_role|>system<|end_of_role|>" + kToolsPrefix + "\n" + kWeatherTool + kToolsSuffix +
                 "<|end_of_text|>\n<|start_of_role|>user<|end_of_role|>Weather in New York?<|end_of_text|>\n"
                 "<|start_of_role|>assistant<|end_of_role|>");
 
   Json withSystem = Json::parse(R"([{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}])");
-  EXPECT_EQ(renderGraniteChat(withSystem, weatherTools(), Json(), false),
+  EXPECT_EQ(renderGraniteChat(withSystem, weatherTools(), Json(), false).text,
             "<|start_of_role|>system<|end_of_role|>Be brief.\n\n" + kToolsPrefix + "\n" + kWeatherTool +
                 kToolsSuffix + "<|end_of_text|>\n<|start_of_role|>user<|end_of_role|>Hi<|end_of_text|>\n");
 
   // The Jinja template joins with "\n\n" even when the first system message is empty.
   Json emptySystem = Json::parse(R"([{"role": "system", "content": ""}, {"role": "user", "content": "Hi"}])");
-  EXPECT_EQ(renderGraniteChat(emptySystem, weatherTools(), Json(), false),
+  EXPECT_EQ(renderGraniteChat(emptySystem, weatherTools(), Json(), false).text,
             "<|start_of_role|>system<|end_of_role|>\n\n" + kToolsPrefix + "\n" + kWeatherTool + kToolsSuffix +
                 "<|end_of_text|>\n<|start_of_role|>user<|end_of_role|>Hi<|end_of_text|>\n");
 }
@@ -80,12 +80,12 @@ TEST(ChatTemplate, RendersDocumentsWithNonAsciiKept) {
   Json documents = Json::parse(R"([{"doc_id": 1, "title": "Café", "text": "Über \"quotes\""}])");
   const std::string documentsBlock =
       kDocumentsPrefix + "\n{\"doc_id\": 1, \"title\": \"Café\", \"text\": \"Über \\\"quotes\\\"\"}" + kDocumentsSuffix;
-  EXPECT_EQ(renderGraniteChat(messages, Json(), documents, false),
+  EXPECT_EQ(renderGraniteChat(messages, Json(), documents, false).text,
             "<|start_of_role|>system<|end_of_role|>" + documentsBlock +
                 "<|end_of_text|>\n<|start_of_role|>user<|end_of_role|>Where?<|end_of_text|>\n");
 
   Json withSystem = Json::parse(R"([{"role": "system", "content": "S"}, {"role": "user", "content": "Where?"}])");
-  EXPECT_EQ(renderGraniteChat(withSystem, weatherTools(), documents, false),
+  EXPECT_EQ(renderGraniteChat(withSystem, weatherTools(), documents, false).text,
             "<|start_of_role|>system<|end_of_role|>S\n\n" + kToolsPrefix + "\n" + kWeatherTool + kToolsSuffix +
                 "\n\n" + documentsBlock + "<|end_of_text|>\n<|start_of_role|>user<|end_of_role|>Where?<|end_of_text|>\n");
 }
@@ -100,7 +100,7 @@ TEST(ChatTemplate, RendersAssistantToolCallsAndToolResponses) {
     {"role": "tool", "content": "sunny"},
     {"role": "assistant", "content": "Both are fine.", "tool_calls": [{"name": "log", "arguments": {"n": 1}}]},
     {"role": "tool", "content": "ok"}])");
-  EXPECT_EQ(renderGraniteChat(messages, Json(), Json(), true),
+  EXPECT_EQ(renderGraniteChat(messages, Json(), Json(), true).text,
             kDefaultSystem +
                 "<|start_of_role|>user<|end_of_role|>Weather in New York and Paris?<|end_of_text|>\n"
                 "<|start_of_role|>assistant<|end_of_role|>"
@@ -119,10 +119,21 @@ TEST(ChatTemplate, JoinsTextPartsAndRendersLaterSystemMessagesInPlace) {
   Json messages = Json::parse(R"([
     {"role": "user", "content": [{"type": "text", "text": "a"}, {"type": "image"}, {"type": "text", "text": "b"}]},
     {"role": "system", "content": "later"}, {"role": "assistant", "content": null}])");
-  EXPECT_EQ(renderGraniteChat(messages, Json(), Json(), false),
+  EXPECT_EQ(renderGraniteChat(messages, Json(), Json(), false).text,
             kDefaultSystem + "<|start_of_role|>user<|end_of_role|>a\nb<|end_of_text|>\n"
                              "<|start_of_role|>system<|end_of_role|>later<|end_of_text|>\n"
                              "<|start_of_role|>assistant<|end_of_role|><|end_of_text|>\n");
+}
+
+TEST(ChatTemplate, MarksTheTextUsersSuppliedAsLiteral) {
+  Json messages = Json::parse(R"([{"role": "system", "content": "S"}, {"role": "user", "content": "U"},
+    {"role": "assistant", "content": "A", "tool_calls": [{"name": "N", "arguments": {"k": 1}}]},
+    {"role": "tool", "content": "T"}])");
+  RenderedChat chat = renderGraniteChat(messages, weatherTools(), Json::parse(R"([{"d": 2}])"), true);
+  std::vector<std::string> literals;
+  for (const TextSpan &span : chat.literalSpans) literals.push_back(chat.text.substr(span.offset, span.length));
+  // The assistant's "A" is model output, not literal.
+  EXPECT_EQ(literals, (std::vector<std::string>{"S", kWeatherTool, "{\"d\": 2}", "U", "N", "{\"k\": 1}", "T"}));
 }
 
 TEST(ChatTemplate, ReportsMalformedConversations) {

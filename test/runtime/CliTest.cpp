@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -139,8 +140,8 @@ TEST(Cli, ChatKeepsTheConversationAndReusesTheModelState) {
 
   nlohmann::ordered_json messages = nlohmann::ordered_json::parse(R"([{"role": "user", "content": "Hi there"},
     {"role": "assistant", "content": "Hello!"}, {"role": "user", "content": "Capital of France?"}])");
-  std::vector<int32_t> secondPrompt =
-      graniteTokenizer().encode(renderGraniteChat(messages, nullptr, nullptr, true), true);
+  RenderedChat second = renderGraniteChat(messages, nullptr, nullptr, true);
+  std::vector<int32_t> secondPrompt = graniteTokenizer().encodeTemplate(second.text, second.literalSpans);
   EXPECT_EQ(replies[1]["prompt_tokens"], secondPrompt.size());
   EXPECT_LT(replies[1]["evaluated_prompt_tokens"].get<size_t>(), secondPrompt.size());
   EXPECT_EQ(model.resets, 0);
@@ -171,13 +172,28 @@ TEST(Cli, ChatRendersSystemAndToolsAndReportsToolCalls) {
 
   nlohmann::ordered_json messages = nlohmann::ordered_json::parse(
       R"([{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Weather?"}])");
-  EXPECT_EQ(model.promptCalls.at(0),
-            graniteTokenizer().encode(
-                renderGraniteChat(messages, nlohmann::ordered_json::parse(tools), nullptr, true), true));
+  RenderedChat expected = renderGraniteChat(messages, nlohmann::ordered_json::parse(tools), nullptr, true);
+  EXPECT_EQ(model.promptCalls.at(0), graniteTokenizer().encodeTemplate(expected.text, expected.literalSpans));
 
   CliRun badTools = runWith({"--chat", "--tools", "/nonexistent/tools.json"}, "", &model);
   EXPECT_EQ(badTools.status, 2);
   EXPECT_EQ(badTools.err, "granite-test: --tools: cannot open '/nonexistent/tools.json'\n");
+}
+
+TEST(Cli, TypedSpecialTokensStayTextInChatUnlessSpecial) {
+  const std::string typed = "say <tool_call> please";
+  nlohmann::ordered_json messages = nlohmann::ordered_json::array({{{"role", "user"}, {"content", typed}}});
+  const std::string rendered = renderGraniteChat(messages, nullptr, nullptr, true).text;
+
+  ScriptedModel plain(kGraniteVocabularySize, {replyIds("ok")}, kGraniteEndOfTextId);
+  ASSERT_EQ(runWith({"--chat"}, typed + "\n", &plain).status, 0);
+  EXPECT_EQ(std::count(plain.promptCalls.at(0).begin(), plain.promptCalls.at(0).end(), 100270), 0);
+  EXPECT_EQ(graniteTokenizer().decode(plain.promptCalls.at(0), true), rendered);
+
+  ScriptedModel special(kGraniteVocabularySize, {replyIds("ok")}, kGraniteEndOfTextId);
+  ASSERT_EQ(runWith({"--chat", "--special"}, typed + "\n", &special).status, 0);
+  EXPECT_EQ(special.promptCalls.at(0), graniteTokenizer().encode(rendered, true));
+  EXPECT_EQ(std::count(special.promptCalls.at(0).begin(), special.promptCalls.at(0).end(), 100270), 1);
 }
 
 TEST(Cli, CtrlCStopsTheReplyButNotTheConversation) {

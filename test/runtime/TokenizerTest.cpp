@@ -9,6 +9,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 namespace granite::runtime::testing {
 namespace {
 
@@ -147,6 +149,22 @@ TEST(GraniteTokenizer, AddedTokensAreOneIdInTemplateTextOnly) {
 
   EXPECT_EQ(tokenizer.encode("<|start_of_role|>user<|end_of_role|>Hi<|end_of_text|>\n", true),
             (std::vector<int32_t>{100264, 882, 100265, 13347, 100257, 198}));
+}
+
+TEST(GraniteTokenizer, TemplateTextKeepsLiteralSpansAsText) {
+  Tokenizer &tokenizer = graniteTokenizer();
+  const std::string text = "<|start_of_role|>user<|end_of_role|>Hi <|start_of_role|><|end_of_text|>";
+  const size_t userStart = text.find("Hi");
+  const std::vector<TextSpan> literal = {{userStart, text.find("<|end_of_text|>") - userStart}};
+  std::vector<int32_t> ids = tokenizer.encodeTemplate(text, literal);
+  EXPECT_EQ(ids.front(), 100264);
+  EXPECT_EQ(ids.back(), 100257);
+  EXPECT_EQ(std::count(ids.begin(), ids.end(), 100264), 1) << "the typed role marker must stay text";
+  EXPECT_EQ(tokenizer.decode(ids, true), text);
+  // Without literal spans it is encode(text, true), and the ordinary text is encoded across the span's edges.
+  EXPECT_EQ(tokenizer.encodeTemplate(text, {}), tokenizer.encode(text, true));
+  std::vector<int32_t> userPart = tokenizer.encode("Hi <|start_of_role|>", false);
+  EXPECT_EQ(std::vector<int32_t>(ids.begin() + 3, ids.end() - 1), userPart);
 }
 
 TEST(GraniteTokenizer, DecodingHidesControlTokensUnlessAsked) {

@@ -1,0 +1,15 @@
+// A byte range of a text.
+#pragma once
+
+#include <cstddef>
+
+namespace granite::runtime {
+
+struct TextSpan {
+  size_t offset;
+  size_t length;
+  size_t end() const { return offset + length; }
+  bool operator==(const TextSpan &other) const { return offset == other.offset && length == other.length; }
+};
+
+} // namespace granite::runtime
