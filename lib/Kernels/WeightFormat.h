@@ -63,11 +63,15 @@ inline Halide::Expr decodeFloatElement(WeightType type, const Halide::Func &weig
 }
 
 namespace detail {
+/// The fp16 block scale at byte `offset` of `row`, as f32. Halide's generic half conversion is a
+/// branchy scalar sequence on x86; scales are finite, so the exponent-rebias trick is exact here
+/// (normals, subnormals and zero): place the 15 magnitude bits in an f32 and multiply by 2^112.
 inline Halide::Expr halfAt(const Halide::Func &bytes, const Halide::Expr &offset,
                            const Halide::Expr &row) {
   using namespace Halide;
-  Expr bits = cast<uint16_t>(bytes(offset, row)) | (cast<uint16_t>(bytes(offset + 1, row)) << 8);
-  return cast<float>(reinterpret(Float(16), bits));
+  Expr bits = cast<uint32_t>(bytes(offset, row)) | (cast<uint32_t>(bytes(offset + 1, row)) << 8);
+  Expr magnitude = reinterpret(Float(32), (bits & 0x7fff) << 13) * 5.192296858534828e+33f;
+  return select((bits & 0x8000) != 0, -magnitude, magnitude);
 }
 } // namespace detail
 
