@@ -45,8 +45,6 @@ public:
                             const std::function<void(std::string_view)> &onText,
                             const std::atomic<bool> *interrupt = nullptr);
 
-  const Sampler &sampler() const { return sampler_; }
-
 private:
   /// Brings the model to exactly `prompt` and leaves its last logits in logits_.
   void feedPrompt(const std::vector<int32_t> &prompt, GenerationResult &result);

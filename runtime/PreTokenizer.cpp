@@ -30,8 +30,8 @@ std::string pcre2ErrorText(int code) {
   return reinterpret_cast<const char *>(buffer);
 }
 
-} // namespace
-
+/// The regex for a pre-tokenizer name, written for PCRE2. `\s` is spelled out as the whitespace set of
+/// JavaScript/js-tiktoken (which includes U+FEFF and excludes U+0085) so that both engines split identically.
 std::string preTokenizerPattern(const std::string &name) {
   if (name == "dbrx")
     return spellOutWhitespace(R"('[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD]|[^\r\n\p{L}\p{N}]?\p{L}+|)"
@@ -39,16 +39,19 @@ std::string preTokenizerPattern(const std::string &name) {
   return spellOutWhitespace(R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)");
 }
 
+} // namespace
+
 struct PreTokenizer::Compiled {
   pcre2_code *code = nullptr;
   ~Compiled() { pcre2_code_free(code); }
 };
 
-PreTokenizer::PreTokenizer(const std::string &name) : pattern_(preTokenizerPattern(name)) {
+PreTokenizer::PreTokenizer(const std::string &name) {
+  const std::string pattern = preTokenizerPattern(name);
   int errorCode = 0;
   PCRE2_SIZE errorOffset = 0;
   compiled_ = std::make_unique<Compiled>();
-  compiled_->code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern_.data()), pattern_.size(),
+  compiled_->code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(),
                                   PCRE2_UTF | PCRE2_MATCH_INVALID_UTF, &errorCode, &errorOffset, nullptr);
   if (!compiled_->code)
     throw std::logic_error("pre-tokenizer regex does not compile at offset " + std::to_string(errorOffset) + ": " +

@@ -20,17 +20,9 @@ public:
   /// Appends the pieces of `text` to `pieces`; they are consecutive and cover `text` exactly.
   void split(std::string_view text, std::vector<std::string_view> &pieces) const;
 
-  /// The PCRE2 pattern in use (for messages and tests).
-  const std::string &pattern() const { return pattern_; }
-
 private:
   struct Compiled;
-  std::string pattern_;
   std::unique_ptr<Compiled> compiled_;
 };
-
-/// The regex for a pre-tokenizer name, written for PCRE2. `\s` is spelled out as the whitespace set of
-/// JavaScript/tiktoken-js (which includes U+FEFF and excludes U+0085) so that both engines split identically.
-std::string preTokenizerPattern(const std::string &name);
 
 } // namespace granite::runtime

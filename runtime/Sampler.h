@@ -40,8 +40,6 @@ public:
   /// Forgets the penalty window (a new conversation); the random stream continues.
   void clearHistory() { recent_.clear(); }
 
-  const SamplingParams &params() const { return params_; }
-
 private:
   SamplingParams params_;
   std::vector<bool> neverSample_;

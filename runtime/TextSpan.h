@@ -9,7 +9,6 @@ struct TextSpan {
   size_t offset;
   size_t length;
   size_t end() const { return offset + length; }
-  bool operator==(const TextSpan &other) const { return offset == other.offset && length == other.length; }
 };
 
 } // namespace granite::runtime

@@ -39,7 +39,6 @@ public:
   /// The bytes one token contributes to decode().
   std::string_view tokenBytes(int32_t id, bool renderSpecial) const;
 
-  const Vocabulary &vocabulary() const { return vocabulary_; }
   int32_t size() const { return vocabulary_.size(); }
   int32_t eosId() const { return vocabulary_.eosId; }
   /// The one end-of-generation token: EOS (`<|end_of_text|>` in Granite).
