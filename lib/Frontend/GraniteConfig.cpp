@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <fmt/format.h>
+#include <map>
 #include <set>
 
 namespace granite {
@@ -347,12 +348,16 @@ std::vector<ExpectedTensor> expectedTensors(const GraniteConfig &c) {
   return t;
 }
 
-void validateTensors(const GraniteConfig &c, const gguf::File &file) {
+void checkTensorSet(const GraniteConfig &c, const std::vector<TensorDescription> &tensors) {
+  std::map<std::string, const TensorDescription *, std::less<>> byName;
+  for (const auto &t : tensors)
+    byName.emplace(t.name, &t);
   std::vector<std::string> problems;
   std::set<std::string, std::less<>> expectedNames;
   for (const ExpectedTensor &e : expectedTensors(c)) {
     expectedNames.insert(e.name);
-    const gguf::TensorInfo *t = file.findTensor(e.name);
+    auto found = byName.find(e.name);
+    const TensorDescription *t = found == byName.end() ? nullptr : found->second;
     if (!t) {
       if (!e.optional)
         problems.push_back(fmt::format("missing tensor '{}' (expected shape {})", e.name, shapeString(e.ne)));
@@ -366,17 +371,24 @@ void validateTensors(const GraniteConfig &c, const gguf::File &file) {
     };
     if (stripped(t->ne) != stripped(e.ne))
       problems.push_back(
-          fmt::format("tensor '{}' has shape {}, expected {}", e.name, t->shapeString(), shapeString(e.ne)));
+          fmt::format("tensor '{}' has shape {}, expected {}", e.name, shapeString(t->ne), shapeString(e.ne)));
     if (e.quantizable ? !isMatrixType(t->type) : t->type != GGMLType::F32)
       problems.push_back(fmt::format("tensor '{}' has type {}, expected {}", e.name, ggmlTypeName(t->type),
                                      e.quantizable ? "one of F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K" : "F32"));
   }
-  for (const auto &t : file.tensors())
+  for (const auto &t : tensors)
     if (!expectedNames.count(t.name))
       problems.push_back(fmt::format("unexpected tensor '{}' (not part of a {} model with layer map {})", t.name,
                                      c.architecture, c.layerMap()));
   if (!problems.empty())
     throw ConfigError(problems);
+}
+
+void validateTensors(const GraniteConfig &c, const gguf::File &file) {
+  std::vector<TensorDescription> tensors;
+  for (const auto &t : file.tensors())
+    tensors.push_back({t.name, t.ne, t.type});
+  checkTensorSet(c, tensors);
 }
 
 GraniteConfig loadGraniteConfig(const gguf::File &file) {

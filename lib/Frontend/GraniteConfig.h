@@ -87,8 +87,18 @@ struct ExpectedTensor {
 };
 std::vector<ExpectedTensor> expectedTensors(const GraniteConfig &config);
 
-/// Checks that every expected tensor is present with its exact shape and an allowed type, and that the file has
-/// no tensor the config does not use. Throws ConfigError listing every problem.
+/// A tensor as a model file provides it.
+struct TensorDescription {
+  std::string name;
+  std::vector<uint64_t> ne;
+  GGMLType type;
+};
+
+/// Checks that every expected tensor is present with its exact shape and an allowed type, and that there is no
+/// tensor the config does not use. Throws ConfigError listing every problem.
+void checkTensorSet(const GraniteConfig &config, const std::vector<TensorDescription> &tensors);
+
+/// checkTensorSet over the tensors of a GGUF file.
 void validateTensors(const GraniteConfig &config, const gguf::File &file);
 
 /// readGraniteConfig followed by validateTensors.

@@ -7,6 +7,8 @@ const char *weightTransformName(WeightTransform t) {
   case WeightTransform::None: return "none";
   case WeightTransform::NegExp: return "neg_exp";
   case WeightTransform::RopePairsFromHalves: return "rope_pairs_from_halves";
+  case WeightTransform::ExpertsFirstHalf: return "experts_first_half";
+  case WeightTransform::ExpertsSecondHalf: return "experts_second_half";
   }
   return "?";
 }
@@ -32,7 +34,8 @@ ModelSource modelSourceFromGGUF(const gguf::File &file, const GraniteConfig &con
     const gguf::TensorInfo *t = file.findTensor(e.name);
     if (!t)
       continue; // validateTensors has already rejected a missing required tensor
-    source.weights.push_back({t->name, file.path(), file.dataOffset() + t->offset, t->type, e.ne});
+    source.weights.push_back({t->name, file.path(), file.dataOffset() + t->offset, t->type, e.ne,
+                              WeightTransform::None, 0, t->type, t->byteSize});
   }
   return source;
 }
