@@ -75,35 +75,68 @@ inline Halide::Expr halfAt(const Halide::Func &bytes, const Halide::Expr &offset
 }
 } // namespace detail
 
-/// Decodes one element of a block-quantized row from its bytes (u8 buffer [row_bytes, rows]).
-/// The element is number 32*subBlock + lane of block `block`, with lane in [0, 32) and subBlock
-/// in [0, elements/32). Products vectorize over `lane`, so every byte load is contiguous, and
-/// unroll `subBlock`, so the scale arithmetic folds to scalars per block.
-inline Halide::Expr decodeBlockElement(WeightType type, const Halide::Func &bytes,
-                                       const Halide::Expr &lane, const Halide::Expr &subBlock,
-                                       const Halide::Expr &block, const Halide::Expr &row) {
+// A block-quantized element is scale(group) * quant - offset(group), where a group is 16
+// consecutive elements sharing one scale (Q8_0's two halves share d). Keeping the three parts
+// apart lets the products compute the per-group scales once per block and row, as one vector,
+// instead of re-deriving them from the packed bytes for every vector of quants.
+
+/// Groups of 16 elements per block.
+inline int scaleGroups(WeightType type) { return blockGeometry(type).elements / 16; }
+
+/// True when the format subtracts a per-group offset (Q4_K's dmin * m).
+inline bool hasGroupOffset(WeightType type) { return type == WeightType::Q4_K; }
+
+/// The f32 multiplier of group `group` (elements 16*group .. 16*group+15) of block `block`.
+inline Halide::Expr groupScale(WeightType type, const Halide::Func &bytes,
+                               const Halide::Expr &group, const Halide::Expr &block,
+                               const Halide::Expr &row) {
   using namespace Halide;
   using detail::halfAt;
   switch (type) {
-  case WeightType::Q8_0: { // half d; int8 q[32]
-    Expr base = block * 34;
-    Expr q = reinterpret(Int(8), bytes(base + 2 + lane, row));
-    return halfAt(bytes, base, row) * cast<float>(q);
-  }
-  case WeightType::Q4_K: { // half d; half dmin; u8 scales[12]; u8 qs[128]
-    Expr base = block * 144;
+  case WeightType::Q8_0: return halfAt(bytes, block * 34, row);
+  case WeightType::Q4_K: { // 6-bit scale sc[j] of sub-block j = group/2 (spec §3.4)
+    Expr base = block * 144, j = group / 2;
     auto scaleByte = [&](Expr i) { return bytes(base + 4 + i, row); };
-    const Expr &j = subBlock;
-    Expr low = j < 4;
     // The j-4 index is clamped so that bounds inference never looks before the block.
-    Expr scale = select(low, scaleByte(j) & 63,
+    Expr scale = select(j < 4, scaleByte(j) & 63,
                         (scaleByte(j + 4) & 0xF) | ((scaleByte(max(j - 4, 0)) >> 6) << 4));
-    Expr minimum = select(low, scaleByte(j + 4) & 63,
-                          (scaleByte(j + 4) >> 4) | ((scaleByte(j) >> 6) << 4));
-    Expr packed = bytes(base + 16 + 32 * (j / 2) + lane, row);
-    Expr nibble = select(j % 2 == 0, packed & 0xF, packed >> 4);
-    Expr d = halfAt(bytes, base, row), dmin = halfAt(bytes, base + 2, row);
-    return d * cast<float>(scale) * cast<float>(nibble) - dmin * cast<float>(minimum);
+    return halfAt(bytes, base, row) * cast<float>(scale);
+  }
+  case WeightType::Q6_K: { // int8 sc[8*half + l/16 + 2*quarter] for element 32*(4*half+quarter)+l
+    Expr base = block * 210, j = group / 2;
+    Expr index = 8 * (j / 4) + group % 2 + 2 * (j % 4);
+    return halfAt(bytes, base + 208, row) * cast<float>(reinterpret(Int(8), bytes(base + 192 + index, row)));
+  }
+  default: return Expr();
+  }
+}
+
+/// The f32 offset subtracted from group `group` (Q4_K: dmin * m[j]); 0 for the other formats.
+inline Halide::Expr groupOffset(WeightType type, const Halide::Func &bytes,
+                                const Halide::Expr &group, const Halide::Expr &block,
+                                const Halide::Expr &row) {
+  using namespace Halide;
+  if (type != WeightType::Q4_K)
+    return 0.0f;
+  Expr base = block * 144, j = group / 2;
+  auto scaleByte = [&](Expr i) { return bytes(base + 4 + i, row); };
+  Expr minimum = select(j < 4, scaleByte(j + 4) & 63,
+                        (scaleByte(j + 4) >> 4) | ((scaleByte(j) >> 6) << 4));
+  return detail::halfAt(bytes, base + 2, row) * cast<float>(minimum);
+}
+
+/// The quant of element 32*subBlock + lane of block `block` (lane in [0, 32)), as f32.
+/// Products vectorize over `lane`, so every byte load is contiguous.
+inline Halide::Expr blockQuant(WeightType type, const Halide::Func &bytes, const Halide::Expr &lane,
+                               const Halide::Expr &subBlock, const Halide::Expr &block,
+                               const Halide::Expr &row) {
+  using namespace Halide;
+  switch (type) {
+  case WeightType::Q8_0: // half d; int8 q[32]
+    return cast<float>(reinterpret(Int(8), bytes(block * 34 + 2 + lane, row)));
+  case WeightType::Q4_K: { // half d; half dmin; u8 scales[12]; u8 qs[128]
+    Expr packed = bytes(block * 144 + 16 + 32 * (subBlock / 2) + lane, row);
+    return cast<float>(select(subBlock % 2 == 0, packed & 0xF, packed >> 4));
   }
   case WeightType::Q6_K: { // u8 ql[128]; u8 qh[64]; int8 sc[16]; half d
     Expr base = block * 210;
@@ -112,12 +145,22 @@ inline Halide::Expr decodeBlockElement(WeightType type, const Halide::Func &byte
     Expr lowByte = bytes(base + 64 * half + 32 * (quarter % 2) + lane, row);
     Expr low = select(quarter / 2 == 0, lowByte & 0xF, lowByte >> 4);
     Expr highBits = (bytes(base + 128 + 32 * half + lane, row) >> (2 * quarter)) & 3;
-    Expr q = cast<int>(low | (highBits << 4)) - 32;
-    Expr scale = reinterpret(Int(8), bytes(base + 192 + 8 * half + lane / 16 + 2 * quarter, row));
-    return halfAt(bytes, base + 208, row) * cast<float>(scale) * cast<float>(q);
+    return cast<float>(cast<int>(low | (highBits << 4)) - 32);
   }
   default: return Expr();
   }
+}
+
+/// One decoded element of a block-quantized row: element 32*subBlock + lane of block `block`.
+inline Halide::Expr decodeBlockElement(WeightType type, const Halide::Func &bytes,
+                                       const Halide::Expr &lane, const Halide::Expr &subBlock,
+                                       const Halide::Expr &block, const Halide::Expr &row) {
+  Halide::Expr group = 2 * subBlock + lane / 16;
+  Halide::Expr value = groupScale(type, bytes, group, block, row) *
+                       blockQuant(type, bytes, lane, subBlock, block, row);
+  if (hasGroupOffset(type))
+    value -= groupOffset(type, bytes, group, block, row);
+  return value;
 }
 
 } // namespace granite::kernels

@@ -91,7 +91,21 @@ public:
         decodedSub = j;
         weight = decoded(laneInSub, r.y, r.z, n);
       } else {
-        weight = granite::kernels::decodeBlockElement(type, bytes, laneInSub, r.y, r.z, clampedRow);
+        // Per-group scales (and Q4_K offsets) are decoded once per block and row, as a vector.
+        Var group("group"), block("block");
+        groupScale = Func("group_scale");
+        groupScale(group, block, n) =
+            granite::kernels::groupScale(type, bytes, group, block, clampedRow);
+        scaleGroup = group;
+        Expr groupOfLane = 2 * r.y + laneInSub / 16;
+        weight = groupScale(groupOfLane, r.z, n) *
+                 granite::kernels::blockQuant(type, bytes, laneInSub, r.y, r.z, clampedRow);
+        if (granite::kernels::hasGroupOffset(type)) {
+          groupOffset = Func("group_offset");
+          groupOffset(group, block, n) =
+              granite::kernels::groupOffset(type, bytes, group, block, clampedRow);
+          weight -= groupOffset(groupOfLane, r.z, n);
+        }
       }
       partial(partialVars) += weight * act(element);
     } else {
@@ -151,14 +165,24 @@ public:
       partial.vectorize(lane).unroll(n);
       partial.update().reorder(lane, n, r.x, r.y, r.z).vectorize(lane).unroll(n).unroll(r.x).unroll(r.y);
       laneSum.compute_at(y, ni).update().atomic().vectorize(reductionLanes.x);
+      const int groups = granite::kernels::scaleGroups(weight_type);
+      for (Func table : {groupScale, groupOffset}) {
+        if (!table.defined())
+          continue;
+        // Decoded for the whole row tile before its reduction: indexed by the block loop, the
+        // table stays in memory, and each use is one broadcast load folded into the FMA.
+        table.compute_at(y, no);
+        if (groups >= lanes)
+          table.vectorize(scaleGroup, lanes);
+      }
     }
   }
 
 private:
   Var lane{"lane"}, n{"n"}, t{"t"};
-  Var decodedLane, decodedSub;
+  Var decodedLane, decodedSub, scaleGroup;
   RDom r, reductionLanes;
-  Func partial, decoded, laneSum;
+  Func partial, decoded, laneSum, groupScale, groupOffset;
   int lanes = 8;
 };
 

@@ -16,6 +16,7 @@
 #include "bench_matvec_q8_0_2560x8192.h"
 
 #include <algorithm>
+#include <immintrin.h>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -57,14 +58,20 @@ double measureReadBandwidth(int threads, int repetitions) {
     for (int t = 0; t < threads; ++t)
       pool.emplace_back([&, t] {
         const float *p = data.data() + chunk * t;
-        // 128 independent partial sums (16 AVX2 registers): the add latency never limits the
-        // loop, so it measures the memory system rather than the FP pipeline.
-        float acc[128] = {};
-        for (size_t i = 0; i < chunk; i += 128)
-          for (int j = 0; j < 128; ++j)
-            acc[j] += p[i + j];
+        // Eight independent AVX2 accumulators, two cache lines per iteration: the add latency
+        // never limits the loop, so it measures the memory system rather than the FP pipeline.
+        __m256 acc[8];
+        for (__m256 &a : acc)
+          a = _mm256_setzero_ps();
+        for (size_t i = 0; i < chunk; i += 64)
+          for (int j = 0; j < 8; ++j)
+            acc[j] = _mm256_add_ps(acc[j], _mm256_loadu_ps(p + i + 8 * j));
+        float lanes[8];
+        for (int j = 1; j < 8; ++j)
+          acc[0] = _mm256_add_ps(acc[0], acc[j]);
+        _mm256_storeu_ps(lanes, acc[0]);
         float s = 0;
-        for (float a : acc)
+        for (float a : lanes)
           s += a;
         sinks[t] = s;
       });
