@@ -21,9 +21,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// Bumped whenever the generators or this file change what an object contains for the same key
-// inputs, so stale cache entries are never reused.
-constexpr const char *kCacheFormat = "granitec-kernels-3";
+// Part of every key: the fingerprint of the generator sources (lib/Kernels/CMakeLists.txt), so
+// objects from an older kernel library are never reused.
+constexpr const char *kCacheFormat = "granitec-kernels-" GRANITE_KERNEL_FINGERPRINT;
 
 // Halide 14 compiles avx512_sapphirerapids with LLVM -mcpu=sapphirerapids, which also enables
 // AVX512-FP16 (e.g. vmovw) that Zen 4/5 lack. For targets with that feature the module is emitted
