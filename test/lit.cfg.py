@@ -13,5 +13,5 @@ config.test_exec_root = os.path.join(config.granite_obj_root, "test")
 llvm_config.use_default_substitutions()  # FileCheck, not, count from the LLVM 19 tools
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 config.substitutions.append(("%golden", config.granite_golden_dir))
-tools = [t for t in ["granitec", "granite-opt"] if os.path.exists(os.path.join(config.granite_tools_dir, t))]
+tools = [t for t in ["granitec", "granite-opt", "granite-write-hf"] if os.path.exists(os.path.join(config.granite_tools_dir, t))]
 llvm_config.add_tool_substitutions(tools, [config.granite_tools_dir])

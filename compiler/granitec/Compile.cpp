@@ -3,6 +3,7 @@
 #include "CommandLine.h"
 #include "Dialect/Granite/Transforms/Passes.h"
 #include "Frontend/GGUF.h"
+#include "Frontend/HuggingFace.h"
 #include "Frontend/GraniteConfig.h"
 #include "Frontend/ImportModel.h"
 #include "Frontend/ModelSource.h"
@@ -21,9 +22,12 @@
 
 namespace granite::driver {
 
-const char *const kCompileHelp = R"(usage: granitec compile MODEL.gguf --emit=mlir [--emit-after=PASS] [-o FILE]
+const char *const kCompileHelp = R"(usage: granitec compile MODEL --emit=mlir [--emit-after=PASS] [-o FILE]
 
-Reads and validates a Granite 4.0 GGUF file and prints it as granite MLIR: one granite.weight symbol per
+MODEL is a Granite 4.0 GGUF file or a Hugging Face folder (config.json with model_type granitemoehybrid, and
+model.safetensors or sharded model-*.safetensors with model.safetensors.index.json).
+
+Reads and validates the model and prints it as granite MLIR: one granite.weight symbol per
 tensor (file, byte offset, type; no data) and @forward, the layer sequence unrolled.
 
 What works today: --emit=mlir only. Building an executable (no --emit, with -o) is not implemented yet.
@@ -107,8 +111,12 @@ int runCompile(const std::vector<std::string> &args) {
     const std::string &path = parsed.positionals()[0];
     std::optional<ModelSource> source;
     try {
-      gguf::File file = gguf::File::open(path);
-      source = modelSourceFromGGUF(file, loadGraniteConfig(file));
+      if (isHuggingFaceFolder(path)) {
+        source = loadHuggingFaceFolder(path);
+      } else {
+        gguf::File file = gguf::File::open(path);
+        source = modelSourceFromGGUF(file, loadGraniteConfig(file));
+      }
     } catch (const gguf::FormatError &e) {
       std::cerr << "granitec: error: " << path << ": " << e.what() << "\n";
       return 1;
