@@ -9,6 +9,8 @@
 #include "Kernels/ScheduleUtil.h"
 #include "Kernels/WeightFormat.h"
 
+#include <functional>
+
 namespace {
 
 using namespace Halide;
@@ -27,6 +29,9 @@ public:
   GeneratorParam<int> out_features{"out_features", 256}; // N
   /// The product is divided by this constant (the lm head's logit scale); 1 leaves it alone.
   GeneratorParam<float> output_divisor{"output_divisor", 1.0f};
+  /// BF16 weights only: round the activations to BF16 too and multiply pairs with vdpbf16ps
+  /// (AVX512-BF16). Changes the numerics (x loses 16 mantissa bits), as llama.cpp's BF16 path.
+  GeneratorParam<bool> bf16_dot{"bf16_dot", false};
   // Schedule knobs (defaults come from lib/Target's family when instantiated through the API).
   GeneratorParam<int> vector_width{"vector_width", 0}; // 0: the target's natural f32 width
   GeneratorParam<int> tile_rows{"tile_rows", 4};
@@ -109,15 +114,31 @@ public:
       }
       partial(partialVars) += weight * act(element);
     } else {
-      const int vectors = K / lanes;
-      r = RDom(0, 1, 0, 1, 0, vectors, "r");
-      Expr element = r.z * lanes + lane;
-      partial(partialVars) +=
-          granite::kernels::decodeFloatElement(type, bytes, element, clampedRow) * act(element);
-      if (K % lanes != 0) {
-        RDom rest(vectors * lanes, K % lanes, "rest");
+      // With bf16_dot, r.x walks the pair of K elements that one vdpbf16ps lane multiplies.
+      const int pairWidth = bf16_dot ? 2 : 1;
+      const int vectors = K / (lanes * pairWidth), covered = vectors * lanes * pairWidth;
+      std::function<Expr(Expr)> activationValue = act;
+      if (bf16_dot) {
+        granite::kernels::requireParam(type == WeightType::BF16, "bf16_dot needs bf16 weights");
+        activationBf16 = Func("activation_bf16");
+        Var kk("kk");
+        if (Prefill)
+          activationBf16(kk, t) = cast(BFloat(16), activation(kk, t));
+        else
+          activationBf16(kk) = cast(BFloat(16), activation(kk));
+        activationValue = [&](Expr kk) {
+          return cast<float>(Prefill ? activationBf16(kk, t) : activationBf16(kk));
+        };
+      }
+      r = RDom(0, pairWidth, 0, 1, 0, vectors, "r");
+      Expr element = (r.z * lanes + lane) * pairWidth + r.x;
+      Expr weight = bf16_dot ? cast<float>(reinterpret(BFloat(16), bytes(element, clampedRow)))
+                             : granite::kernels::decodeFloatElement(type, bytes, element, clampedRow);
+      partial(partialVars) += weight * activationValue(element);
+      if (K != covered) {
+        RDom rest(covered, K - covered, "rest");
         tail = sum(granite::kernels::decodeFloatElement(type, bytes, rest, clampedRow) *
-                   act(rest));
+                   activationValue(rest));
       }
     }
     // The lanes are summed as a vector reduction (a shuffle tree), not a serial scalar chain.
@@ -154,7 +175,13 @@ public:
         decoded.compute_at(y, no).vectorize(decodedLane, lanes).unroll(decodedSub);
       partial.compute_at(y, to).bound_extent(n, rows).bound_extent(t, tokens);
       partial.vectorize(lane).unroll(n).unroll(t);
-      partial.update().reorder(lane, n, t, r.x, r.y, r.z).vectorize(lane).unroll(n).unroll(t).unroll(r.x);
+      if (bf16_dot) {
+        // r.x (the pair) innermost and atomic: Halide matches the pair sum to vdpbf16ps.
+        activationBf16.compute_root();
+        partial.update().reorder(r.x, lane, n, t, r.y, r.z).atomic().vectorize(r.x).vectorize(lane).unroll(n).unroll(t);
+      } else {
+        partial.update().reorder(lane, n, t, r.x, r.y, r.z).vectorize(lane).unroll(n).unroll(t).unroll(r.x);
+      }
       laneSum.compute_at(y, ti).update().atomic().vectorize(reductionLanes.x);
     } else {
       Var task("task"), inTask("in_task"), no("no"), ni("ni");
@@ -163,7 +190,12 @@ public:
           .split(inTask, no, ni, rows, TailStrategy::GuardWithIf);
       partial.compute_at(y, no).bound_extent(n, rows);
       partial.vectorize(lane).unroll(n);
-      partial.update().reorder(lane, n, r.x, r.y, r.z).vectorize(lane).unroll(n).unroll(r.x).unroll(r.y);
+      if (bf16_dot) {
+        activationBf16.compute_root();
+        partial.update().reorder(r.x, lane, n, r.y, r.z).atomic().vectorize(r.x).vectorize(lane).unroll(n);
+      } else {
+        partial.update().reorder(lane, n, r.x, r.y, r.z).vectorize(lane).unroll(n).unroll(r.x).unroll(r.y);
+      }
       laneSum.compute_at(y, ni).update().atomic().vectorize(reductionLanes.x);
       const int groups = granite::kernels::scaleGroups(weight_type);
       for (Func table : {groupScale, groupOffset}) {
@@ -182,7 +214,7 @@ private:
   Var lane{"lane"}, n{"n"}, t{"t"};
   Var decodedLane, decodedSub, scaleGroup;
   RDom r, reductionLanes;
-  Func partial, decoded, laneSum, groupScale, groupOffset;
+  Func partial, decoded, laneSum, groupScale, groupOffset, activationBf16;
   int lanes = 8;
 };
 

@@ -7,6 +7,7 @@
 #include "HalideRuntime.h"
 
 #include "bench_matmul_bf16_1536x4096.h"
+#include "bench_matmul_bf16_1536x4096_dot.h"
 #include "bench_matmul_q4_k_2560x8192.h"
 #include "bench_matvec_bf16_1536x4096.h"
 #include "bench_matvec_bf16_768x100352.h"
@@ -155,12 +156,13 @@ int main(int argc, char **argv) {
   rows.push_back(benchLinear("matvec q4_k", bench_matvec_q4_k_2560x8192, WType::Q4_K, 2560, 8192, 1, repetitions));
   rows.push_back(benchLinear("matvec q6_k", bench_matvec_q6_k_2560x8192, WType::Q6_K, 2560, 8192, 1, repetitions));
   rows.push_back(benchLinear("matmul bf16", bench_matmul_bf16_1536x4096, WType::BF16, 1536, 4096, 128, smoke ? 1 : 5));
+  rows.push_back(benchLinear("matmul bf16 dot", bench_matmul_bf16_1536x4096_dot, WType::BF16, 1536, 4096, 128, smoke ? 1 : 5));
   rows.push_back(benchLinear("matmul q4_k", bench_matmul_q4_k_2560x8192, WType::Q4_K, 2560, 8192, 128, smoke ? 1 : 5));
 
-  std::printf("%-14s %-24s %10s %9s %9s %8s\n", "kernel", "shape", "time(us)", "GB/s", "GFLOP/s",
+  std::printf("%-16s %-24s %10s %9s %9s %8s\n", "kernel", "shape", "time(us)", "GB/s", "GFLOP/s",
               "%readBW");
   for (const Row &r : rows)
-    std::printf("%-14s %-24s %10.1f %9.1f %9.1f %7.1f%%\n", r.kernel.c_str(), r.shape.c_str(),
+    std::printf("%-16s %-24s %10.1f %9.1f %9.1f %7.1f%%\n", r.kernel.c_str(), r.shape.c_str(),
                 r.seconds * 1e6, r.bytes / r.seconds / 1e9, r.flops / r.seconds / 1e9,
                 100.0 * r.bytes / r.seconds / bandwidth);
   return 0;

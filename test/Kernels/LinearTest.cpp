@@ -27,7 +27,10 @@
 #include "bf16_matvec_q4_k.h"
 #include "bf16_matvec_q6_k.h"
 #include "bf16_matvec_q8_0.h"
+#include "bf16_matmul_bf16_dot.h"
+#include "bf16_matvec_bf16_dot.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace granite::test {
@@ -123,6 +126,39 @@ TEST_P(LinearTest, MatvecAgreesWithMatmulOnOneToken) {
   ASSERT_EQ(c.matmul(weightBuffer(w, weights), xMat, yMat), 0);
   for (int n = 0; n < kRows; ++n)
     EXPECT_NEAR(yVec(n), yMat(n, 0), 1e-5f * (1.0f + std::fabs(yVec(n)))) << "row " << n;
+}
+
+/// Rounds to the nearest BF16, ties to even (what the kernel's f32 -> bf16 cast does).
+float roundToBf16(float v) {
+  uint32_t bits;
+  std::memcpy(&bits, &v, 4);
+  bits += 0x7FFF + ((bits >> 16) & 1);
+  bits &= 0xFFFF0000u;
+  std::memcpy(&v, &bits, 4);
+  return v;
+}
+
+// With bf16_dot the activations are rounded to BF16 before the product (vdpbf16ps). Against
+// the reference on the same rounded activations, the f32 summation bound applies unchanged.
+TEST(LinearBf16DotTest, MatvecAndMatmulMatchReferenceOnBf16RoundedActivations) {
+  GRANITE_SKIP_UNLESS_HOST_RUNS("bf16");
+  const int K = 100;
+  RandomWeights w = makeRandomWeights(WType::BF16, K, kRows, 91);
+  for (int tokens : {1, 5}) {
+    std::vector<float> x = randomFloats(size_t(K) * tokens, 92 + tokens);
+    std::vector<float> rounded(x.size());
+    std::transform(x.begin(), x.end(), rounded.begin(), roundToBf16);
+    Halide::Runtime::Buffer<void> weights;
+    Halide::Runtime::Buffer<float> yBuf(kRows, tokens);
+    if (tokens == 1) {
+      Halide::Runtime::Buffer<float> xBuf(x.data(), K), yVec(kRows);
+      ASSERT_EQ(bf16_matvec_bf16_dot(weightBuffer(w, weights), xBuf, yVec), 0);
+      expectProductMatches(w, rounded, 1, yVec.data());
+    }
+    Halide::Runtime::Buffer<float> xBuf(x.data(), K, tokens);
+    ASSERT_EQ(bf16_matmul_bf16_dot(weightBuffer(w, weights), xBuf, yBuf), 0);
+    expectProductMatches(w, rounded, tokens, yBuf.data());
+  }
 }
 
 #define GRANITE_LINEAR_CASE(fam, type, wtype, K)                                                  \
