@@ -112,6 +112,66 @@ TEST_F(KernelCacheTest, RejectsUnknownGeneratorFamilyAndBadParams) {
       {"matvec", {{"weight_type", "q4_k"}, {"in_features", "100"}}, "x86-64-avx2", ""}));
 }
 
+/// A driver for the aarch64 run: calls an f32 matvec and an rmsnorm on fixed data and compares
+/// them with plain loops (the same f32 summation bound as LinearTest, relative 1e-5 for rmsnorm).
+constexpr const char *kArmDriver = R"(
+#include "matvec.h"
+#include "rmsnorm.h"
+#include "HalideBuffer.h"
+#include <cmath>
+#include <cstdio>
+int main() {
+  const int K = 100, N = 37;
+  float w[N][K], x[K], y[N], norm[K], weight[K];
+  for (int n = 0; n < N; ++n)
+    for (int k = 0; k < K; ++k)
+      w[n][k] = std::sin(0.37f * n + 0.11f * k);
+  for (int k = 0; k < K; ++k) { x[k] = std::cos(0.05f * k); weight[k] = 1.0f + 0.01f * k; }
+  Halide::Runtime::Buffer<float> wb(&w[0][0], K, N), xb(x, K), yb(y, N), nb(norm, K, 1),
+      xb2(x, K, 1), gb(weight, K);
+  if (arm_matvec(wb, xb, yb) || arm_rmsnorm(xb2, gb, nb)) return 2;
+  int bad = 0;
+  for (int n = 0; n < N; ++n) {
+    double exact = 0, magnitude = 0;
+    for (int k = 0; k < K; ++k) { exact += double(w[n][k]) * x[k]; magnitude += std::fabs(w[n][k] * x[k]); }
+    if (std::fabs(y[n] - exact) > (K / 4 + 4) * std::ldexp(1.0, -24) * magnitude) ++bad;
+  }
+  double ss = 0;
+  for (int k = 0; k < K; ++k) ss += double(x[k]) * x[k];
+  for (int k = 0; k < K; ++k) {
+    double e = x[k] / std::sqrt(ss / K + 1e-5) * weight[k];
+    if (std::fabs(norm[k] - e) > 1e-5 * (1 + std::fabs(e))) ++bad;
+  }
+  std::printf("%d mismatches\n", bad);
+  return bad ? 1 : 0;
+}
+)";
+
+// Bonus check of the aarch64 family: its objects link with the cross compiler and compute the
+// right values under qemu-aarch64. Skipped where the cross tools are not installed.
+TEST_F(KernelCacheTest, Aarch64KernelsRunUnderQemu) {
+  const char *cxx = "/usr/bin/aarch64-linux-gnu-g++", *qemu = "/usr/bin/qemu-aarch64";
+  if (!fs::exists(cxx) || !fs::exists(qemu))
+    GTEST_SKIP() << "aarch64 cross compiler or qemu-aarch64 not installed";
+  KernelCache cache(directory);
+  CompiledKernel matvec = cache.instantiate(
+      {"matvec", {{"weight_type", "f32"}, {"in_features", "100"}, {"out_features", "37"}},
+       "aarch64-neon-dotprod", "arm_matvec"});
+  CompiledKernel norm = cache.instantiate({"rmsnorm", {{"channels", "100"}}, "aarch64-neon", "arm_rmsnorm"});
+  fs::path work = directory / "arm";
+  fs::create_directories(work);
+  fs::copy_file(matvec.header, work / "matvec.h");
+  fs::copy_file(norm.header, work / "rmsnorm.h");
+  std::ofstream(work / "driver.cpp") << kArmDriver;
+  std::string build = std::string(cxx) + " -O1 -I" + work.string() + " -I/usr/include/halide14 " +
+                      (work / "driver.cpp").string() + " " + matvec.object.string() + " " +
+                      norm.object.string() + " " + cache.runtime("aarch64-neon").string() +
+                      " -lpthread -ldl -o " + (work / "driver").string();
+  ASSERT_EQ(std::system(build.c_str()), 0) << build;
+  std::string run = std::string(qemu) + " -L /usr/aarch64-linux-gnu " + (work / "driver").string();
+  EXPECT_EQ(std::system(run.c_str()), 0) << run;
+}
+
 TEST(KernelCacheDirectory, EnvironmentOverrides) {
   setenv("GRANITEC_KERNEL_CACHE", "/tmp/granite-explicit", 1);
   EXPECT_EQ(KernelCache::defaultDirectory(), fs::path("/tmp/granite-explicit"));
