@@ -1,0 +1,45 @@
+/* The C ABI between a compiled model (the object granitec generates from the granite IR) and the runtime.
+   The generated object defines these functions; the runtime calls them. Nothing else crosses the boundary. */
+#ifndef GRANITE_RUNTIME_MODEL_ABI_H
+#define GRANITE_RUNTIME_MODEL_ABI_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define GRANITE_MODEL_ABI_VERSION 1
+
+/* Facts about the compiled model: a constant emitted by granitec. */
+typedef struct GraniteModelInfo {
+  uint32_t abi_version;     /* GRANITE_MODEL_ABI_VERSION */
+  int32_t vocab_size;       /* logits per token (padded vocabulary) */
+  int32_t context_length;   /* positions the state holds */
+  int32_t max_tokens;       /* most tokens one granite_forward call accepts */
+  uint64_t state_bytes;     /* KV caches and conv/SSM states; all zero = empty sequence */
+  uint64_t scratch_bytes;   /* activation arena for max_tokens tokens */
+  uint64_t weights_bytes;   /* size of the weight blob granite_forward reads */
+  const char *variant;      /* "h-350m", ..., or "custom" */
+  const char *target;       /* CPU family the kernels are scheduled for */
+  const char *weight_types; /* human-readable summary, e.g. "BF16 x123, F32 x200" */
+  const char *build_id;     /* identifies the compilation (model, target, granitec version) */
+} GraniteModelInfo;
+
+const GraniteModelInfo *granite_model_info(void);
+
+/* Number of worker threads the kernels may use (the Halide thread pool); returns the value in effect. */
+int32_t granite_set_threads(int32_t threads);
+
+/* Runs `count` tokens (1..max_tokens) at positions start..start+count-1, reading and updating `state`.
+   `weights` is the weight blob (weights_bytes, 64-byte aligned), `scratch` holds scratch_bytes.
+   Logits are divided by the logit scale. With all_logits != 0 it writes [count][vocab_size] floats, else only
+   the last token's [vocab_size]. Returns 0, or a nonzero kernel error code. */
+int32_t granite_forward(const uint8_t *weights, uint8_t *state, uint8_t *scratch, const int32_t *ids, int32_t count,
+                        int32_t start, int32_t all_logits, float *logits);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
