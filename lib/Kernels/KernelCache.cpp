@@ -85,7 +85,7 @@ void addFamilyDefaults(const std::string &generator, const target::CpuFamily &fa
   auto fill = [&](const char *name, int value) { params.emplace(name, std::to_string(value)); };
   if (generator != "moe_router")
     fill("vector_width", d.vectorWidth);
-  if (generator == "matvec") {
+  if (generator == "matvec" || generator == "expert_matvec") {
     fill("tile_rows", d.decodeRows);
     fill("rows_per_task", d.rowsPerTask);
   } else if (generator == "matmul") {

@@ -1,5 +1,7 @@
-// Linear layers y = W x with W in any GGUF weight type: `matvec` (decode, one token) and `matmul`
-// (prefill, a runtime number of tokens). W has ne = [K, N]: N rows of K contiguous elements/blocks.
+// Linear layers y = W x with W in any GGUF weight type: `matvec` (decode, one token), `matmul`
+// (prefill, a runtime number of tokens) and `expert_matvec` (decode through the experts that
+// expert_ids selects from an ne = [K, N, E] tensor). W has ne = [K, N]: N rows of K contiguous
+// elements/blocks.
 //
 // Both products accumulate `partial(lane, row, token)`: one f32 vector per (row, token) whose lanes
 // walk K in steps of the vector width, so every weight and activation load is a contiguous vector
@@ -10,14 +12,25 @@
 #include "Kernels/WeightFormat.h"
 
 #include <functional>
+#include <type_traits>
 
 namespace {
 
 using namespace Halide;
 using granite::kernels::WeightType;
 
-template <bool Prefill>
-class Linear : public Generator<Linear<Prefill>> {
+enum class Product { Decode, Prefill, ExpertDecode };
+
+/// Stands in for the expert_ids input in the modes that have none (it adds no argument).
+struct NoInput {
+  NoInput(const char *, int) {}
+};
+
+template <Product Mode>
+class Linear : public Generator<Linear<Mode>> {
+  static constexpr bool Prefill = Mode == Product::Prefill;
+  static constexpr bool Experts = Mode == Product::ExpertDecode;
+
 public:
   template <typename T> using GeneratorParam = Halide::GeneratorParam<T>;
   template <typename T> using Input = Halide::GeneratorInput<T>;
@@ -27,6 +40,8 @@ public:
                                          granite::kernels::weightTypeNames()};
   GeneratorParam<int> in_features{"in_features", 256};   // K
   GeneratorParam<int> out_features{"out_features", 256}; // N
+  GeneratorParam<int> experts{"experts", 8}; // expert_matvec: matrices in the weights tensor
+  GeneratorParam<int> slots{"slots", 2};     // expert_matvec: selected experts per call
   /// The product is divided by this constant (the lm head's logit scale); 1 leaves it alone.
   GeneratorParam<float> output_divisor{"output_divisor", 1.0f};
   /// BF16 weights only: round the activations to BF16 too and multiply pairs with vdpbf16ps
@@ -39,13 +54,15 @@ public:
   GeneratorParam<int> rows_per_task{"rows_per_task", 64};
 
   // Element type set from weight_type through the `weights.type` parameter (see docs/kernels.md).
-  Input<Buffer<>> weights{"weights", 2};
+  Input<Buffer<>> weights{"weights", Experts ? 3 : 2};
+  std::conditional_t<Experts, Input<Buffer<int32_t>>, NoInput> expert_ids{"expert_ids", 1};
   Input<Buffer<float>> x{"x", Prefill ? 2 : 1};
   Output<Buffer<float>> y{"y", Prefill ? 2 : 1};
 
   void generate() {
     const WeightType type = weight_type;
-    const int K = in_features, N = out_features;
+    const int K = in_features;
+    const int N = outputRows();
     const auto geometry = granite::kernels::blockGeometry(type);
     granite::kernels::requireParam(weights.type() == granite::kernels::weightStorageType(type),
                                    "weights.type does not match weight_type");
@@ -72,7 +89,17 @@ public:
       return a;
     };
     Expr clampedRow = clamp(n, 0, N - 1);
-    Func bytes = weights;
+    // expert_matvec computes slots * out_features virtual rows: row v is row v % out_features
+    // of expert expert_ids[v / out_features], so only the selected experts are read.
+    Func bytes("weight_bytes");
+    if constexpr (Experts) {
+      Var offset("offset"), virtualRow("virtual_row");
+      const int rowsPerExpert = out_features;
+      Expr expert = clamp(expert_ids(virtualRow / rowsPerExpert), 0, int(experts) - 1);
+      bytes(offset, virtualRow) = weights(offset, virtualRow % rowsPerExpert, expert);
+    } else {
+      bytes = weights;
+    }
 
     std::vector<Var> partialVars{lane, n};
     if (Prefill)
@@ -160,10 +187,14 @@ public:
   }
 
   void schedule() {
-    const int N = out_features;
+    const int N = outputRows();
     const int rows = std::min<int>(tile_rows, N);
     y.dim(0).set_bounds(0, N);
-    weights.dim(1).set_bounds(0, N);
+    weights.dim(1).set_bounds(0, out_features);
+    if constexpr (Experts) {
+      weights.dim(2).set_bounds(0, experts);
+      expert_ids.dim(0).set_bounds(0, slots);
+    }
     if (Prefill) {
       const int tokens = tile_tokens;
       Var no("no"), ni("ni"), to("to"), ti("ti");
@@ -211,6 +242,8 @@ public:
   }
 
 private:
+  int outputRows() const { return Experts ? int(out_features) * int(slots) : int(out_features); }
+
   Var lane{"lane"}, n{"n"}, t{"t"};
   Var decodedLane, decodedSub, scaleGroup;
   RDom r, reductionLanes;
@@ -220,5 +253,9 @@ private:
 
 } // namespace
 
-HALIDE_REGISTER_GENERATOR(Linear<false>, matvec)
-HALIDE_REGISTER_GENERATOR(Linear<true>, matmul)
+using Matvec = Linear<Product::Decode>;
+using Matmul = Linear<Product::Prefill>;
+using ExpertMatvec = Linear<Product::ExpertDecode>;
+HALIDE_REGISTER_GENERATOR(Matvec, matvec)
+HALIDE_REGISTER_GENERATOR(Matmul, matmul)
+HALIDE_REGISTER_GENERATOR(ExpertMatvec, expert_matvec)

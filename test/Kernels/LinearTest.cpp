@@ -27,6 +27,10 @@
 #include "bf16_matvec_q4_k.h"
 #include "bf16_matvec_q6_k.h"
 #include "bf16_matvec_q8_0.h"
+#include "avx2_expert_matvec_f32.h"
+#include "avx2_expert_matvec_q4_k.h"
+#include "bf16_expert_matvec_f32.h"
+#include "bf16_expert_matvec_q4_k.h"
 #include "bf16_matmul_bf16_dot.h"
 #include "bf16_matvec_bf16_dot.h"
 
@@ -126,6 +130,45 @@ TEST_P(LinearTest, MatvecAgreesWithMatmulOnOneToken) {
   ASSERT_EQ(c.matmul(weightBuffer(w, weights), xMat, yMat), 0);
   for (int n = 0; n < kRows; ++n)
     EXPECT_NEAR(yVec(n), yMat(n, 0), 1e-5f * (1.0f + std::fabs(yVec(n)))) << "row " << n;
+}
+
+// expert_matvec reads only the experts named in expert_ids (repeats allowed) from the
+// [K, N, E] tensor; output slot s holds expert ids[s]'s product, N floats per slot.
+TEST(ExpertMatvecTest, SelectedExpertsOnly) {
+  const int N = 19, E = 5, slots = 3;
+  struct Case {
+    const char *family;
+    WType type;
+    int K;
+    int (*expert)(halide_buffer_t *, halide_buffer_t *, halide_buffer_t *, halide_buffer_t *);
+  };
+  for (const Case &c : {Case{"avx2", WType::F32, 100, avx2_expert_matvec_f32},
+                        Case{"avx2", WType::Q4_K, 512, avx2_expert_matvec_q4_k},
+                        Case{"bf16", WType::F32, 100, bf16_expert_matvec_f32},
+                        Case{"bf16", WType::Q4_K, 512, bf16_expert_matvec_q4_k}}) {
+    SCOPED_TRACE(std::string(c.family) + " " + infoOf(c.type).name);
+    if (!target::hostCanRun(testFamily(c.family)))
+      continue;
+    // E experts stacked as one matrix of E*N rows: expert e is rows [e*N, (e+1)*N).
+    RandomWeights all = makeRandomWeights(c.type, c.K, N * E, 61);
+    std::vector<int32_t> ids = {4, 0, 4};
+    std::vector<float> x = randomFloats(c.K, 62);
+    Halide::Runtime::Buffer<void> weights;
+    if (c.type == WType::F32)
+      weights = Halide::Runtime::Buffer<float>((float *)all.bytes.data(), c.K, N, E);
+    else
+      weights = Halide::Runtime::Buffer<uint8_t>(all.bytes.data(), int(all.rowBytes), N, E);
+    Halide::Runtime::Buffer<int32_t> idBuf(ids.data(), slots);
+    Halide::Runtime::Buffer<float> xBuf(x.data(), c.K), yBuf(N * slots);
+    ASSERT_EQ(c.expert(weights, idBuf, xBuf, yBuf), 0);
+    for (int s = 0; s < slots; ++s) {
+      RandomWeights expert = all;
+      expert.N = N;
+      expert.dequantized.assign(all.dequantized.begin() + size_t(ids[s]) * N * c.K,
+                                all.dequantized.begin() + size_t(ids[s] + 1) * N * c.K);
+      expectProductMatches(expert, x, 1, yBuf.data() + s * N);
+    }
+  }
 }
 
 /// Rounds to the nearest BF16, ties to even (what the kernel's f32 -> bf16 cast does).
