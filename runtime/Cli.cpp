@@ -18,23 +18,6 @@ namespace {
 
 using Json = nlohmann::ordered_json;
 
-std::vector<int32_t> parseIdList(const std::string &text) {
-  std::vector<int32_t> ids;
-  size_t pos = 0;
-  while (pos < text.size()) {
-    size_t comma = text.find(',', pos);
-    std::string item = text.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
-    size_t first = item.find_first_not_of(' '), last = item.find_last_not_of(' ');
-    item = first == std::string::npos ? "" : item.substr(first, last - first + 1);
-    if (item.empty() || item.find_first_not_of("0123456789") != std::string::npos || item.size() > 9)
-      throw UsageError("--detokenize expects comma-separated token ids, got '" + item + "'");
-    ids.push_back(std::stoi(item));
-    if (comma == std::string::npos) break;
-    pos = comma + 1;
-  }
-  return ids;
-}
-
 Json loadTools(const std::string &path) {
   std::ifstream in(path);
   if (!in) throw UsageError("--tools: cannot open '" + path + "'");
@@ -147,9 +130,10 @@ int run(const CliOptions &options, Tokenizer &tokenizer, const ModelLoader &load
     return 0;
   }
   if (options.detokenize) {
-    streams.out << tokenizer.decode(parseIdList(*options.detokenize), options.special);
+    streams.out << tokenizer.decode(parseIdList("--detokenize", *options.detokenize), options.special);
     return 0;
   }
+  if (options.compiledModelMode()) throw UsageError("--ids, --bench and --info need a compiled model executable");
   std::unique_ptr<Model> model = loadModel();
   if (options.chat) {
     runChat(options, tokenizer, *model, streams);

@@ -23,7 +23,30 @@ float parseFloat(const std::string &flag, const std::string &text) {
   return value;
 }
 
+int32_t parseCount(const std::string &flag, const std::string &text, int32_t minimum) {
+  int32_t value = parseNumber<int32_t>(flag, text);
+  if (value < minimum) throw UsageError(flag + " must be at least " + std::to_string(minimum));
+  return value;
+}
+
 } // namespace
+
+std::vector<int32_t> parseIdList(const std::string &flag, const std::string &text) {
+  std::vector<int32_t> ids;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t comma = text.find(',', pos);
+    std::string item = text.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+    size_t first = item.find_first_not_of(' '), last = item.find_last_not_of(' ');
+    item = first == std::string::npos ? "" : item.substr(first, last - first + 1);
+    if (item.empty() || item.find_first_not_of("0123456789") != std::string::npos || item.size() > 9)
+      throw UsageError(flag + " expects comma-separated token ids, got '" + item + "'");
+    ids.push_back(std::stoi(item));
+    if (comma == std::string::npos) break;
+    pos = comma + 1;
+  }
+  return ids;
+}
 
 CliOptions parseCliOptions(const std::vector<std::string> &args) {
   CliOptions o;
@@ -56,9 +79,21 @@ CliOptions parseCliOptions(const std::vector<std::string> &args) {
          o.sampling.seed = parseNumber<uint64_t>(f, v);
          o.seedGiven = true;
        }},
+      {"--ids", [&](auto &f, auto &v) {
+         o.ids = parseIdList(f, v);
+         if (o.ids->empty()) throw UsageError(f + " expects at least one token id");
+       }},
+      {"--logits", [&](auto &, auto &v) { o.logitsFile = v; }},
+      {"--greedy", [&](auto &f, auto &v) { o.greedy = parseCount(f, v, 1); }},
+      {"--gen-logits", [&](auto &, auto &v) { o.genLogitsFile = v; }},
+      {"--chunk", [&](auto &f, auto &v) { o.chunk = parseCount(f, v, 1); }},
+      {"--bench-prompt", [&](auto &f, auto &v) { o.benchPrompt = parseCount(f, v, 1); }},
+      {"--bench-gen", [&](auto &f, auto &v) { o.benchGen = parseCount(f, v, 1); }},
+      {"--threads", [&](auto &f, auto &v) { o.threads = parseCount(f, v, 1); }},
   };
   const std::map<std::string, bool *> switches = {
-      {"-h", &o.help}, {"--help", &o.help}, {"--chat", &o.chat}, {"--json", &o.json}, {"--special", &o.special}};
+      {"-h", &o.help}, {"--help", &o.help}, {"--chat", &o.chat}, {"--json", &o.json}, {"--special", &o.special},
+      {"--bench", &o.bench}, {"--info", &o.info}};
 
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string &arg = args[i];
@@ -74,10 +109,18 @@ CliOptions parseCliOptions(const std::vector<std::string> &args) {
     handler->second(arg, args[++i]);
   }
   if (o.help) return o;
-  int modes = (o.tokenize ? 1 : 0) + (o.detokenize ? 1 : 0) + (o.chat || o.prompt ? 1 : 0);
-  if (modes == 0) throw UsageError("nothing to do: give -p TEXT, --chat, --tokenize or --detokenize (see --help)");
-  if (modes > 1) throw UsageError("--tokenize, --detokenize and generation (-p/--chat) cannot be combined");
+  int modes = (o.tokenize ? 1 : 0) + (o.detokenize ? 1 : 0) + (o.chat || o.prompt ? 1 : 0) + (o.ids ? 1 : 0) +
+              (o.bench ? 1 : 0) + (o.info ? 1 : 0);
+  if (modes == 0)
+    throw UsageError("nothing to do: give -p TEXT, --chat, --tokenize, --detokenize, --ids, --bench or --info "
+                     "(see --help)");
+  if (modes > 1)
+    throw UsageError("--tokenize, --detokenize, generation (-p/--chat), --ids, --bench and --info cannot be combined");
   if (!o.chat && (o.system || o.toolsFile)) throw UsageError("--system and --tools need --chat");
+  if (!o.ids && (o.logitsFile || o.greedy || o.genLogitsFile)) throw UsageError("--logits and --greedy need --ids");
+  if (o.genLogitsFile && !o.greedy) throw UsageError("--gen-logits needs --greedy");
+  if (o.chunk && !o.ids && !o.bench) throw UsageError("--chunk needs --ids or --bench");
+  if ((o.benchPrompt || o.benchGen) && !o.bench) throw UsageError("--bench-prompt and --bench-gen need --bench");
   return o;
 }
 
@@ -92,6 +135,10 @@ Modes (exactly one):
                            first turn. The whole conversation is kept. Ctrl-C stops the current reply only.
   --tokenize TEXT          print TEXT's token ids, space-separated, on one line
   --detokenize IDS         print the exact text of comma-separated ids (e.g. 1,2,3), nothing added
+  --ids IDS                feed comma-separated token ids (no BOS, no tokenizer) and print nothing else;
+                           combine with --logits and --greedy
+  --bench                  measure prefill and decode speed in tokens/s
+  --info                   print what was compiled: variant, target, context, weight types, build id
   -h, --help               print this help
 
 Chat:
@@ -116,6 +163,19 @@ Sampling (llama.cpp semantics, applied in this order):
   --seed N                 random seed; the same seed gives the same output (default: random)
   -n, --max-tokens N       stop after N tokens (default -1: at <|end_of_text|> or a full context)
   --stop TEXT              stop before TEXT (repeatable; TEXT is not printed)
+
+Compiled model checks (with --ids):
+  --logits FILE            write the logits after each prompt token: raw little-endian f32 [prompt][vocab],
+                           divided by the logit scale, as computed
+  --greedy N               then decode N tokens greedily, one per step, and print their ids on one line
+                           (padding ids are never chosen)
+  --gen-logits FILE        with --greedy: the logits each decoded token was chosen from, [N][vocab]
+  --chunk K                feed the prompt in pieces of at most K tokens (also with --bench)
+  --bench-prompt N         with --bench: prompt tokens to prefill (default 512, or 3/4 of a shorter context)
+  --bench-gen N            with --bench: tokens to decode (default 128, or what a shorter context leaves)
+
+Performance:
+  --threads N              kernel worker threads (default: the Halide runtime's, one per core)
 
 Exit status: 0 success, 1 runtime error, 2 bad command line.
 )";

@@ -30,7 +30,25 @@ struct CliOptions {
   std::vector<std::string> stopStrings;
   SamplingParams sampling;
   bool seedGiven = false;
+
+  // Checks of the compiled model itself, served by the generated executable's main (runtime/ModelMain.cpp).
+  std::optional<std::vector<int32_t>> ids;  ///< --ids: the prompt as token ids (no BOS, no tokenizer)
+  std::optional<std::string> logitsFile;    ///< --logits: [prompt][vocab] f32 rows
+  int32_t greedy = 0;                       ///< --greedy: tokens to decode after the prompt
+  std::optional<std::string> genLogitsFile; ///< --gen-logits: [greedy][vocab] f32 rows
+  int32_t chunk = 0;                        ///< --chunk: most prompt tokens per forward call (0: the model's)
+  bool bench = false;
+  int32_t benchPrompt = 0;                  ///< 0: 512, less when the context is shorter
+  int32_t benchGen = 0;                     ///< 0: 128, less when the context is shorter
+  int32_t threads = 0;                      ///< --threads: kernel worker threads (0: the kernels' default)
+  bool info = false;
+
+  /// A mode that needs the compiled model's own interface, not just runtime/Model.h.
+  bool compiledModelMode() const { return ids || bench || info; }
 };
+
+/// Parses "1,2,3" (spaces around ids allowed). Throws UsageError naming `flag`.
+std::vector<int32_t> parseIdList(const std::string &flag, const std::string &text);
 
 /// Parses the arguments after the program name. Throws UsageError.
 CliOptions parseCliOptions(const std::vector<std::string> &args);

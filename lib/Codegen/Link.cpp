@@ -1,0 +1,185 @@
+#include "Codegen/Link.h"
+
+#include "runtime/Payload.h"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fcntl.h>
+#include <fstream>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace granite::codegen {
+namespace {
+
+using runtime::kPayloadAlignment;
+using runtime::PayloadEntry;
+using runtime::PayloadSection;
+
+/// The first line of the linker's output that names the problem (an error, or an undefined symbol), else the
+/// first line it printed.
+std::string firstErrorLine(const std::string &output) {
+  std::string first;
+  size_t pos = 0;
+  while (pos < output.size()) {
+    size_t end = output.find('\n', pos);
+    std::string line = output.substr(pos, end == std::string::npos ? std::string::npos : end - pos);
+    pos = end == std::string::npos ? output.size() : end + 1;
+    if (line.empty()) continue;
+    if (first.empty()) first = line;
+    if (line.find("error") != std::string::npos || line.find("undefined reference") != std::string::npos)
+      return line;
+  }
+  return first.empty() ? "no output" : first;
+}
+
+/// Runs `argv` with stdout and stderr going to `logPath`; returns the exit status (-1 when it did not exit).
+int runLogged(const std::vector<std::string> &argv, const std::string &logPath) {
+  std::vector<char *> args;
+  for (const std::string &arg : argv) args.push_back(const_cast<char *>(arg.c_str()));
+  args.push_back(nullptr);
+  pid_t child = fork();
+  if (child < 0) return -1;
+  if (child == 0) {
+    int log = ::open(logPath.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (log >= 0) {
+      dup2(log, 1);
+      dup2(log, 2);
+    }
+    execvp(args[0], args.data());
+    std::fprintf(stderr, "error: cannot run '%s': %s\n", args[0], std::strerror(errno));
+    _exit(127);
+  }
+  int status = 0;
+  while (waitpid(child, &status, 0) < 0)
+    if (errno != EINTR) return -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+bool link(const LinkInputs &inputs, const std::string &executable, std::string &error) {
+  std::vector<std::string> argv = {"c++", "-o", executable};
+  argv.insert(argv.end(), inputs.objectFiles.begin(), inputs.objectFiles.end());
+  // main() comes from the ModelMain archive; the generated objects before it define what it calls.
+  argv.insert(argv.end(), {GRANITE_MODEL_MAIN_ARCHIVE, GRANITE_RUNTIME_ARCHIVE, GRANITE_PCRE2_ARCHIVE, "-pthread",
+                           "-ldl", "-lm"});
+  const std::string logPath = executable + ".log";
+  int status = runLogged(argv, logPath);
+  std::ifstream log(logPath);
+  std::string output((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+  std::remove(logPath.c_str());
+  if (status == 0) return true;
+  error = "linking '" + inputs.outputPath + "' failed: " + firstErrorLine(output);
+  return false;
+}
+
+/// Pads `out` with zeros to the next multiple of kPayloadAlignment and returns that offset.
+uint64_t alignTo(std::ostream &out) {
+  uint64_t offset = static_cast<uint64_t>(out.tellp());
+  static const char zeros[kPayloadAlignment] = {};
+  out.write(zeros, static_cast<std::streamsize>((kPayloadAlignment - offset % kPayloadAlignment) % kPayloadAlignment));
+  return static_cast<uint64_t>(out.tellp());
+}
+
+bool writeSection(std::ostream &out, const SectionWriter &writer, const char *what, PayloadEntry &entry,
+                  std::string &error) {
+  uint64_t start = static_cast<uint64_t>(out.tellp());
+  std::string writerError;
+  if (!writer(out, writerError)) {
+    error = std::string("cannot write the ") + what + ": " + writerError;
+    return false;
+  }
+  if (!out) {
+    error = std::string("cannot write the ") + what + ": " + std::strerror(errno);
+    return false;
+  }
+  entry.size = static_cast<uint64_t>(out.tellp()) - start;
+  return true;
+}
+
+SectionWriter bytesWriter(const void *data, size_t size) {
+  return [data, size](std::ostream &out, std::string &) {
+    out.write(static_cast<const char *>(data), static_cast<std::streamsize>(size));
+    return true;
+  };
+}
+
+/// Appends the sections and the trailer to the linked executable (and writes the external blob).
+bool appendPayload(const LinkInputs &inputs, const std::string &executable, const std::string &externalBlob,
+                   std::string &error) {
+  std::fstream out(executable, std::ios::in | std::ios::out | std::ios::binary);
+  if (!out) {
+    error = "cannot open the linked executable '" + executable + "': " + std::strerror(errno);
+    return false;
+  }
+  out.seekp(0, std::ios::end);
+  std::vector<PayloadEntry> entries;
+
+  if (inputs.weightsExternal) {
+    std::ofstream blob(externalBlob, std::ios::binary | std::ios::trunc);
+    if (!blob) {
+      error = "cannot create '" + externalBlob + "': " + std::strerror(errno);
+      return false;
+    }
+    entries.push_back({PayloadSection::ExternalWeights, 0, 0});
+    if (!writeSection(blob, inputs.writeWeights, "weight blob", entries.back(), error)) return false;
+    blob.close();
+    if (!blob) {
+      error = "cannot write '" + externalBlob + "': " + std::strerror(errno);
+      return false;
+    }
+  } else {
+    entries.push_back({PayloadSection::Weights, alignTo(out), 0});
+    if (!writeSection(out, inputs.writeWeights, "weight blob", entries.back(), error)) return false;
+  }
+  entries.push_back({PayloadSection::Vocabulary, alignTo(out), 0});
+  if (!writeSection(out, bytesWriter(inputs.vocabulary.data(), inputs.vocabulary.size()), "vocabulary",
+                    entries.back(), error))
+    return false;
+  entries.push_back({PayloadSection::ChatTemplate, alignTo(out), 0});
+  if (!writeSection(out, bytesWriter(inputs.chatTemplate.data(), inputs.chatTemplate.size()), "chat template",
+                    entries.back(), error))
+    return false;
+
+  auto trailer = runtime::encodePayloadTrailer(entries);
+  out.write(reinterpret_cast<const char *>(trailer.data()), trailer.size());
+  out.close();
+  if (!out) {
+    error = "cannot write '" + executable + "': " + std::strerror(errno);
+    return false;
+  }
+  return true;
+}
+
+} // namespace
+
+bool linkExecutable(const LinkInputs &inputs, std::string &error) {
+  const std::string suffix = ".tmp" + std::to_string(getpid());
+  const std::string executable = inputs.outputPath + suffix;
+  const std::string finalBlob = inputs.outputPath + ".weights";
+  const std::string externalBlob = finalBlob + suffix;
+  auto cleanUp = [&] {
+    std::remove(executable.c_str());
+    std::remove(externalBlob.c_str());
+  };
+  if (!link(inputs, executable, error) || !appendPayload(inputs, executable, externalBlob, error)) {
+    cleanUp();
+    return false;
+  }
+  // The blob goes first, so OUT never exists without its weights. An embedded build drops a stale OUT.weights
+  // from an earlier external build, which would otherwise look like it belongs to this executable.
+  if (inputs.weightsExternal ? std::rename(externalBlob.c_str(), finalBlob.c_str()) != 0
+                             : std::remove(finalBlob.c_str()) != 0 && errno != ENOENT) {
+    error = "cannot put '" + finalBlob + "' in place: " + std::strerror(errno);
+    cleanUp();
+    return false;
+  }
+  if (std::rename(executable.c_str(), inputs.outputPath.c_str()) != 0) {
+    error = "cannot put '" + inputs.outputPath + "' in place: " + std::strerror(errno);
+    cleanUp();
+    return false;
+  }
+  return true;
+}
+
+} // namespace granite::codegen

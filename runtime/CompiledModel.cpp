@@ -1,0 +1,92 @@
+#include "runtime/CompiledModel.h"
+
+#include <algorithm>
+#include <string>
+#include <sys/mman.h>
+
+namespace granite::runtime {
+namespace {
+
+const GraniteModelInfo &checkedInfo() {
+  const GraniteModelInfo *info = granite_model_info();
+  if (!info || info->abi_version != GRANITE_MODEL_ABI_VERSION)
+    throw ModelError("the compiled model has ABI version " + std::to_string(info ? info->abi_version : 0) +
+                     ", this runtime expects " + std::to_string(GRANITE_MODEL_ABI_VERSION));
+  if (info->vocab_size <= 0 || info->context_length <= 0 || info->max_tokens <= 0)
+    throw ModelError("the compiled model reports an empty vocabulary, context or batch");
+  return *info;
+}
+
+/// Anonymous mappings start as zero pages and are committed only when touched, so a long context's KV cache costs
+/// memory only as far as it is used, and reset() can hand the pages back instead of writing zeros over them.
+uint8_t *mapZeroed(uint64_t bytes, const char *what) {
+  if (bytes == 0) return nullptr;
+  void *address = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (address == MAP_FAILED)
+    throw ModelError(std::string("cannot allocate the model's ") + what + " (" + std::to_string(bytes) + " bytes)");
+  return static_cast<uint8_t *>(address);
+}
+
+} // namespace
+
+CompiledModel::CompiledModel(const uint8_t *weights, uint64_t weightBytes)
+    : info_(checkedInfo()), weights_(weights), chunkSize_(info_.max_tokens) {
+  if (weightBytes != info_.weights_bytes)
+    throw ModelError("the weight blob holds " + std::to_string(weightBytes) + " bytes, the compiled model reads " +
+                     std::to_string(info_.weights_bytes));
+  state_ = mapZeroed(info_.state_bytes, "state");
+  try {
+    scratch_ = mapZeroed(info_.scratch_bytes, "scratch arena");
+  } catch (...) {
+    if (state_) munmap(state_, info_.state_bytes);
+    throw;
+  }
+}
+
+CompiledModel::~CompiledModel() {
+  if (state_) munmap(state_, info_.state_bytes);
+  if (scratch_) munmap(scratch_, info_.scratch_bytes);
+}
+
+void CompiledModel::reset() {
+  // MADV_DONTNEED on a private anonymous mapping makes the next touch read zeros: the empty sequence.
+  if (position_ > 0 && state_ && madvise(state_, info_.state_bytes, MADV_DONTNEED) != 0)
+    throw ModelError("cannot reset the model state");
+  position_ = 0;
+}
+
+void CompiledModel::setChunkSize(int32_t tokens) {
+  chunkSize_ = tokens > 0 && tokens < info_.max_tokens ? tokens : info_.max_tokens;
+}
+
+void CompiledModel::forward(const int32_t *ids, int32_t count, float *lastLogits) {
+  run(ids, count, false, lastLogits);
+}
+
+void CompiledModel::forwardAll(const int32_t *ids, int32_t count, float *allLogits) {
+  run(ids, count, true, allLogits);
+}
+
+void CompiledModel::run(const int32_t *ids, int32_t count, bool allLogits, float *logits) {
+  if (count <= 0) throw ModelError("forward needs at least one token");
+  if (count > info_.context_length - position_)
+    throw ModelError("the context is full: " + std::to_string(position_) + " + " + std::to_string(count) +
+                     " tokens exceed " + std::to_string(info_.context_length) + " positions");
+  for (int32_t i = 0; i < count; ++i)
+    if (ids[i] < 0 || ids[i] >= info_.vocab_size)
+      throw ModelError("token id " + std::to_string(ids[i]) + " is outside the model's vocabulary of " +
+                       std::to_string(info_.vocab_size));
+  for (int32_t done = 0; done < count;) {
+    int32_t piece = std::min(chunkSize_, count - done);
+    // Without allLogits every piece writes its last row to the same place; the final piece's row remains.
+    float *out = allLogits ? logits + static_cast<size_t>(done) * info_.vocab_size : logits;
+    int32_t status = granite_forward(weights_, state_, scratch_, ids + done, piece, position_, allLogits ? 1 : 0, out);
+    if (status != 0)
+      throw ModelError("the compiled model failed with kernel error " + std::to_string(status) + " at position " +
+                       std::to_string(position_));
+    position_ += piece;
+    done += piece;
+  }
+}
+
+} // namespace granite::runtime

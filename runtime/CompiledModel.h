@@ -1,0 +1,53 @@
+// The Model of runtime/Model.h over the C ABI of the generated object (runtime/ModelAbi.h): owns the state and the
+// scratch arena that granite_model_info() asks for and feeds tokens in calls of at most max_tokens.
+#pragma once
+
+#include "runtime/Model.h"
+#include "runtime/ModelAbi.h"
+
+#include <cstdint>
+#include <stdexcept>
+
+namespace granite::runtime {
+
+/// The compiled model cannot run: wrong ABI, wrong weight blob, full context or a kernel error. One line.
+class ModelError : public std::runtime_error {
+public:
+  using std::runtime_error::runtime_error;
+};
+
+class CompiledModel : public Model {
+public:
+  /// `weights` must stay mapped while the model lives; its size must be the model's weights_bytes.
+  CompiledModel(const uint8_t *weights, uint64_t weightBytes);
+  ~CompiledModel() override;
+  CompiledModel(const CompiledModel &) = delete;
+  CompiledModel &operator=(const CompiledModel &) = delete;
+
+  int32_t vocabSize() const override { return info_.vocab_size; }
+  int32_t contextLength() const override { return info_.context_length; }
+  void reset() override;
+  void forward(const int32_t *ids, int32_t count, float *lastLogits) override;
+
+  /// Like forward, but writes the logits of every token: [count][vocabSize()].
+  void forwardAll(const int32_t *ids, int32_t count, float *allLogits);
+  /// Feeds at most `tokens` tokens per granite_forward call from now on (it is capped at max_tokens).
+  void setChunkSize(int32_t tokens);
+  /// Worker threads for the kernels; returns the number in effect.
+  int32_t setThreads(int32_t threads) { return granite_set_threads(threads); }
+
+  const GraniteModelInfo &info() const { return info_; }
+  int32_t position() const { return position_; }
+
+private:
+  void run(const int32_t *ids, int32_t count, bool allLogits, float *logits);
+
+  const GraniteModelInfo &info_;
+  const uint8_t *weights_;
+  uint8_t *state_ = nullptr;
+  uint8_t *scratch_ = nullptr;
+  int32_t chunkSize_;
+  int32_t position_ = 0;
+};
+
+} // namespace granite::runtime

@@ -1,0 +1,87 @@
+// CompiledModel over the fake model object, in process: chunking, reset, context and input checks.
+#include "FakeReference.h"
+#include "runtime/CompiledModel.h"
+
+#include <gtest/gtest.h>
+
+namespace granite::runtime {
+namespace {
+
+using namespace granite::fake;
+
+constexpr uint64_t kSmallTableOffset = 4096; // the small variant's FAKE_TABLE_OFFSET
+
+const std::vector<int32_t> kPrompt = {5, 17, 300, 2, 511, 0, 42, 42, 128, 7, 99, 260};
+
+TEST(CompiledModel, ReportsTheCompiledShape) {
+  std::vector<uint8_t> blob = smallBlob(kSmallTableOffset);
+  CompiledModel model(blob.data(), blob.size());
+  EXPECT_EQ(model.vocabSize(), kVocab);
+  EXPECT_EQ(model.contextLength(), kContext);
+  EXPECT_STREQ(model.info().variant, "fake-test");
+  EXPECT_EQ(model.setThreads(3), 3);
+}
+
+TEST(CompiledModel, EveryChunkSizeGivesTheReferenceLogits) {
+  std::vector<uint8_t> blob = smallBlob(kSmallTableOffset);
+  const std::vector<float> expected = referenceLogits(kPrompt);
+  for (int32_t chunk : {0, 1, 5, 12}) { // 0: the model's max_tokens (8), so 12 tokens take two calls
+    SCOPED_TRACE(chunk);
+    CompiledModel model(blob.data(), blob.size());
+    model.setChunkSize(chunk);
+    std::vector<float> all(kPrompt.size() * kVocab);
+    model.forwardAll(kPrompt.data(), static_cast<int32_t>(kPrompt.size()), all.data());
+    EXPECT_EQ(all, expected);
+    EXPECT_EQ(model.position(), static_cast<int32_t>(kPrompt.size()));
+  }
+}
+
+TEST(CompiledModel, ForwardWritesTheLastRowAndContinuesTheSequence) {
+  std::vector<uint8_t> blob = smallBlob(kSmallTableOffset);
+  const std::vector<float> expected = referenceLogits(kPrompt);
+  CompiledModel model(blob.data(), blob.size());
+  std::vector<float> last(kVocab);
+  model.forward(kPrompt.data(), 10, last.data());
+  EXPECT_EQ(last, std::vector<float>(expected.begin() + 9 * kVocab, expected.begin() + 10 * kVocab));
+  model.forward(kPrompt.data() + 10, 2, last.data());
+  EXPECT_EQ(last, std::vector<float>(expected.end() - kVocab, expected.end()));
+}
+
+TEST(CompiledModel, ResetStartsAnEmptySequence) {
+  std::vector<uint8_t> blob = smallBlob(kSmallTableOffset);
+  CompiledModel model(blob.data(), blob.size());
+  std::vector<float> all(kPrompt.size() * kVocab);
+  model.forwardAll(kPrompt.data(), 7, all.data());
+  model.reset();
+  EXPECT_EQ(model.position(), 0);
+  model.forwardAll(kPrompt.data(), static_cast<int32_t>(kPrompt.size()), all.data());
+  EXPECT_EQ(all, referenceLogits(kPrompt));
+}
+
+TEST(CompiledModel, RejectsAFullContextBadIdsAndAWrongBlob) {
+  std::vector<uint8_t> blob = smallBlob(kSmallTableOffset);
+  CompiledModel model(blob.data(), blob.size());
+  std::vector<int32_t> ids(kContext, 1);
+  std::vector<float> last(kVocab);
+  model.forward(ids.data(), kContext, last.data());
+  int32_t one = 1;
+  try {
+    model.forward(&one, 1, last.data());
+    FAIL() << "no error for a full context";
+  } catch (const ModelError &e) {
+    EXPECT_STREQ(e.what(), "the context is full: 64 + 1 tokens exceed 64 positions");
+  }
+  model.reset();
+  int32_t outside = kVocab;
+  EXPECT_THROW(model.forward(&outside, 1, last.data()), ModelError);
+  try {
+    CompiledModel wrong(blob.data(), blob.size() - 1);
+    FAIL() << "no error for a short blob";
+  } catch (const ModelError &e) {
+    EXPECT_EQ(std::string(e.what()), "the weight blob holds " + std::to_string(blob.size() - 1) +
+                                         " bytes, the compiled model reads " + std::to_string(blob.size()));
+  }
+}
+
+} // namespace
+} // namespace granite::runtime

@@ -1,0 +1,352 @@
+// linkExecutable end to end: the fake model object (FakeModel.cpp), a generated weight blob and the golden GGUF's
+// vocabulary become real executables, which run as child processes through the generated-executable CLI.
+#include "Codegen/GGUFVocabulary.h"
+#include "Codegen/Link.h"
+#include "FakeReference.h"
+#include "runtime/Payload.h"
+#include "runtime/Tokenizer.h"
+#include "runtime/VocabularyBlob.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/wait.h>
+
+namespace granite::codegen {
+namespace {
+
+using namespace granite::fake;
+namespace fs = std::filesystem;
+
+constexpr uint64_t kSmallTableOffset = 4096;        // FAKE_TABLE_OFFSET of the small variant
+constexpr uint64_t kLargeTableOffset = 4294971392u; // and of the large one: 4 GiB + 4 KiB
+const std::vector<int32_t> kPrompt = {5, 17, 300, 2, 511, 0, 42, 42, 128, 7, 99, 260};
+const std::string kPromptText = "5,17,300,2,511,0,42,42,128,7,99,260";
+
+struct ProcessResult {
+  int status;
+  std::string out, err;
+};
+
+std::string readFile(const std::string &path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+std::vector<float> readFloats(const std::string &path) {
+  std::string bytes = readFile(path);
+  std::vector<float> floats(bytes.size() / sizeof(float));
+  std::memcpy(floats.data(), bytes.data(), floats.size() * sizeof(float));
+  return floats;
+}
+
+/// The ids the tokenizer never produces (type unused), which greedy decoding must skip.
+std::vector<bool> unusedIds(const runtime::Tokenizer &tokenizer) {
+  std::vector<bool> unused(tokenizer.size());
+  for (int32_t id = 0; id < tokenizer.size(); ++id) unused[id] = tokenizer.isUnused(id);
+  return unused;
+}
+
+std::string quoted(const std::string &arg) {
+  std::string q = "'";
+  for (char c : arg) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
+bool isOneLine(const std::string &text) {
+  return !text.empty() && text.back() == '\n' && text.find('\n') == text.size() - 1;
+}
+
+class LinkedExecutable : public ::testing::Test {
+protected:
+  static std::string dir() { return GRANITE_TEST_WORK_DIR; }
+
+  static void SetUpTestSuite() {
+    fs::create_directories(dir());
+    gguf::File gguf = gguf::File::open(std::string(GRANITE_GOLDEN_DIR) + "/models/dense-f32.gguf");
+    vocabulary_ = new runtime::Vocabulary(vocabularyFromGGUF(gguf));
+    chatTemplate_ = new std::string(chatTemplateFromGGUF(gguf));
+    for (bool external : {false, true}) {
+      std::string error;
+      ASSERT_TRUE(linkExecutable(smallInputs(path(external), external), error)) << error;
+    }
+  }
+  static void TearDownTestSuite() {
+    delete vocabulary_;
+    delete chatTemplate_;
+  }
+
+  static std::string path(bool external) { return dir() + (external ? "/fake-external" : "/fake-embedded"); }
+
+  static LinkInputs inputs(const char *object, SectionWriter writer, const std::string &output, bool external) {
+    LinkInputs in;
+    in.objectFiles = {object};
+    in.writeWeights = std::move(writer);
+    in.vocabulary = runtime::serializeVocabulary(*vocabulary_);
+    in.chatTemplate = *chatTemplate_;
+    in.outputPath = output;
+    in.weightsExternal = external;
+    return in;
+  }
+
+  static LinkInputs smallInputs(const std::string &output, bool external) {
+    return inputs(
+        GRANITE_FAKE_MODEL_SMALL,
+        [](std::ostream &out, std::string &) {
+          std::vector<uint8_t> blob = smallBlob(kSmallTableOffset);
+          out.write(reinterpret_cast<const char *>(blob.data()), static_cast<std::streamsize>(blob.size()));
+          return true;
+        },
+        output, external);
+  }
+
+  static ProcessResult run(const std::string &executable, const std::vector<std::string> &args) {
+    std::string command = quoted(executable);
+    for (const std::string &arg : args) command += " " + quoted(arg);
+    const std::string out = dir() + "/stdout", err = dir() + "/stderr";
+    int status = std::system((command + " </dev/null >" + out + " 2>" + err).c_str());
+    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, readFile(out), readFile(err)};
+  }
+
+  static std::vector<std::string> leftovers() {
+    std::vector<std::string> names;
+    for (const auto &entry : fs::directory_iterator(dir()))
+      if (entry.path().filename().string().find(".tmp") != std::string::npos) names.push_back(entry.path());
+    return names;
+  }
+
+  static runtime::Vocabulary *vocabulary_;
+  static std::string *chatTemplate_;
+};
+
+runtime::Vocabulary *LinkedExecutable::vocabulary_ = nullptr;
+std::string *LinkedExecutable::chatTemplate_ = nullptr;
+
+TEST_F(LinkedExecutable, InfoDescribesTheCompiledModel) {
+  ProcessResult info = run(path(false), {"--info", "--threads", "3"});
+  ASSERT_EQ(info.status, 0) << info.err;
+  EXPECT_EQ(info.out, "variant: fake-test\n"
+                      "target: test-cpu\n"
+                      "context: 64 positions\n"
+                      "vocabulary: 520 logits per token\n"
+                      "batch: at most 8 tokens per forward call\n"
+                      "weight types: U8 x1\n"
+                      "weights: 8256 bytes in " + path(false) + " (embedded)\n"
+                      "state: 65536 bytes, scratch: 32 bytes\n"
+                      "chat template: " + std::string(chatTemplate_->empty() ? "none" : "another") +
+                          " (--chat renders Granite 4.0's)\n"
+                      "build id: fake-build-small\n"
+                      "threads: 3\n");
+  EXPECT_TRUE(leftovers().empty());
+}
+
+TEST_F(LinkedExecutable, PromptLogitsMatchTheReferenceForEveryChunkSize) {
+  const std::vector<float> expected = referenceLogits(kPrompt);
+  for (const char *chunk : {"", "1", "5", "12"}) {
+    SCOPED_TRACE(chunk);
+    const std::string logits = dir() + "/logits.f32";
+    std::vector<std::string> args = {"--ids", kPromptText, "--logits", logits};
+    if (*chunk) args.insert(args.end(), {"--chunk", chunk});
+    ProcessResult ids = run(path(false), args);
+    ASSERT_EQ(ids.status, 0) << ids.err;
+    EXPECT_EQ(ids.out, "");
+    EXPECT_EQ(readFloats(logits), expected);
+  }
+}
+
+TEST_F(LinkedExecutable, GreedyDecodingSkipsPaddingAndRecordsItsLogits) {
+  std::vector<float> chosenFrom;
+  std::vector<int32_t> expected = referenceGreedy(kPrompt, 6, unusedIds(runtime::Tokenizer(*vocabulary_)), &chosenFrom);
+  std::ostringstream line;
+  for (size_t i = 0; i < expected.size(); ++i) line << (i ? " " : "") << expected[i];
+  const std::string genLogits = dir() + "/gen-logits.f32";
+  for (const char *chunk : {"3", "8"}) {
+    ProcessResult greedy = run(path(false), {"--ids", kPromptText, "--greedy", "6", "--gen-logits", genLogits, "--chunk", chunk});
+    ASSERT_EQ(greedy.status, 0) << greedy.err;
+    EXPECT_EQ(greedy.out, line.str() + "\n");
+    EXPECT_EQ(readFloats(genLogits), chosenFrom);
+  }
+  // The padding rows hold the largest logits, so an unmasked argmax would have picked them.
+  EXPECT_EQ(chosenFrom[kTokenizerSize], kPaddingLogit);
+}
+
+TEST_F(LinkedExecutable, ExternalWeightsLiveBesideTheExecutable) {
+  const std::string weights = path(true) + ".weights";
+  ASSERT_EQ(fs::file_size(weights), weightsBytes(kSmallTableOffset));
+  EXPECT_LT(fs::file_size(path(true)), fs::file_size(path(false)));
+  const std::string logits = dir() + "/external-logits.f32";
+  ProcessResult ids = run(path(true), {"--ids", kPromptText, "--logits", logits});
+  ASSERT_EQ(ids.status, 0) << ids.err;
+  EXPECT_EQ(readFloats(logits), referenceLogits(kPrompt));
+  EXPECT_NE(run(path(true), {"--info"}).out.find("bytes in " + weights + " (external)\n"), std::string::npos);
+
+  const std::string moved = weights + ".moved";
+  fs::rename(weights, moved);
+  ProcessResult missing = run(path(true), {"--ids", "1"});
+  fs::rename(moved, weights);
+  EXPECT_EQ(missing.status, 1);
+  EXPECT_TRUE(isOneLine(missing.err)) << missing.err;
+  EXPECT_NE(missing.err.find("cannot open weight file '" + weights + "'"), std::string::npos) << missing.err;
+}
+
+TEST_F(LinkedExecutable, TokenizerComesFromTheEmbeddedVocabulary) {
+  runtime::Tokenizer tokenizer(*vocabulary_);
+  const std::string text = "Hello, world! 中文 🙂";
+  std::vector<int32_t> ids = tokenizer.encode(text, false);
+  std::string spaced, commas;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    spaced += (i ? " " : "") + std::to_string(ids[i]);
+    commas += (i ? "," : "") + std::to_string(ids[i]);
+  }
+  ProcessResult tokenize = run(path(false), {"--tokenize", text});
+  ASSERT_EQ(tokenize.status, 0) << tokenize.err;
+  EXPECT_EQ(tokenize.out, spaced + "\n");
+  ProcessResult detokenize = run(path(false), {"--detokenize", commas});
+  ASSERT_EQ(detokenize.status, 0) << detokenize.err;
+  EXPECT_EQ(detokenize.out, text);
+}
+
+TEST_F(LinkedExecutable, CompletionRunsTheCompiledModelThroughTheRuntimeCli) {
+  runtime::Tokenizer tokenizer(*vocabulary_);
+  std::vector<int32_t> continuation = referenceGreedy(tokenizer.encode("Hello", false), 5, unusedIds(tokenizer), nullptr);
+  for (size_t i = 0; i < continuation.size(); ++i)
+    if (tokenizer.isEndOfGeneration(continuation[i])) continuation.resize(i);
+  ProcessResult completion = run(path(false), {"-p", "Hello", "-n", "5", "--threads", "2"});
+  ASSERT_EQ(completion.status, 0) << completion.err;
+  EXPECT_EQ(completion.out, tokenizer.decode(continuation, false) + "\n");
+}
+
+TEST_F(LinkedExecutable, BadCommandLinesExitTwoWithOneLine) {
+  for (std::vector<std::string> args : std::vector<std::vector<std::string>>{
+           {"--frobnicate"}, {"--greedy", "3"}, {"--ids", "1,x"}, {"--ids", "1", "--greedy", "0"},
+           {"--ids", "520"}, {"--ids", kPromptText, "--greedy", "60"}, {"--ids", "1", "--tokenize", "a"}}) {
+    SCOPED_TRACE(args[0] + " " + (args.size() > 1 ? args[1] : ""));
+    ProcessResult bad = run(path(false), args);
+    EXPECT_EQ(bad.status, 2);
+    EXPECT_TRUE(isOneLine(bad.err)) << bad.err;
+    EXPECT_EQ(bad.out, "");
+  }
+  EXPECT_EQ(run(path(false), {"--frobnicate"}).err, path(false) + ": unknown option '--frobnicate' (see --help)\n");
+  ProcessResult help = run(path(false), {"--help"});
+  EXPECT_EQ(help.status, 0);
+  for (const char *flag : {"--ids", "--logits", "--greedy", "--gen-logits", "--chunk", "--bench", "--threads", "--info"})
+    EXPECT_NE(help.out.find(flag), std::string::npos) << flag;
+}
+
+TEST_F(LinkedExecutable, BenchReportsPrefillAndDecodeSpeed) {
+  ProcessResult bench = run(path(false), {"--bench", "--bench-prompt", "20", "--bench-gen", "10", "--chunk", "3"});
+  ASSERT_EQ(bench.status, 0) << bench.err;
+  EXPECT_EQ(bench.out.rfind("prefill: 20 tokens in ", 0), 0u) << bench.out;
+  EXPECT_NE(bench.out.find(" tokens/s\ndecode: 10 tokens in "), std::string::npos) << bench.out;
+  // The default sizes (512 + 128) shrink to the fake model's 64 positions.
+  bench = run(path(false), {"--bench"});
+  ASSERT_EQ(bench.status, 0) << bench.err;
+  EXPECT_EQ(bench.out.rfind("prefill: 48 tokens in ", 0), 0u) << bench.out;
+  EXPECT_NE(bench.out.find("decode: 16 tokens in "), std::string::npos) << bench.out;
+  EXPECT_EQ(run(path(false), {"--bench", "--bench-prompt", "60", "--bench-gen", "10"}).status, 2);
+}
+
+TEST_F(LinkedExecutable, DamagedPayloadsExitOneWithOneLine) {
+  const std::string good = readFile(path(false));
+  const std::string damaged = dir() + "/damaged";
+  auto expectRefused = [&](const std::string &bytes, const std::string &message) {
+    std::ofstream(damaged, std::ios::binary | std::ios::trunc) << bytes;
+    fs::permissions(damaged, fs::perms::owner_all);
+    ProcessResult result = LinkedExecutable::run(damaged, {"--ids", "1"});
+    EXPECT_EQ(result.status, 1);
+    EXPECT_TRUE(isOneLine(result.err)) << result.err;
+    EXPECT_NE(result.err.find(message), std::string::npos) << result.err;
+  };
+  uint64_t at = 0;
+  for (const runtime::PayloadEntry &entry : runtime::decodePayloadTrailer(
+           reinterpret_cast<const uint8_t *>(good.data()) + good.size() - runtime::kTrailerBytes, good.size()))
+    if (entry.kind == runtime::PayloadSection::Vocabulary) at = entry.offset;
+  ASSERT_EQ(good.substr(at, 4), "GRTK");
+
+  expectRefused(good.substr(0, at + 1000), "no model payload at the end of the executable");
+  std::string flipped = good;
+  flipped[flipped.size() - 200] ^= 0x40; // inside the section table
+  expectRefused(flipped, "the payload trailer is damaged");
+  std::string vocabulary = good;
+  vocabulary[at + 4] = 9; // the blob's version
+  expectRefused(vocabulary, "vocabulary");
+  std::remove(damaged.c_str());
+}
+
+TEST_F(LinkedExecutable, LinkFailuresAreOneLineAndLeaveNoFiles) {
+  const std::string output = dir() + "/never-linked";
+  std::string error;
+  LinkInputs noModel = smallInputs(output, false);
+  noModel.objectFiles.clear();
+  EXPECT_FALSE(linkExecutable(noModel, error));
+  EXPECT_NE(error.find("undefined reference to `granite_"), std::string::npos) << error;
+  EXPECT_EQ(error.find('\n'), std::string::npos) << error;
+
+  LinkInputs failingWriter = smallInputs(output, true);
+  failingWriter.writeWeights = [](std::ostream &, std::string &writerError) {
+    writerError = "blk.0.attn_q.weight: read error";
+    return false;
+  };
+  EXPECT_FALSE(linkExecutable(failingWriter, error));
+  EXPECT_EQ(error, "cannot write the weight blob: blk.0.attn_q.weight: read error");
+  EXPECT_FALSE(fs::exists(output));
+  EXPECT_FALSE(fs::exists(output + ".weights"));
+  EXPECT_TRUE(leftovers().empty());
+}
+
+/// True when the file system at `dir` stores a file with a 64 MiB hole in far fewer blocks.
+bool fileSystemMakesHoles(const std::string &dir) {
+  const std::string probe = dir + "/hole-probe";
+  {
+    std::ofstream out(probe, std::ios::binary | std::ios::trunc);
+    out.seekp(64 << 20);
+    out.put('x');
+  }
+  struct stat info {};
+  bool holes = stat(probe.c_str(), &info) == 0 && static_cast<uint64_t>(info.st_blocks) * 512 < (1u << 20);
+  std::remove(probe.c_str());
+  return holes;
+}
+
+TEST_F(LinkedExecutable, PayloadAbove4GiBIsMappedAndReadBeyond4GiB) {
+  struct statvfs disk {};
+  ASSERT_EQ(statvfs(dir().c_str(), &disk), 0);
+  if (static_cast<uint64_t>(disk.f_bavail) * disk.f_frsize < (256u << 20))
+    GTEST_SKIP() << "less than 256 MiB free in " << dir() << " for the sparse 4 GiB executable";
+  if (!fileSystemMakesHoles(dir()))
+    GTEST_SKIP() << "the file system at " << dir() << " does not store holes, and 4 GiB must not be written";
+
+  const std::string output = dir() + "/fake-large";
+  LinkInputs large = inputs(
+      GRANITE_FAKE_MODEL_LARGE,
+      [](std::ostream &out, std::string &) {
+        std::streamoff start = out.tellp();
+        out.write("blob start", 10);
+        out.seekp(start + static_cast<std::streamoff>(kLargeTableOffset)); // leaves a hole of 4 GiB
+        std::vector<uint8_t> table = referenceTable();
+        out.write(reinterpret_cast<const char *>(table.data()), static_cast<std::streamsize>(table.size()));
+        out.write(std::string(kTailBytes, '\xA5').data(), kTailBytes);
+        return true;
+      },
+      output, false);
+  std::string error;
+  ASSERT_TRUE(linkExecutable(large, error)) << error;
+  struct stat info {};
+  ASSERT_EQ(stat(output.c_str(), &info), 0);
+  EXPECT_GT(static_cast<uint64_t>(info.st_size), weightsBytes(kLargeTableOffset));
+  EXPECT_LT(static_cast<uint64_t>(info.st_blocks) * 512, 64u << 20) << "the executable is not sparse";
+
+  const std::string logits = dir() + "/large-logits.f32";
+  ProcessResult ids = run(output, {"--ids", kPromptText, "--logits", logits});
+  std::remove(output.c_str());
+  ASSERT_EQ(ids.status, 0) << ids.err;
+  EXPECT_EQ(readFloats(logits), referenceLogits(kPrompt));
+}
+
+} // namespace
+} // namespace granite::codegen
