@@ -31,8 +31,9 @@ public:
 
   /// Like forward, but writes the logits of every token: [count][vocabSize()].
   void forwardAll(const int32_t *ids, int32_t count, float *allLogits);
-  /// Feeds at most `tokens` tokens per granite_forward call from now on (it is capped at max_tokens).
+  /// Feeds at most `tokens` tokens per granite_forward call from now on (0 or more than max_tokens: max_tokens).
   void setChunkSize(int32_t tokens);
+  int32_t chunkSize() const { return chunkSize_; }
   /// Worker threads for the kernels; returns the number in effect.
   int32_t setThreads(int32_t threads) { return granite_set_threads(threads); }
 

@@ -8,11 +8,13 @@
 #include "runtime/Payload.h"
 #include "runtime/VocabularyBlob.h"
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <iomanip>
 #include <iostream>
 #include <memory>
+#include <optional>
 
 using namespace granite::runtime;
 
@@ -61,10 +63,16 @@ void runIds(const CliOptions &options, CompiledModel &model, const Tokenizer &to
   std::vector<float> last(vocab);
   const int32_t count = static_cast<int32_t>(prompt.size());
   if (options.logitsFile) {
-    std::vector<float> all(static_cast<size_t>(count) * vocab);
-    model.forwardAll(prompt.data(), count, all.data());
-    LogitsFile(*options.logitsFile).write(all.data(), all.size());
-    std::copy(all.end() - vocab, all.end(), last.begin());
+    // One chunk's rows at a time: a long prompt's [n_prompt][n_vocab] need not fit in memory.
+    LogitsFile file(*options.logitsFile);
+    std::vector<float> rows(static_cast<size_t>(model.chunkSize()) * vocab);
+    for (int32_t done = 0; done < count;) {
+      int32_t piece = std::min(model.chunkSize(), count - done);
+      model.forwardAll(prompt.data() + done, piece, rows.data());
+      file.write(rows.data(), static_cast<size_t>(piece) * vocab);
+      std::copy_n(rows.begin() + static_cast<size_t>(piece - 1) * vocab, vocab, last.begin());
+      done += piece;
+    }
   } else {
     model.forward(prompt.data(), count, last.data());
   }

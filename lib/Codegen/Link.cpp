@@ -7,6 +7,7 @@
 #include <cstring>
 #include <fcntl.h>
 #include <fstream>
+#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -34,27 +35,35 @@ std::string firstErrorLine(const std::string &output) {
   return first.empty() ? "no output" : first;
 }
 
-/// Runs `argv` with stdout and stderr going to `logPath`; returns the exit status (-1 when it did not exit).
-int runLogged(const std::vector<std::string> &argv, const std::string &logPath) {
+/// Runs `argv` with stdout and stderr going to `logPath`. Returns false with `error` set when it cannot start or
+/// does not exit normally; otherwise `status` is its exit status.
+bool runLogged(const std::vector<std::string> &argv, const std::string &logPath, int &status, std::string &error) {
   std::vector<char *> args;
   for (const std::string &arg : argv) args.push_back(const_cast<char *>(arg.c_str()));
   args.push_back(nullptr);
-  pid_t child = fork();
-  if (child < 0) return -1;
-  if (child == 0) {
-    int log = ::open(logPath.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (log >= 0) {
-      dup2(log, 1);
-      dup2(log, 2);
-    }
-    execvp(args[0], args.data());
-    std::fprintf(stderr, "error: cannot run '%s': %s\n", args[0], std::strerror(errno));
-    _exit(127);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, logPath.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_adddup2(&actions, 1, 2);
+  pid_t child = 0;
+  int spawned = posix_spawnp(&child, args[0], &actions, nullptr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (spawned != 0) {
+    error = "cannot run '" + argv[0] + "': " + std::strerror(spawned);
+    return false;
   }
-  int status = 0;
-  while (waitpid(child, &status, 0) < 0)
-    if (errno != EINTR) return -1;
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  int wait = 0;
+  while (waitpid(child, &wait, 0) < 0)
+    if (errno != EINTR) {
+      error = "lost the linker process: " + std::string(std::strerror(errno));
+      return false;
+    }
+  if (!WIFEXITED(wait)) {
+    error = "the linker '" + argv[0] + "' was killed by signal " + std::to_string(WTERMSIG(wait));
+    return false;
+  }
+  status = WEXITSTATUS(wait);
+  return true;
 }
 
 bool link(const LinkInputs &inputs, const std::string &executable, std::string &error) {
@@ -64,10 +73,12 @@ bool link(const LinkInputs &inputs, const std::string &executable, std::string &
   argv.insert(argv.end(), {GRANITE_MODEL_MAIN_ARCHIVE, GRANITE_RUNTIME_ARCHIVE, GRANITE_PCRE2_ARCHIVE, "-pthread",
                            "-ldl", "-lm"});
   const std::string logPath = executable + ".log";
-  int status = runLogged(argv, logPath);
+  int status = 0;
+  bool ran = runLogged(argv, logPath, status, error);
   std::ifstream log(logPath);
   std::string output((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
   std::remove(logPath.c_str());
+  if (!ran) return false;
   if (status == 0) return true;
   error = "linking '" + inputs.outputPath + "' failed: " + firstErrorLine(output);
   return false;
@@ -154,6 +165,10 @@ bool appendPayload(const LinkInputs &inputs, const std::string &executable, cons
 } // namespace
 
 bool linkExecutable(const LinkInputs &inputs, std::string &error) {
+  if (!inputs.writeWeights) {
+    error = "no weight blob to write";
+    return false;
+  }
   const std::string suffix = ".tmp" + std::to_string(getpid());
   const std::string executable = inputs.outputPath + suffix;
   const std::string finalBlob = inputs.outputPath + ".weights";
