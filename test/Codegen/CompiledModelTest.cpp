@@ -69,7 +69,7 @@ TEST(CompiledModel, RejectsAFullContextBadIdsAndAWrongBlob) {
     model.forward(&one, 1, last.data());
     FAIL() << "no error for a full context";
   } catch (const ModelError &e) {
-    EXPECT_STREQ(e.what(), "the context is full: 64 + 1 tokens exceed 64 positions");
+    EXPECT_STREQ(e.what(), "the context is full: 256 + 1 tokens exceed 256 positions");
   }
   model.reset();
   int32_t outside = kVocab;

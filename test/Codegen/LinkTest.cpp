@@ -3,6 +3,7 @@
 #include "Codegen/GGUFVocabulary.h"
 #include "Codegen/Link.h"
 #include "FakeReference.h"
+#include "runtime/ChatTemplate.h"
 #include "runtime/Payload.h"
 #include "runtime/Tokenizer.h"
 #include "runtime/VocabularyBlob.h"
@@ -105,11 +106,13 @@ protected:
         output, external);
   }
 
-  static ProcessResult run(const std::string &executable, const std::vector<std::string> &args) {
+  static ProcessResult run(const std::string &executable, const std::vector<std::string> &args,
+                           const std::string &input = "") {
     std::string command = quoted(executable);
     for (const std::string &arg : args) command += " " + quoted(arg);
-    const std::string out = dir() + "/stdout", err = dir() + "/stderr";
-    int status = std::system((command + " </dev/null >" + out + " 2>" + err).c_str());
+    const std::string in = dir() + "/stdin", out = dir() + "/stdout", err = dir() + "/stderr";
+    std::ofstream(in, std::ios::binary | std::ios::trunc) << input;
+    int status = std::system((command + " <" + in + " >" + out + " 2>" + err).c_str());
     return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, readFile(out), readFile(err)};
   }
 
@@ -132,7 +135,7 @@ TEST_F(LinkedExecutable, InfoDescribesTheCompiledModel) {
   ASSERT_EQ(info.status, 0) << info.err;
   EXPECT_EQ(info.out, "variant: fake-test\n"
                       "target: test-cpu\n"
-                      "context: 64 positions\n"
+                      "context: 256 positions\n"
                       "vocabulary: 520 logits per token\n"
                       "batch: at most 8 tokens per forward call\n"
                       "weight types: U8 x1\n"
@@ -221,10 +224,33 @@ TEST_F(LinkedExecutable, CompletionRunsTheCompiledModelThroughTheRuntimeCli) {
   EXPECT_EQ(completion.out, tokenizer.decode(continuation, false) + "\n");
 }
 
+TEST_F(LinkedExecutable, ChatCarriesTheModelStateAcrossTurns) {
+  // Each reply must be the greedy continuation of its turn's whole rendered conversation, however the runtime
+  // feeds it (extending the held positions, or resetting and feeding again).
+  runtime::Tokenizer tokenizer(*vocabulary_);
+  const int32_t startOfRole = tokenizer.findAddedToken("<|start_of_role|>");
+  nlohmann::ordered_json messages = nlohmann::ordered_json::array();
+  std::string expected;
+  for (const char *turn : {"hello", "and again"}) {
+    messages.push_back({{"role", "user"}, {"content", turn}});
+    runtime::RenderedChat rendered = runtime::renderGraniteChat(messages, {}, {}, true);
+    std::vector<int32_t> reply =
+        referenceGreedy(tokenizer.encodeTemplate(rendered.text, rendered.literalSpans), 3, unusedIds(tokenizer), nullptr);
+    for (size_t i = 0; i < reply.size(); ++i)
+      if (tokenizer.isEndOfGeneration(reply[i]) || reply[i] == startOfRole) reply.resize(i);
+    std::string text = tokenizer.decode(reply, false);
+    expected += text + "\n";
+    messages.push_back({{"role", "assistant"}, {"content", text}});
+  }
+  ProcessResult chat = run(path(false), {"--chat", "-n", "3"}, "hello\nand again\n");
+  ASSERT_EQ(chat.status, 0) << chat.err;
+  EXPECT_EQ(chat.out, expected);
+}
+
 TEST_F(LinkedExecutable, BadCommandLinesExitTwoWithOneLine) {
   for (std::vector<std::string> args : std::vector<std::vector<std::string>>{
            {"--frobnicate"}, {"--greedy", "3"}, {"--ids", "1,x"}, {"--ids", "1", "--greedy", "0"},
-           {"--ids", "520"}, {"--ids", kPromptText, "--greedy", "60"}, {"--ids", "1", "--tokenize", "a"}}) {
+           {"--ids", "520"}, {"--ids", kPromptText, "--greedy", "250"}, {"--ids", "1", "--tokenize", "a"}}) {
     SCOPED_TRACE(args[0] + " " + (args.size() > 1 ? args[1] : ""));
     ProcessResult bad = run(path(false), args);
     EXPECT_EQ(bad.status, 2);
@@ -243,12 +269,12 @@ TEST_F(LinkedExecutable, BenchReportsPrefillAndDecodeSpeed) {
   ASSERT_EQ(bench.status, 0) << bench.err;
   EXPECT_EQ(bench.out.rfind("prefill: 20 tokens in ", 0), 0u) << bench.out;
   EXPECT_NE(bench.out.find(" tokens/s\ndecode: 10 tokens in "), std::string::npos) << bench.out;
-  // The default sizes (512 + 128) shrink to the fake model's 64 positions.
+  // The default sizes (512 + 128) shrink to the fake model's 256 positions.
   bench = run(path(false), {"--bench"});
   ASSERT_EQ(bench.status, 0) << bench.err;
-  EXPECT_EQ(bench.out.rfind("prefill: 48 tokens in ", 0), 0u) << bench.out;
-  EXPECT_NE(bench.out.find("decode: 16 tokens in "), std::string::npos) << bench.out;
-  EXPECT_EQ(run(path(false), {"--bench", "--bench-prompt", "60", "--bench-gen", "10"}).status, 2);
+  EXPECT_EQ(bench.out.rfind("prefill: 192 tokens in ", 0), 0u) << bench.out;
+  EXPECT_NE(bench.out.find("decode: 64 tokens in "), std::string::npos) << bench.out;
+  EXPECT_EQ(run(path(false), {"--bench", "--bench-prompt", "250", "--bench-gen", "10"}).status, 2);
 }
 
 TEST_F(LinkedExecutable, DamagedPayloadsExitOneWithOneLine) {
