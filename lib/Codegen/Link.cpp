@@ -5,8 +5,9 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <fcntl.h>
+#include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -18,48 +19,54 @@ using runtime::kPayloadAlignment;
 using runtime::PayloadEntry;
 using runtime::PayloadSection;
 
-/// The first line of the linker's output that names the problem (an error, or an undefined symbol), else the
-/// first line it printed.
+/// The first line of the linker's output that names the problem, else its first line. collect2's closing
+/// "ld returned 1 exit status" says nothing, and ld's "in function" lines only give context.
 std::string firstErrorLine(const std::string &output) {
   std::string first;
-  size_t pos = 0;
-  while (pos < output.size()) {
-    size_t end = output.find('\n', pos);
-    std::string line = output.substr(pos, end == std::string::npos ? std::string::npos : end - pos);
-    pos = end == std::string::npos ? output.size() : end + 1;
-    if (line.empty()) continue;
+  std::istringstream lines(output);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.empty() || line.rfind("collect2:", 0) == 0) continue;
     if (first.empty()) first = line;
-    if (line.find("error") != std::string::npos || line.find("undefined reference") != std::string::npos)
-      return line;
+    for (const char *sign : {"error", "undefined reference", "multiple definition", "cannot "})
+      if (line.find(sign) != std::string::npos) return line;
   }
-  return first.empty() ? "no output" : first;
+  return first.empty() ? "the linker printed nothing" : first;
 }
 
-/// Runs `argv` with stdout and stderr going to `logPath`. Returns false with `error` set when it cannot start or
-/// does not exit normally; otherwise `status` is its exit status.
-bool runLogged(const std::vector<std::string> &argv, const std::string &logPath, int &status, std::string &error) {
+/// Runs `argv` and returns what it printed (stdout and stderr, through an unlinked temporary file). Returns false
+/// with `error` set when it cannot start or does not exit normally; otherwise `status` is its exit status.
+bool runCapturingOutput(const std::vector<std::string> &argv, int &status, std::string &output, std::string &error) {
+  std::error_code noTemp;
+  std::filesystem::path directory = std::filesystem::temp_directory_path(noTemp);
+  std::string logPath = ((noTemp ? "/tmp" : directory) / "granitec-link-XXXXXX").string();
+  int log = mkstemp(logPath.data());
+  if (log < 0) {
+    error = "cannot create a temporary file for the linker's output: " + std::string(std::strerror(errno));
+    return false;
+  }
+  unlink(logPath.c_str());
   std::vector<char *> args;
   for (const std::string &arg : argv) args.push_back(const_cast<char *>(arg.c_str()));
   args.push_back(nullptr);
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, logPath.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_adddup2(&actions, 1, 2);
+  posix_spawn_file_actions_adddup2(&actions, log, 1);
+  posix_spawn_file_actions_adddup2(&actions, log, 2);
   pid_t child = 0;
   int spawned = posix_spawnp(&child, args[0], &actions, nullptr, args.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
+  int wait = 0;
+  while (spawned == 0 && waitpid(child, &wait, 0) < 0 && errno == EINTR) {
+  }
+  char buffer[4096];
+  for (ssize_t n, offset = 0; (n = pread(log, buffer, sizeof buffer, offset)) > 0; offset += n) output.append(buffer, n);
+  close(log);
   if (spawned != 0) {
     error = "cannot run '" + argv[0] + "': " + std::strerror(spawned);
     return false;
   }
-  int wait = 0;
-  while (waitpid(child, &wait, 0) < 0)
-    if (errno != EINTR) {
-      error = "lost the linker process: " + std::string(std::strerror(errno));
-      return false;
-    }
   if (!WIFEXITED(wait)) {
-    error = "the linker '" + argv[0] + "' was killed by signal " + std::to_string(WTERMSIG(wait));
+    error = "the linker '" + argv[0] + "' did not finish (signal " + std::to_string(WTERMSIG(wait)) + ")";
     return false;
   }
   status = WEXITSTATUS(wait);
@@ -72,13 +79,9 @@ bool link(const LinkInputs &inputs, const std::string &executable, std::string &
   // main() comes from the ModelMain archive; the generated objects before it define what it calls.
   argv.insert(argv.end(), {GRANITE_MODEL_MAIN_ARCHIVE, GRANITE_RUNTIME_ARCHIVE, GRANITE_PCRE2_ARCHIVE, "-pthread",
                            "-ldl", "-lm"});
-  const std::string logPath = executable + ".log";
   int status = 0;
-  bool ran = runLogged(argv, logPath, status, error);
-  std::ifstream log(logPath);
-  std::string output((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
-  std::remove(logPath.c_str());
-  if (!ran) return false;
+  std::string output;
+  if (!runCapturingOutput(argv, status, output, error)) return false;
   if (status == 0) return true;
   error = "linking '" + inputs.outputPath + "' failed: " + firstErrorLine(output);
   return false;

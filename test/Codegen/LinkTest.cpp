@@ -313,6 +313,10 @@ TEST_F(LinkedExecutable, LinkFailuresAreOneLineAndLeaveNoFiles) {
   EXPECT_NE(error.find("undefined reference to `granite_"), std::string::npos) << error;
   EXPECT_EQ(error.find('\n'), std::string::npos) << error;
 
+  EXPECT_FALSE(linkExecutable(smallInputs(dir() + "/no-such-dir/out", false), error));
+  EXPECT_NE(error.find("cannot open output file " + dir() + "/no-such-dir/out.tmp"), std::string::npos) << error;
+  EXPECT_EQ(error.find('\n'), std::string::npos) << error;
+
   LinkInputs failingWriter = smallInputs(output, true);
   failingWriter.writeWeights = [](std::ostream &, std::string &writerError) {
     writerError = "blk.0.attn_q.weight: read error";
