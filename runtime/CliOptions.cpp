@@ -135,8 +135,8 @@ Modes (exactly one):
                            first turn. The whole conversation is kept. Ctrl-C stops the current reply only.
   --tokenize TEXT          print TEXT's token ids, space-separated, on one line
   --detokenize IDS         print the exact text of comma-separated ids (e.g. 1,2,3), nothing added
-  --ids IDS                feed comma-separated token ids (no BOS, no tokenizer) and print nothing else;
-                           combine with --logits and --greedy
+  --ids IDS                run the model on comma-separated token ids (no BOS, no tokenizer); the output comes
+                           from --logits and --greedy
   --bench                  measure prefill and decode speed in tokens/s
   --info                   print what was compiled: variant, target, context, weight types, build id
   -h, --help               print this help
@@ -164,11 +164,11 @@ Sampling (llama.cpp semantics, applied in this order):
   -n, --max-tokens N       stop after N tokens (default -1: at <|end_of_text|> or a full context)
   --stop TEXT              stop before TEXT (repeatable; TEXT is not printed)
 
-Compiled model checks (with --ids):
-  --logits FILE            write the logits after each prompt token: raw little-endian f32 [prompt][vocab],
-                           divided by the logit scale, as computed
-  --greedy N               then decode N tokens greedily, one per step, and print their ids on one line
-                           (padding ids are never chosen)
+Compiled model checks:
+  --logits FILE            with --ids: write the logits after each prompt token, as computed and divided by the
+                           logit scale: raw little-endian f32 [prompt][vocab]
+  --greedy N               with --ids: then decode N tokens greedily, one per step, and print their ids on one
+                           line (padding ids are never chosen)
   --gen-logits FILE        with --greedy: the logits each decoded token was chosen from, [N][vocab]
   --chunk K                feed the prompt in pieces of at most K tokens (also with --bench)
   --bench-prompt N         with --bench: prompt tokens to prefill (default 512, or 3/4 of a shorter context)
