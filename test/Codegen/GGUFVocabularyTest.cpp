@@ -6,7 +6,9 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <functional>
+#include <unistd.h>
 
 namespace granite::codegen {
 namespace {
@@ -20,9 +22,11 @@ gguf::File editedGolden(const std::function<void(Metadata &)> &edit) {
   gguf::File golden = gguf::File::open(kGolden); // the writer reads its tensor bytes
   gguf::Writer writer = gguf::copyOf(golden);
   edit(writer.metadata());
-  const std::string path = ::testing::TempDir() + "gguf-vocabulary-test.gguf";
+  const std::string path = ::testing::TempDir() + "gguf-vocabulary-test-" + std::to_string(getpid()) + ".gguf";
   writer.writeFile(path);
-  return gguf::File::open(path);
+  gguf::File file = gguf::File::open(path); // the mapping outlives the name
+  std::remove(path.c_str());
+  return file;
 }
 
 /// The error vocabularyFromGGUF gives for the golden file's metadata after `edit`.

@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 namespace granite::codegen {
 namespace {
@@ -65,7 +66,8 @@ bool isOneLine(const std::string &text) {
 
 class LinkedExecutable : public ::testing::Test {
 protected:
-  static std::string dir() { return GRANITE_TEST_WORK_DIR; }
+  /// One directory per process: ctest runs the cases of this suite in parallel processes.
+  static std::string dir() { return GRANITE_TEST_WORK_DIR "/" + std::to_string(getpid()); }
 
   static void SetUpTestSuite() {
     fs::create_directories(dir());
@@ -78,6 +80,7 @@ protected:
     }
   }
   static void TearDownTestSuite() {
+    fs::remove_all(dir());
     delete vocabulary_;
     delete chatTemplate_;
   }

@@ -3,7 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <fstream>
+#include <unistd.h>
 
 namespace granite::runtime {
 namespace {
@@ -54,7 +56,7 @@ TEST(PayloadTrailer, NamesEachKindOfDamage) {
 }
 
 TEST(MappedPayload, MapsSectionsAndNamesAMissingWeightFile) {
-  const std::string path = ::testing::TempDir() + "payload-test-file";
+  const std::string path = ::testing::TempDir() + "payload-test-" + std::to_string(getpid());
   std::string file(4096, 'x'); // stands in for the ELF part
   file += std::string(4096, 'w') + "VOCAB" + std::string(4096 - 5, '\0') + "TEMPLATE";
   std::vector<PayloadEntry> entries = {{PayloadSection::Weights, 4096, 4096},
