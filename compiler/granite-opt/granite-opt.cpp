@@ -1,4 +1,5 @@
 // granite-opt: parses, verifies, transforms and prints granite IR (the lit suite's driver for the dialect).
+#include "Conversion/GraniteToKernels/Passes.h"
 #include "Dialect/Granite/IR/GraniteOps.h"
 #include "Dialect/Granite/Transforms/Passes.h"
 
@@ -9,7 +10,9 @@
 int main(int argc, char **argv) {
   mlir::DialectRegistry registry;
   mlir::granite::registerGranitePasses();
-  registry.insert<mlir::granite::GraniteDialect, mlir::func::FuncDialect, mlir::arith::ArithDialect>();
+  mlir::granite::registerGraniteConversionPasses();
+  registry.insert<mlir::granite::GraniteDialect, mlir::func::FuncDialect, mlir::arith::ArithDialect,
+                  mlir::LLVM::LLVMDialect>();
   return mlir::asMainReturnCode(mlir::MlirOptMain(argc, argv, "granite-opt: the granite dialect and its passes\n",
                                                   registry));
 }

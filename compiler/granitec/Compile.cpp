@@ -7,7 +7,17 @@
 #include "Frontend/GraniteConfig.h"
 #include "Frontend/ImportModel.h"
 #include "Frontend/ModelSource.h"
+#include "Frontend/Variant.h"
+#include "Codegen/EmitObject.h"
+#include "Codegen/GGUFVocabulary.h"
+#include "Codegen/Link.h"
+#include "Codegen/WeightBlob.h"
+#include "runtime/VocabularyBlob.h"
+#include "Conversion/GraniteToKernels/Passes.h"
+#include "Kernels/KernelCache.h"
+#include "Target/CpuFamily.h"
 
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/Verifier.h"
 #include "mlir/IR/MLIRContext.h"
@@ -16,37 +26,149 @@
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <chrono>
+#include <climits>
+#include <filesystem>
+#include <fstream>
+#include <functional>
 #include <iostream>
 #include <optional>
 #include <system_error>
 
+#include <unistd.h>
+
 namespace granite::driver {
 
-const char *const kCompileHelp = R"(usage: granitec compile MODEL --emit=mlir [--emit-after=PASS] [-o FILE]
+const char *const kCompileHelp = R"(usage: granitec compile MODEL [--emit=mlir|llvm|obj|exe] [options] [-o FILE]
 
 MODEL is a Granite 4.0 GGUF file or a Hugging Face folder (config.json with model_type granitemoehybrid, and
 model.safetensors or sharded model-*.safetensors with model.safetensors.index.json).
 
-Reads and validates the model and prints it as granite MLIR: one granite.weight symbol per
-tensor (file, byte offset, type; no data) and @forward, the layer sequence unrolled.
-
-What works today: --emit=mlir only. Building an executable (no --emit, with -o) is not implemented yet.
+Stages: import -> granite passes (verify, fold multipliers, fuse, plan memory) -> granite-to-kernels ->
+kernel instances (Halide, cached) -> LLVM IR -> object.
 
 options:
-  --emit=mlir         print the IR as imported
+  --emit=mlir         print the granite IR as imported (or after --emit-after=PASS)
+  --emit=llvm         print the LLVM IR of the generated model code
+  --emit=obj          write the model's object file to -o FILE, and FILE.link: the kernel and Halide runtime
+                      objects (one path per line) it must be linked with
+  --emit=exe          the executable (the default with -o): model, kernels, runtime and the weights, vocabulary
+                      and chat template as a payload (docs/executable.md); GGUF models only
+  --weights=external  with --emit=exe: write the weight blob to FILE.weights instead of into FILE
   --emit-after=PASS   with --emit=mlir: run the pipeline up to and including PASS and print the IR then;
                       PASS is one of granite-verify-model, granite-fold-multipliers, granite-fuse,
-                      granite-plan-memory (in pipeline order)
-  -o FILE             write the IR to FILE instead of stdout
+                      granite-plan-memory, granite-to-kernels (in pipeline order)
+  --target FAMILY     CPU family or alias the code is compiled for (default: host)
+  --ctx N             positions of the KV cache (default: the model's context length, at most 32768)
+  --max-tokens N      most tokens per forward call, the prefill chunk (default 512)
+  -o FILE             output file (stdout for mlir and llvm when absent)
+  -v                  report each stage and its time on stderr
   -h, --help          show this help
+
+Kernel objects are cached in $GRANITEC_KERNEL_CACHE, else $XDG_CACHE_HOME/granitec/kernels, else
+~/.cache/granitec/kernels.
 )";
 
 namespace {
 
-/// Builds, optionally transforms, and writes the module. Runs without exceptions (MLIR code); reports
-/// MLIR diagnostics as one line each through the context's handler.
-int emitMLIR(const ModelSource &source, const std::optional<std::string> &emitAfter,
-             const std::optional<std::string> &output) {
+constexpr int64_t kDefaultMaxTokens = 512;
+constexpr int64_t kMaxDefaultContext = 32768;
+
+struct CompileOptions {
+  std::string emit;
+  std::optional<std::string> emitAfter, output;
+  const target::CpuFamily *family = nullptr;
+  int64_t context = 0, maxTokens = kDefaultMaxTokens;
+  std::string variant, buildId;
+  bool verbose = false, weightsExternal = false;
+};
+
+/// Prints "granitec: <stage> (<ms> ms)" on stderr when verbose.
+class StageTimer {
+public:
+  explicit StageTimer(bool verbose) : verbose_(verbose) {}
+  void done(const std::string &stage) {
+    auto now = std::chrono::steady_clock::now();
+    if (verbose_)
+      std::cerr << "granitec: " << stage << " ("
+                << std::chrono::duration_cast<std::chrono::milliseconds>(now - last_).count() << " ms)\n";
+    last_ = now;
+  }
+
+private:
+  bool verbose_;
+  std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
+};
+
+bool writeText(const std::optional<std::string> &output, const std::function<void(llvm::raw_ostream &)> &print) {
+  std::string error;
+  std::unique_ptr<llvm::ToolOutputFile> file = mlir::openOutputFile(output.value_or("-"), &error);
+  if (!file) {
+    std::cerr << "granitec: error: " << error << "\n";
+    return false;
+  }
+  print(file->os());
+  file->keep();
+  return true;
+}
+
+/// Instantiates every kernel the lowered module calls, plus the Halide runtime; returns their object paths.
+/// Kernel compilation throws on failure (KernelCache).
+std::vector<std::string> instantiateKernels(mlir::ModuleOp module, const target::CpuFamily &family,
+                                            StageTimer &timer) {
+  kernels::KernelCache cache;
+  std::vector<std::string> objects;
+  int compiled = 0;
+  for (const mlir::granite::KernelSpec &spec : mlir::granite::readKernelSpecs(module)) {
+    kernels::CompiledKernel kernel = cache.instantiate({spec.generator, spec.params, family.name, spec.name});
+    compiled += !kernel.cacheHit;
+    objects.push_back(kernel.object.string());
+  }
+  objects.push_back(cache.runtime(family.name).string());
+  timer.done("kernels: " + std::to_string(objects.size() - 1) + " instances, " + std::to_string(compiled) +
+             " compiled, cache " + cache.directory().string());
+  return objects;
+}
+
+/// Emits the model object next to the output, then links it with the kernels, the runtime and the payload.
+int linkModel(mlir::ModuleOp lowered, const ModelSource &source, const gguf::File &gguf,
+              std::vector<std::string> kernelObjects, const CompileOptions &options, StageTimer &timer) {
+  std::string error;
+  const std::string object = *options.output + ".model.o." + std::to_string(getpid());
+  if (!codegen::emitObject(lowered, *options.family, object, error)) {
+    std::cerr << "granitec: error: " << error << "\n";
+    return 1;
+  }
+  timer.done("object");
+  // The lowered module has no weight symbols left: the blob comes from a fresh import (same symbols, same layout).
+  mlir::OwningOpRef<mlir::ModuleOp> weights = importModel(*lowered->getContext(), source);
+  if (!weights)
+    return 1;
+  codegen::WeightBlobLayout layout = codegen::planWeightBlob(*weights);
+  codegen::LinkInputs inputs;
+  inputs.objectFiles.push_back(object);
+  inputs.objectFiles.insert(inputs.objectFiles.end(), kernelObjects.begin(), kernelObjects.end());
+  inputs.writeWeights = [&](std::ostream &out, std::string &writeError) {
+    return codegen::writeWeightBlob(*weights, layout, out, writeError);
+  };
+  inputs.vocabulary = runtime::serializeVocabulary(codegen::vocabularyFromGGUF(gguf));
+  inputs.chatTemplate = codegen::chatTemplateFromGGUF(gguf);
+  inputs.outputPath = *options.output;
+  inputs.weightsExternal = options.weightsExternal;
+  bool linked = codegen::linkExecutable(inputs, error);
+  std::filesystem::remove(object);
+  if (!linked) {
+    std::cerr << "granitec: error: " << error << "\n";
+    return 1;
+  }
+  timer.done("executable " + *options.output);
+  return 0;
+}
+
+/// Runs the pipeline as far as the options ask and writes the result. Runs without exceptions except in
+/// kernel instantiation; MLIR diagnostics are reported one line each through the context's handler.
+int compile(const ModelSource &source, const gguf::File *gguf, const CompileOptions &options) {
+  StageTimer timer(options.verbose);
   mlir::MLIRContext context;
   mlir::ScopedDiagnosticHandler handler(&context, [](mlir::Diagnostic &diag) {
     std::cerr << "granitec: error: " << diag.str() << "\n";
@@ -55,25 +177,79 @@ int emitMLIR(const ModelSource &source, const std::optional<std::string> &emitAf
   mlir::OwningOpRef<mlir::ModuleOp> module = importModel(context, source);
   if (!module || mlir::failed(mlir::verify(*module)))
     return 1;
-  if (emitAfter) {
-    mlir::PassManager pm(&context);
-    for (const mlir::granite::PipelineStage &stage : mlir::granite::granitePipeline()) {
+  timer.done("import");
+  if (options.emit == "mlir" && !options.emitAfter)
+    return writeText(options.output, [&](llvm::raw_ostream &os) { module->print(os); }) ? 0 : 1;
+
+  mlir::PassManager pm(&context);
+  for (const mlir::granite::PipelineStage &stage : mlir::granite::granitePipeline()) {
+    if (stage.name == "granite-plan-memory") {
+      mlir::granite::GranitePlanMemoryOptions plan;
+      plan.maxTokens = options.maxTokens;
+      plan.contextLength = options.context;
+      pm.addPass(mlir::granite::createGranitePlanMemory(plan));
+    } else {
       stage.add(pm);
-      if (stage.name == *emitAfter)
-        break;
     }
-    if (mlir::failed(pm.run(*module)))
-      return 1;
+    if (options.emitAfter && stage.name == *options.emitAfter)
+      break;
   }
+  if (!options.emitAfter || *options.emitAfter == "granite-to-kernels") {
+    mlir::granite::GraniteToKernelsOptions lowering;
+    lowering.target = options.family->name;
+    lowering.variant = options.variant;
+    lowering.buildId = options.buildId;
+    pm.addPass(mlir::granite::createGraniteToKernels(lowering));
+  }
+  if (mlir::failed(pm.run(*module)))
+    return 1;
+  timer.done("granite passes and lowering");
+  if (options.emit == "mlir")
+    return writeText(options.output, [&](llvm::raw_ostream &os) { module->print(os); }) ? 0 : 1;
+
+  std::vector<std::string> kernelObjects;
+  if (options.emit == "obj" || options.emit == "exe")
+    kernelObjects = instantiateKernels(*module, *options.family, timer);
+  (*module)->removeAttr("granite.kernels"); // not LLVM IR
   std::string error;
-  std::unique_ptr<llvm::ToolOutputFile> file = mlir::openOutputFile(output.value_or("-"), &error);
-  if (!file) {
+  if (options.emit == "llvm") {
+    std::string text;
+    if (!codegen::emitLLVMIR(*module, *options.family, text, error)) {
+      std::cerr << "granitec: error: " << error << "\n";
+      return 1;
+    }
+    timer.done("LLVM IR");
+    return writeText(options.output, [&](llvm::raw_ostream &os) { os << text; }) ? 0 : 1;
+  }
+  if (options.emit == "exe")
+    return linkModel(*module, source, *gguf, kernelObjects, options, timer);
+  if (!codegen::emitObject(*module, *options.family, *options.output, error)) {
     std::cerr << "granitec: error: " << error << "\n";
     return 1;
   }
-  module->print(file->os());
-  file->keep();
+  std::ofstream link(*options.output + ".link");
+  for (const std::string &object : kernelObjects)
+    link << object << "\n";
+  if (!link.flush()) {
+    std::cerr << "granitec: error: cannot write " << *options.output << ".link\n";
+    return 1;
+  }
+  timer.done("object " + *options.output);
   return 0;
+}
+
+int64_t parseCount(const ParsedArgs &parsed, const std::string &flag, int64_t fallback) {
+  std::optional<std::string> text = parsed.value(flag);
+  if (!text)
+    return fallback;
+  try {
+    size_t used = 0;
+    long long value = std::stoll(*text, &used);
+    if (used == text->size() && value > 0 && value <= INT32_MAX)
+      return value;
+  } catch (const std::exception &) {
+  }
+  throw UsageError(flag + " needs a positive integer, got '" + *text + "'");
 }
 
 } // namespace
@@ -81,41 +257,65 @@ int emitMLIR(const ModelSource &source, const std::optional<std::string> &emitAf
 int runCompile(const std::vector<std::string> &args) {
   try {
     ParsedArgs parsed("compile", args,
-                      {{"--emit", true}, {"--emit-after", true}, {"-o", true}, {"--help", false}, {"-h", false}});
+                      {{"--emit", true},
+                       {"--emit-after", true},
+                       {"--target", true},
+                       {"--ctx", true},
+                       {"--max-tokens", true},
+                       {"--weights", true},
+                       {"-o", true},
+                       {"-v", false},
+                       {"--help", false},
+                       {"-h", false}});
     if (parsed.has("--help") || parsed.has("-h")) {
       std::cout << kCompileHelp;
       return 0;
     }
     if (parsed.positionals().size() != 1)
-      throw UsageError("compile takes exactly one MODEL.gguf (see 'granitec compile --help')");
-    std::optional<std::string> emit = parsed.value("--emit"), emitAfter = parsed.value("--emit-after"),
-                               output = parsed.value("-o");
-    if (!emit) {
-      if (!output)
-        throw UsageError("compile needs -o FILE for the executable, or --emit=mlir to print the IR");
-      throw UsageError("building an executable is not implemented yet; only --emit=mlir works today");
+      throw UsageError("compile takes exactly one MODEL (see 'granitec compile --help')");
+    CompileOptions options;
+    options.output = parsed.value("-o");
+    options.emitAfter = parsed.value("--emit-after");
+    options.verbose = parsed.has("-v");
+    options.emit = parsed.value("--emit").value_or("exe");
+    if (options.emit != "mlir" && options.emit != "llvm" && options.emit != "obj" && options.emit != "exe")
+      throw UsageError("--emit=" + options.emit + " is not one of mlir, llvm, obj, exe");
+    if (!parsed.value("--emit") && !options.output)
+      throw UsageError("compile needs -o FILE for the executable, or --emit=mlir to print the IR");
+    if ((options.emit == "obj" || options.emit == "exe") && !options.output)
+      throw UsageError("--emit=" + options.emit + " needs -o FILE");
+    if (std::optional<std::string> weights = parsed.value("--weights")) {
+      if (options.emit != "exe" || (*weights != "external" && *weights != "embedded"))
+        throw UsageError("--weights=embedded|external goes with --emit=exe");
+      options.weightsExternal = *weights == "external";
     }
-    if (*emit != "mlir")
-      throw UsageError("--emit=" + *emit + " is not supported; only --emit=mlir works today");
-    if (emitAfter) {
-      bool known = false;
+    if (options.emitAfter) {
+      if (options.emit != "mlir")
+        throw UsageError("--emit-after needs --emit=mlir");
       std::string names;
-      for (const mlir::granite::PipelineStage &stage : mlir::granite::granitePipeline()) {
-        known |= stage.name == *emitAfter;
-        names += (names.empty() ? "" : ", ") + stage.name.str();
-      }
-      if (!known)
-        throw UsageError("unknown pass '" + *emitAfter + "' for --emit-after (one of " + names + ")");
+      for (const mlir::granite::PipelineStage &stage : mlir::granite::granitePipeline())
+        names += stage.name.str() + ", ";
+      names += "granite-to-kernels";
+      if (names.find(*options.emitAfter) == std::string::npos || options.emitAfter->find(',') != std::string::npos)
+        throw UsageError("unknown pass '" + *options.emitAfter + "' for --emit-after (one of " + names + ")");
     }
+    std::string family = parsed.value("--target").value_or("host");
+    options.family = target::findFamily(family);
+    if (!options.family)
+      throw UsageError("unknown --target '" + family + "'");
+    options.maxTokens = parseCount(parsed, "--max-tokens", kDefaultMaxTokens);
 
     const std::string &path = parsed.positionals()[0];
     std::optional<ModelSource> source;
+    std::optional<gguf::File> gguf;
     try {
       if (isHuggingFaceFolder(path)) {
+        if (options.emit == "exe")
+          throw UsageError("--emit=exe needs a GGUF model (its tokenizer goes into the executable)");
         source = loadHuggingFaceFolder(path);
       } else {
-        gguf::File file = gguf::File::open(path);
-        source = modelSourceFromGGUF(file, loadGraniteConfig(file));
+        gguf.emplace(gguf::File::open(path));
+        source = modelSourceFromGGUF(*gguf, loadGraniteConfig(*gguf));
       }
     } catch (const gguf::FormatError &e) {
       std::cerr << "granitec: error: " << path << ": " << e.what() << "\n";
@@ -124,7 +324,17 @@ int runCompile(const std::vector<std::string> &args) {
       std::cerr << "granitec: error: " << e.what() << "\n";
       return 1;
     }
-    return emitMLIR(*source, emitAfter, output);
+    options.context = parseCount(parsed, "--ctx", std::min<int64_t>(source->config.contextLength, kMaxDefaultContext));
+    options.variant = matchVariant(source->config);
+    options.buildId = "granitec " GRANITEC_VERSION " " + std::filesystem::path(path).filename().string() + " " +
+                      options.family->name + " ctx " + std::to_string(options.context) + " max-tokens " +
+                      std::to_string(options.maxTokens);
+    try {
+      return compile(*source, gguf ? &*gguf : nullptr, options);
+    } catch (const std::exception &e) { // kernel instantiation, the GGUF vocabulary
+      std::cerr << "granitec: error: " << e.what() << "\n";
+      return 1;
+    }
   } catch (const UsageError &e) {
     std::cerr << "granitec: error: " << e.what() << "\n";
     return 2;

@@ -18,7 +18,7 @@ granitec compiles IBM Granite 4.0 language models ahead of time.
 
 commands:
   inspect MODEL.gguf [--json]   show a model's architecture, variant, layer map, hyperparameters and tensors
-  compile MODEL --emit=mlir       print a GGUF file or HF folder as granite MLIR (executables: not yet)
+  compile MODEL -o OUT          compile a GGUF file into an executable (--emit=mlir|llvm|obj: the stages)
 
 options:
   -h, --help                    show this help ('granitec <command> --help' for a command's options)

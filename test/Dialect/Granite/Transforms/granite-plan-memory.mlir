@@ -1,8 +1,8 @@
 // RUN: granite-opt %s -granite-plan-memory='max-tokens=4' | FileCheck %s
 // RUN: granite-opt %s -granite-plan-memory='max-tokens=4 context-length=16 batch=2' | FileCheck %s --check-prefix=BATCH
-// The whole pipeline on the MoE golden model: its 1M-position KV cache (2 kv heads x (64 + 64) f32) is 1 GiB,
+// The whole pipeline on the MoE golden model at its full context: its 1M-position KV cache (2 kv heads x (64 + 64) f32) is 1 GiB,
 // the conv state 768 x 3 f32, the SSM state 8 x 64 x 64 f32.
-// RUN: granitec compile %golden/models/moe-f32.gguf --emit=mlir --emit-after=granite-plan-memory | FileCheck %s --check-prefix=MOE
+// RUN: granitec compile %golden/models/moe-f32.gguf --emit=mlir --emit-after=granite-plan-memory --ctx 1048576 | FileCheck %s --check-prefix=MOE
 // MOE: granite.memory_plan = {arena_bytes = {{[0-9]+}} : i64, batch = 1 : i64, context_length = 1048576 : i64, max_tokens = 512 : i64, state_bytes = 1073882112 : i64}
 // MOE: granite.state_bytes = 9216 : i64
 // MOE: granite.state_bytes = 131072 : i64

@@ -1,0 +1,30 @@
+// Lowering of the planned granite module to LLVM-dialect code that calls Halide kernel instances.
+#pragma once
+
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/Pass/Pass.h"
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace mlir::granite {
+
+#define GEN_PASS_DECL
+#include "Conversion/GraniteToKernels/Passes.h.inc"
+
+#define GEN_PASS_REGISTRATION
+#include "Conversion/GraniteToKernels/Passes.h.inc"
+
+/// One kernel instance the lowered module calls: what the driver hands to KernelCache.
+struct KernelSpec {
+  std::string name;      ///< the C symbol the generated code calls
+  std::string generator; ///< registered generator, e.g. "matvec"
+  std::map<std::string, std::string> params;
+};
+
+/// The `granite.kernels` attribute of a lowered module, in order.
+std::vector<KernelSpec> readKernelSpecs(ModuleOp module);
+
+} // namespace mlir::granite

@@ -1,0 +1,144 @@
+// RUN: granite-opt %s -granite-plan-memory='max-tokens=4 context-length=8' -granite-to-kernels='target=x86-64-avx2 variant=custom build-id=lit' | FileCheck %s
+// RUN: not granite-opt %s -granite-to-kernels 2>&1 | FileCheck %s --check-prefix=UNPLANNED
+
+// UNPLANNED: error: granite-to-kernels needs granite.memory_plan (run granite-plan-memory first)
+
+// Every kernel instance is recorded for the driver, with the parameters it was chosen for.
+// CHECK: module attributes {granite.kernels = [{generator = "embedding", name = "granite_embedding_{{[0-9a-f]+}}", params = {dim = "64", rows = "16", scale = "12", weight_type = "f32"}}
+// CHECK-SAME: {generator = "matvec", name = "granite_matvec_{{[0-9a-f]+}}", params = {in_features = "64", out_features = "32", output_divisor = "1", weight_type = "q8_0"}}
+// CHECK-SAME: {generator = "matmul", name = "granite_matmul_{{[0-9a-f]+}}", params = {in_features = "64", out_features = "16", output_divisor = "4", weight_type = "f32"}}
+
+// CHECK-LABEL: llvm.func @granite_forward(%arg0: !llvm.ptr, %arg1: !llvm.ptr, %arg2: !llvm.ptr, %arg3: !llvm.ptr, %arg4: i32, %arg5: i32, %arg6: i32, %arg7: !llvm.ptr) -> i32
+// count outside 1..4 or start + count beyond 8 positions returns 1.
+// CHECK: %[[BAD:.*]] = llvm.select %{{.*}}, %{{.*}}, %{{.*}} : i1, i32
+// CHECK: llvm.icmp "ne" %[[BAD]]
+// CHECK: llvm.call @granite_embedding_{{[0-9a-f]+}}(
+// CHECK: llvm.call @granite_rmsnorm_{{[0-9a-f]+}}(
+// wq is the third weight in the blob: token_embd (4096 bytes) and norm (256) come first.
+// CHECK: %[[WQ:.*]] = llvm.mlir.constant(4352 : i64) : i64
+// CHECK-NEXT: llvm.getelementptr %arg0[%[[WQ]]]
+// One token: matvec; more: matmul.
+// CHECK: llvm.icmp "eq" %arg4, %{{.*}} : i32
+// CHECK: llvm.call @granite_matvec_{{[0-9a-f]+}}(
+// CHECK: llvm.call @granite_matmul_{{[0-9a-f]+}}(
+// CHECK: llvm.call @granite_rope_{{[0-9a-f]+}}(
+// The KV cache (state offset 0): 8 positions of keys (32 f32 each), then the values; the chunk is stored at
+// position `start` before the attention kernel runs.
+// CHECK: %[[VOFF:.*]] = llvm.mlir.constant(1024 : i64) : i64
+// CHECK-NEXT: %[[VALUES:.*]] = llvm.getelementptr %arg1[%[[VOFF]]]
+// CHECK: llvm.sext %arg5 : i32 to i64
+// CHECK: "llvm.intr.memcpy"
+// CHECK: %[[VDST:.*]] = llvm.getelementptr %[[VALUES]][
+// CHECK-NEXT: "llvm.intr.memcpy"(%[[VDST]]
+// CHECK: llvm.call @granite_attention_{{[0-9a-f]+}}({{.*}}, %arg5, {{.*}}) : (!llvm.ptr, !llvm.ptr, !llvm.ptr, i32, !llvm.ptr) -> i32
+// The residual scale of the linear after its product, then the plain residual add.
+// CHECK: llvm.mlir.constant(2.500000e-01 : f32)
+// CHECK: llvm.fmul
+// CHECK: llvm.fadd
+// Mamba2: the conv writes its new state to a temporary that is copied over the state (offset 2048) afterwards.
+// CHECK: llvm.call @granite_rmsnorm_
+// CHECK: llvm.call @granite_matmul_
+// CHECK: %[[CONVOFF:.*]] = llvm.mlir.constant(2048 : i64) : i64
+// CHECK-NEXT: %[[CONVSTATE:.*]] = llvm.getelementptr %arg1[%[[CONVOFF]]]
+// CHECK: llvm.call @granite_ssm_conv_{{[0-9a-f]+}}(
+// CHECK: "llvm.intr.memcpy"(%[[CONVSTATE]],
+// CHECK: %[[SSMOFF:.*]] = llvm.mlir.constant(3200 : i64) : i64
+// CHECK-NEXT: %[[SSMSTATE:.*]] = llvm.getelementptr %arg1[%[[SSMOFF]]]
+// CHECK: llvm.call @granite_ssm_scan_{{[0-9a-f]+}}(
+// CHECK: "llvm.intr.memcpy"(%[[SSMSTATE]],
+// CHECK: llvm.call @granite_gated_rmsnorm_
+// MoE: router product and top-k, then per token and selected expert the expert's rows at id * 4096 bytes (bf16).
+// CHECK: llvm.call @granite_moe_router_
+// CHECK: %[[ID:[0-9]+]] = llvm.sext %{{[0-9]+}} : i32 to i64
+// CHECK: %[[EXPERT:.*]] = llvm.mlir.constant(4096 : i64) : i64
+// CHECK-NEXT: llvm.mul %[[ID]], %[[EXPERT]]
+// CHECK: llvm.call @granite_swiglu_
+// The head: all rows into `logits` when all_logits != 0, else only the last token's row.
+// CHECK: llvm.icmp "ne" %arg6
+// CHECK: llvm.return %{{.*}} : i32
+
+// CHECK: llvm.mlir.global internal constant @granite_info_variant("custom\00")
+// CHECK: llvm.mlir.global internal constant @granite_info_target("x86-64-avx2\00")
+// CHECK: llvm.mlir.global internal constant @granite_info_weight_types("BF16 x1, F32 x11, Q8_0 x1\00")
+// CHECK: llvm.mlir.global internal constant @granite_info_build_id("lit\00")
+// ABI version, vocabulary, context, max tokens, state bytes (2048 KV + 1152 conv + 4096 SSM), scratch, weights.
+// CHECK: llvm.mlir.global internal constant @granite_info()
+// CHECK: llvm.mlir.constant(1 : i32)
+// CHECK: llvm.mlir.constant(16 : i32)
+// CHECK: llvm.mlir.constant(8 : i32)
+// CHECK: llvm.mlir.constant(4 : i32)
+// CHECK: llvm.mlir.constant(7296 : i64)
+// CHECK: llvm.mlir.constant({{[0-9]+}} : i64)
+// CHECK: llvm.mlir.constant({{[0-9]+}} : i64)
+// CHECK-LABEL: llvm.func @granite_model_info() -> !llvm.ptr
+// CHECK-LABEL: llvm.func @granite_set_threads(%arg0: i32) -> i32
+// CHECK: llvm.call @halide_set_num_threads
+// CHECK: %[[EFFECTIVE:.*]] = llvm.call @halide_set_num_threads
+// CHECK: llvm.return %[[EFFECTIVE]]
+// CHECK-NOT: granite.
+
+!E = !granite.weight<[16, 64], f32>
+!N = !granite.weight<[64], f32>
+!Q = !granite.weight<[64, 64], f32>
+!K = !granite.weight<[32, 64], q8_0>
+!I = !granite.weight<[162, 64], f32>
+!R = !granite.weight<[4, 64], f32>
+!G = !granite.weight<[4, 32, 64], bf16>
+!D = !granite.weight<[4, 64, 32], f32>
+!KV = !granite.kv_cache<kv_heads = 1, key_dim = 32, value_dim = 32>
+!CS = !granite.conv_state<channels = 96, taps = 3>
+!SS = !granite.ssm_state<heads = 2, head_dim = 32, state_size = 16>
+
+granite.weight @token_embd.weight : !E {file = "m.gguf", offset = 0 : i64}
+granite.weight @norm : !N {file = "m.gguf", offset = 0 : i64}
+granite.weight @wq : !Q {file = "m.gguf", offset = 0 : i64}
+granite.weight @wk : !K {file = "m.gguf", offset = 0 : i64}
+granite.weight @ssm_in : !I {file = "m.gguf", offset = 0 : i64}
+granite.weight @conv_w : !granite.weight<[96, 4], f32> {file = "m.gguf", offset = 0 : i64}
+granite.weight @conv_b : !granite.weight<[96], f32> {file = "m.gguf", offset = 0 : i64}
+granite.weight @ssm_a : !granite.weight<[2, 1], f32> {file = "m.gguf", offset = 0 : i64}
+granite.weight @dt_bias : !granite.weight<[2], f32> {file = "m.gguf", offset = 0 : i64}
+granite.weight @ssm_norm : !granite.weight<[1, 64], f32> {file = "m.gguf", offset = 0 : i64}
+granite.weight @router : !R {file = "m.gguf", offset = 0 : i64}
+granite.weight @gate_exps : !G {file = "m.gguf", offset = 0 : i64}
+granite.weight @down_exps : !D {file = "m.gguf", offset = 0 : i64}
+
+func.func @forward(%tokens: tensor<?xi32>, %pos: index, %cache: !KV, %conv: !CS, %ssm: !SS) -> tensor<?x16xf32> {
+  %table = granite.weight_ref @token_embd.weight : !E
+  %norm = granite.weight_ref @norm : !N
+  %wq = granite.weight_ref @wq : !Q
+  %wk = granite.weight_ref @wk : !K
+  %x = granite.embed %tokens, %table {scale = 12.0 : f32} : tensor<?xi32>, !E -> tensor<?x64xf32>
+  %h = granite.rms_norm %x, %norm {epsilon = 1.0e-5 : f32} : tensor<?x64xf32>, !N
+  %q = granite.linear %h, %wq : tensor<?x64xf32>, !Q -> tensor<?x64xf32>
+  %k = granite.linear %h, %wk : tensor<?x64xf32>, !K -> tensor<?x32xf32>
+  %qr = granite.rope %q, %pos {head_dim = 32, rotary_dims = 32, freq_base = 10000.0 : f32} : tensor<?x64xf32>
+  %att = granite.attention %qr, %k, %k, %cache, %pos {heads = 2, scale = 0.125 : f32}
+      : tensor<?x64xf32>, tensor<?x32xf32>, tensor<?x32xf32>, !KV -> tensor<?x64xf32>
+  %m = granite.linear %att, %wq {output_scale = 0.25 : f32} : tensor<?x64xf32>, !Q -> tensor<?x64xf32>
+  %x1 = granite.scaled_add %x, %m : tensor<?x64xf32>
+
+  %in_w = granite.weight_ref @ssm_in : !I
+  %proj = granite.rms_norm_linear %x1, %norm, %in_w {epsilon = 1.0e-5 : f32} : tensor<?x64xf32>, !N, !I -> tensor<?x162xf32>
+  %z, %xbc, %dt = granite.ssm_in_split %proj : tensor<?x162xf32> -> tensor<?x64xf32>, tensor<?x96xf32>, tensor<?x2xf32>
+  %cw = granite.weight_ref @conv_w : !granite.weight<[96, 4], f32>
+  %cb = granite.weight_ref @conv_b : !granite.weight<[96], f32>
+  %c = granite.ssm_conv %xbc, %conv, %cw, %cb : tensor<?x96xf32>, !CS, !granite.weight<[96, 4], f32>, !granite.weight<[96], f32> -> tensor<?x96xf32>
+  %a = granite.weight_ref @ssm_a : !granite.weight<[2, 1], f32>
+  %dtb = granite.weight_ref @dt_bias : !granite.weight<[2], f32>
+  %y = granite.ssm_scan %c, %dt, %a, %a, %dtb, %ssm {groups = 1}
+      : tensor<?x96xf32>, tensor<?x2xf32>, !granite.weight<[2, 1], f32>, !granite.weight<[2, 1], f32>,
+        !granite.weight<[2], f32>, !SS -> tensor<?x64xf32>
+  %nw = granite.weight_ref @ssm_norm : !granite.weight<[1, 64], f32>
+  %g = granite.gated_rms_norm %y, %z, %nw {groups = 1, epsilon = 1.0e-5 : f32} : tensor<?x64xf32>, !granite.weight<[1, 64], f32>
+  %x2 = granite.scaled_add %x1, %g {scale = 0.5 : f32} : tensor<?x64xf32>
+
+  %router = granite.weight_ref @router : !R
+  %gate = granite.weight_ref @gate_exps : !G
+  %down = granite.weight_ref @down_exps : !D
+  %w, %e = granite.moe_route %x2, %router {top_k = 2} : tensor<?x64xf32>, !R -> tensor<?x2xf32>, tensor<?x2xi32>
+  %f = granite.moe_experts %x2, %w, %e, %gate, %gate, %down : tensor<?x64xf32>, tensor<?x2xf32>, tensor<?x2xi32>, !G, !G, !D
+  %s = granite.swiglu_linear %f, %wq, %wq : tensor<?x64xf32>, !Q, !Q -> tensor<?x64xf32>
+  %l = granite.logits %s, %table {logit_scale = 4.0 : f32} : tensor<?x64xf32>, !E -> tensor<?x16xf32>
+  return %l : tensor<?x16xf32>
+}

@@ -1,0 +1,256 @@
+// Compiles each golden model with `granitec compile --emit=obj`, links the object with its kernels into a shared
+// library, and runs granite_forward against llama.cpp's logits (shared/golden/README.md): the prompt in one call,
+// the 16 greedy decode steps, and (F32) the prompt in chunks of 1, 5 and 12.
+#include "Codegen/WeightBlob.h"
+#include "Frontend/GGUF.h"
+#include "Frontend/GraniteConfig.h"
+#include "Frontend/ImportModel.h"
+#include "Frontend/ModelSource.h"
+#include "ModelAbi.h"
+
+#include "mlir/IR/MLIRContext.h"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <sstream>
+
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr int kMaxTokens = 32;
+constexpr int kContext = 64;
+
+std::vector<float> readFloats(const fs::path &path) {
+  std::ifstream in(path, std::ios::binary);
+  std::vector<float> data(fs::file_size(path) / sizeof(float));
+  in.read(reinterpret_cast<char *>(data.data()), static_cast<std::streamsize>(data.size() * sizeof(float)));
+  return data;
+}
+
+nlohmann::json readJson(const fs::path &path) {
+  std::ifstream in(path);
+  return nlohmann::json::parse(in);
+}
+
+/// A compiled golden model: the loaded library, its weight blob (mapped) and the ABI entry points.
+struct CompiledModel {
+  void *library = nullptr;
+  const uint8_t *weights = nullptr;
+  size_t weightsBytes = 0;
+  const GraniteModelInfo *info = nullptr;
+  int32_t (*forward)(const uint8_t *, uint8_t *, uint8_t *, const int32_t *, int32_t, int32_t, int32_t, float *) =
+      nullptr;
+};
+
+/// Compiles, links and loads `model` once per process; fails the current test on any error.
+const CompiledModel *compiledModel(const std::string &model) {
+  static std::map<std::string, std::unique_ptr<CompiledModel>> models;
+  if (auto it = models.find(model); it != models.end())
+    return it->second.get();
+  const fs::path gguf = fs::path(GRANITE_GOLDEN_DIR) / "models" / (model + ".gguf");
+  // Per process: ctest runs cases of the same model in parallel processes.
+  const fs::path work = fs::path(GRANITE_TEST_WORK_DIR) / (model + "." + std::to_string(getpid()));
+  fs::create_directories(work);
+  const fs::path object = work / "model.o", library = work / "model.so", blob = work / "model.weights";
+
+  setenv("GRANITEC_KERNEL_CACHE", GRANITE_TEST_KERNEL_CACHE, 1);
+  std::ostringstream compile;
+  compile << GRANITE_BIN_DIR << "/granitec compile " << gguf << " --emit=obj --max-tokens " << kMaxTokens
+          << " --ctx " << kContext << " -o " << object;
+  EXPECT_EQ(std::system(compile.str().c_str()), 0) << compile.str();
+  std::ostringstream link;
+  link << "c++ -shared -o " << library << " " << object;
+  std::ifstream objects(object.string() + ".link");
+  for (std::string line; std::getline(objects, line);)
+    link << " " << line;
+  link << " -lpthread -ldl";
+  EXPECT_EQ(std::system(link.str().c_str()), 0) << link.str();
+
+  // The weight blob, from the same IR the compiler planned.
+  mlir::MLIRContext context;
+  granite::gguf::File file = granite::gguf::File::open(gguf.string());
+  granite::ModelSource source = granite::modelSourceFromGGUF(file, granite::loadGraniteConfig(file));
+  mlir::OwningOpRef<mlir::ModuleOp> module = granite::importModel(context, source);
+  if (!module) {
+    ADD_FAILURE() << "import failed";
+    return nullptr;
+  }
+  granite::codegen::WeightBlobLayout layout = granite::codegen::planWeightBlob(*module);
+  {
+    std::ofstream out(blob, std::ios::binary);
+    std::string error;
+    if (!granite::codegen::writeWeightBlob(*module, layout, out, error)) {
+      ADD_FAILURE() << error;
+      return nullptr;
+    }
+  }
+
+  auto compiled = std::make_unique<CompiledModel>();
+  compiled->library = dlopen(library.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!compiled->library) {
+    ADD_FAILURE() << dlerror();
+    return nullptr;
+  }
+  auto info = reinterpret_cast<const GraniteModelInfo *(*)()>(dlsym(compiled->library, "granite_model_info"));
+  compiled->forward = reinterpret_cast<decltype(compiled->forward)>(dlsym(compiled->library, "granite_forward"));
+  auto setThreads = reinterpret_cast<int32_t (*)(int32_t)>(dlsym(compiled->library, "granite_set_threads"));
+  if (!info || !compiled->forward || !setThreads) {
+    ADD_FAILURE() << "the library lacks an ABI function";
+    return nullptr;
+  }
+  compiled->info = info();
+  EXPECT_EQ(setThreads(2), 2);
+  EXPECT_EQ(compiled->info->weights_bytes, layout.totalBytes);
+  int fd = open(blob.c_str(), O_RDONLY);
+  compiled->weightsBytes = layout.totalBytes;
+  void *mapped = mmap(nullptr, layout.totalBytes, PROT_READ, MAP_PRIVATE, fd, 0);
+  close(fd);
+  if (mapped == MAP_FAILED) {
+    ADD_FAILURE() << "cannot map " << blob;
+    return nullptr;
+  }
+  compiled->weights = static_cast<const uint8_t *>(mapped);
+  fs::remove_all(work); // loaded and mapped: the files are no longer needed (kept when anything above failed)
+  return (models[model] = std::move(compiled)).get();
+}
+
+/// State and scratch of one sequence.
+struct Sequence {
+  explicit Sequence(const GraniteModelInfo &info)
+      : state(static_cast<uint8_t *>(std::aligned_alloc(64, roundUp(info.state_bytes)))),
+        scratch(static_cast<uint8_t *>(std::aligned_alloc(64, roundUp(info.scratch_bytes)))) {
+    std::fill(state.get(), state.get() + info.state_bytes, 0);
+  }
+  static size_t roundUp(uint64_t bytes) { return (bytes + 63) / 64 * 64; }
+  struct Free {
+    void operator()(uint8_t *p) const { std::free(p); }
+  };
+  std::unique_ptr<uint8_t, Free> state, scratch;
+};
+
+float maxAbsDiff(const float *a, const float *b, size_t n) {
+  float worst = 0;
+  for (size_t i = 0; i < n; ++i)
+    worst = std::max(worst, std::fabs(a[i] - b[i]));
+  return worst;
+}
+
+int argmax(const float *row, int n) { return static_cast<int>(std::max_element(row, row + n) - row); }
+
+struct GoldenCase {
+  std::string model;
+  std::string reference; ///< logits file prefix: the model, or <model>.deqref for f32 math on quantized weights
+  float tolerance;
+};
+
+void PrintTo(const GoldenCase &golden, std::ostream *os) { *os << golden.reference; }
+
+class GoldenModelTest : public testing::TestWithParam<GoldenCase> {};
+
+TEST_P(GoldenModelTest, PromptAndGreedySteps) {
+  const GoldenCase &golden = GetParam();
+  const CompiledModel *model = compiledModel(golden.model);
+  ASSERT_NE(model, nullptr);
+  const fs::path logitsDir = fs::path(GRANITE_GOLDEN_DIR) / "logits";
+  nlohmann::json facts = readJson(logitsDir / (golden.reference + ".json"));
+  std::vector<int32_t> prompt = facts["prompt_ids"].get<std::vector<int32_t>>();
+  std::vector<int32_t> greedy = facts["greedy_ids"].get<std::vector<int32_t>>();
+  std::vector<float> gaps = facts["greedy_top1_minus_top2"].get<std::vector<float>>();
+  std::vector<float> promptLogits = readFloats(logitsDir / (golden.reference + ".prompt_logits.f32"));
+  std::vector<float> genLogits = readFloats(logitsDir / (golden.reference + ".gen_logits.f32"));
+  const int vocab = model->info->vocab_size;
+  ASSERT_EQ(promptLogits.size(), prompt.size() * vocab);
+
+  Sequence sequence(*model->info);
+  std::vector<float> logits(prompt.size() * vocab);
+  ASSERT_EQ(model->forward(model->weights, sequence.state.get(), sequence.scratch.get(), prompt.data(),
+                           static_cast<int32_t>(prompt.size()), 0, 1, logits.data()),
+            0);
+  float promptDiff = maxAbsDiff(logits.data(), promptLogits.data(), logits.size());
+  EXPECT_LE(promptDiff, golden.tolerance) << "prompt logits";
+
+  // Step 0 is the prompt's last row; step k feeds greedy token k-1 (the reference's, so every row stays comparable).
+  float stepDiff = 0;
+  bool idsComparable = true;
+  std::vector<float> step(logits.end() - vocab, logits.end());
+  for (size_t k = 0; k < greedy.size(); ++k) {
+    if (k > 0) {
+      ASSERT_EQ(model->forward(model->weights, sequence.state.get(), sequence.scratch.get(), &greedy[k - 1], 1,
+                               static_cast<int32_t>(prompt.size() + k - 1), 0, step.data()),
+                0);
+    }
+    stepDiff = std::max(stepDiff, maxAbsDiff(step.data(), &genLogits[k * vocab], vocab));
+    idsComparable = idsComparable && gaps[k] >= golden.tolerance;
+    if (idsComparable) {
+      EXPECT_EQ(argmax(step.data(), vocab), greedy[k]) << "greedy step " << k;
+    }
+  }
+  EXPECT_LE(stepDiff, golden.tolerance) << "greedy step logits";
+  RecordProperty("max_abs_diff_prompt", std::to_string(promptDiff));
+  RecordProperty("max_abs_diff_steps", std::to_string(stepDiff));
+  std::cout << golden.reference << ": max |diff| prompt " << promptDiff << ", greedy steps " << stepDiff << "\n";
+}
+
+TEST_P(GoldenModelTest, ChunkedPrefillMatchesWholePrompt) {
+  const GoldenCase &golden = GetParam();
+  const CompiledModel *model = compiledModel(golden.model);
+  ASSERT_NE(model, nullptr);
+  nlohmann::json facts = readJson(fs::path(GRANITE_GOLDEN_DIR) / "logits" / (golden.reference + ".json"));
+  std::vector<int32_t> prompt = facts["prompt_ids"].get<std::vector<int32_t>>();
+  const int vocab = model->info->vocab_size;
+  const int32_t n = static_cast<int32_t>(prompt.size());
+
+  Sequence whole(*model->info);
+  std::vector<float> expected(prompt.size() * vocab);
+  ASSERT_EQ(model->forward(model->weights, whole.state.get(), whole.scratch.get(), prompt.data(), n, 0, 1,
+                           expected.data()),
+            0);
+  for (int32_t chunk : {1, 5, 12}) {
+    Sequence sequence(*model->info);
+    std::vector<float> logits(prompt.size() * vocab);
+    for (int32_t start = 0; start < n; start += chunk) {
+      int32_t count = std::min(chunk, n - start);
+      ASSERT_EQ(model->forward(model->weights, sequence.state.get(), sequence.scratch.get(), &prompt[start], count,
+                               start, 1, &logits[start * vocab]),
+                0);
+    }
+    EXPECT_LE(maxAbsDiff(logits.data(), expected.data(), logits.size()), 1e-4f) << "chunks of " << chunk;
+  }
+}
+
+std::string caseName(const testing::TestParamInfo<GoldenCase> &info) {
+  std::string name = info.param.model;
+  std::replace(name.begin(), name.end(), '-', '_');
+  return name;
+}
+
+INSTANTIATE_TEST_SUITE_P(F32, GoldenModelTest,
+                         testing::Values(GoldenCase{"dense-f32", "dense-f32", 1e-4f},
+                                         GoldenCase{"hybrid-f32", "hybrid-f32", 1e-4f},
+                                         GoldenCase{"moe-f32", "moe-f32", 1e-4f}),
+                         caseName);
+
+// Our products keep f32 activations, so these compare with llama.cpp on the dequantized weights (deqref).
+INSTANTIATE_TEST_SUITE_P(Quantized, GoldenModelTest,
+                         testing::Values(GoldenCase{"dense-bf16", "dense-bf16.deqref", 1e-3f},
+                                         GoldenCase{"dense-q8_0", "dense-q8_0.deqref", 1e-3f},
+                                         GoldenCase{"dense-q4_k_m", "dense-q4_k_m.deqref", 1e-3f},
+                                         GoldenCase{"hybrid-bf16", "hybrid-bf16.deqref", 1e-3f},
+                                         GoldenCase{"hybrid-q8_0", "hybrid-q8_0.deqref", 1e-3f}),
+                         caseName);
+
+} // namespace
