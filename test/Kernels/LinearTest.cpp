@@ -57,7 +57,7 @@ std::ostream &operator<<(std::ostream &os, const LinearCase &c) {
 }
 
 /// Wraps the GGUF bytes in the buffer type the instance expects (see docs/kernels.md).
-halide_buffer_t *weightBuffer(const RandomWeights &w, Halide::Runtime::Buffer<void> &holder) {
+halide_buffer_t *weightBuffer(RandomWeights &w, Halide::Runtime::Buffer<void> &holder) {
   switch (w.type) {
   case WType::F32:
     holder = Halide::Runtime::Buffer<float>((float *)w.bytes.data(), w.K, w.N);
