@@ -35,7 +35,7 @@ public:
   Output<Buffer<float>> new_state{"new_state", 3};
 
   void generate() {
-    const int H = heads, P = head_dim, N = state_size, G = groups;
+    const int H = heads, N = state_size, G = groups;
     granite::kernels::requireParam(H % G == 0, "heads must be a multiple of groups");
     const Expr tokens = x.dim(2).extent();
     auto groupOf = [&](Expr head) { return head / (H / G); };
