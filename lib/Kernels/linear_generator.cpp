@@ -123,7 +123,7 @@ public:
         decodedSub = j;
         weight = decoded(laneInSub, r.y, r.z, n);
       } else {
-        // Per-group scales (and Q4_K offsets) are decoded once per block and row, as a vector.
+        // Per-group scales (and Q4_K offsets) are decoded as vectors into a per-row-tile table.
         Var group("group"), block("block");
         groupScale = Func("group_scale");
         groupScale(group, block, n) =
