@@ -61,6 +61,8 @@ options:
   --target FAMILY     CPU family or alias the code is compiled for (default: host)
   --ctx N             positions of the KV cache (default: the model's context length, at most 32768)
   --max-tokens N      most tokens per forward call, the prefill chunk (default 512)
+  --threads N         worker threads the model uses unless the runtime sets them (default: Halide's, one per
+                      core or $HL_NUM_THREADS)
   -o FILE             output file (stdout for mlir and llvm when absent)
   -v                  report each stage and its time on stderr
   -h, --help          show this help
@@ -78,7 +80,7 @@ struct CompileOptions {
   std::string emit;
   std::optional<std::string> emitAfter, output;
   const target::CpuFamily *family = nullptr;
-  int64_t context = 0, maxTokens = kDefaultMaxTokens;
+  int64_t context = 0, maxTokens = kDefaultMaxTokens, threads = 0;
   std::string variant, buildId;
   bool verbose = false, weightsExternal = false;
 };
@@ -199,6 +201,7 @@ int compile(const ModelSource &source, const gguf::File *gguf, const CompileOpti
     lowering.target = options.family->name;
     lowering.variant = options.variant;
     lowering.buildId = options.buildId;
+    lowering.threads = options.threads;
     pm.addPass(mlir::granite::createGraniteToKernels(lowering));
   }
   if (mlir::failed(pm.run(*module)))
@@ -263,6 +266,7 @@ int runCompile(const std::vector<std::string> &args) {
                        {"--ctx", true},
                        {"--max-tokens", true},
                        {"--weights", true},
+                       {"--threads", true},
                        {"-o", true},
                        {"-v", false},
                        {"--help", false},
@@ -304,6 +308,7 @@ int runCompile(const std::vector<std::string> &args) {
     if (!options.family)
       throw UsageError("unknown --target '" + family + "'");
     options.maxTokens = parseCount(parsed, "--max-tokens", kDefaultMaxTokens);
+    options.threads = parseCount(parsed, "--threads", 0);
 
     const std::string &path = parsed.positionals()[0];
     std::optional<ModelSource> source;
@@ -328,7 +333,8 @@ int runCompile(const std::vector<std::string> &args) {
     options.variant = matchVariant(source->config);
     options.buildId = "granitec " GRANITEC_VERSION " " + std::filesystem::path(path).filename().string() + " " +
                       options.family->name + " ctx " + std::to_string(options.context) + " max-tokens " +
-                      std::to_string(options.maxTokens);
+                      std::to_string(options.maxTokens) +
+                      (options.threads ? " threads " + std::to_string(options.threads) : "");
     try {
       return compile(*source, gguf ? &*gguf : nullptr, options);
     } catch (const std::exception &e) { // kernel instantiation, the GGUF vocabulary

@@ -62,6 +62,19 @@ std::string formatFloat(float value) {
   return text;
 }
 
+/// The global flag that records a thread count was chosen (by granite_set_threads or the baked-in default).
+constexpr const char *kThreadsChosen = "granite_threads_chosen";
+
+/// `int halide_set_num_threads(int)`, declared once.
+LLVM::LLVMFuncOp halideSetNumThreads(ModuleOp module) {
+  if (auto existing = module.lookupSymbol<LLVM::LLVMFuncOp>("halide_set_num_threads"))
+    return existing;
+  OpBuilder b = OpBuilder::atBlockEnd(module.getBody());
+  Type i32Ty = b.getI32Type();
+  return b.create<LLVM::LLVMFuncOp>(module.getLoc(), "halide_set_num_threads",
+                                    LLVM::LLVMFunctionType::get(i32Ty, {i32Ty}));
+}
+
 /// Deterministic symbol of a kernel instance: the generator and a digest of its parameters.
 std::string kernelName(const std::string &generator, const std::map<std::string, std::string> &params) {
   uint64_t hash = 1469598103934665603ull;
@@ -104,6 +117,7 @@ public:
   const std::vector<KernelSpec> &kernels() const { return kernelList; }
   int64_t scratchBytes() const { return tempOffset + tempBytes; }
   int64_t maxTokens = 0, contextLength = 0, arenaBytes = 0, stateBytes = 0;
+  int64_t defaultThreads = 0;
 
 private:
   // --- constants and addresses
@@ -707,6 +721,18 @@ LogicalResult ForwardLowering::run() {
       loc, b.create<LLVM::OrOp>(loc, lt(count64, i64(1)), lt(i64(maxTokens), count64)),
       b.create<LLVM::OrOp>(loc, lt(start64, i64(0)), lt(i64(contextLength), add(start64, count64))));
   returnIfError(b.create<LLVM::SelectOp>(loc, bad, i32(kBadArguments), i32(0)));
+  if (defaultThreads > 0) {
+    Value chosen = b.create<LLVM::AddressOfOp>(loc, ptrTy, kThreadsChosen);
+    Value unset = b.create<LLVM::ICmpOp>(loc, LLVM::ICmpPredicate::eq, b.create<LLVM::LoadOp>(loc, i32Ty, chosen),
+                                         i32(0));
+    emitIf(
+        unset,
+        [&] {
+          b.create<LLVM::CallOp>(loc, halideSetNumThreads(module), ValueRange{i32(defaultThreads)});
+          b.create<LLVM::StoreOp>(loc, i32(1), chosen);
+        },
+        [] {});
+  }
   positions = byteOffset(scratch, positionsOffset);
   emitLoop(count64, [&](Value t) {
     Value position = b.create<LLVM::TruncOp>(loc, i32Ty, add(start64, t));
@@ -796,7 +822,7 @@ void GraniteToKernels::emitSetThreads(OpBuilder &b) {
   Location loc = getOperation().getLoc();
   Type i32Ty = b.getI32Type();
   auto type = LLVM::LLVMFunctionType::get(i32Ty, {i32Ty});
-  auto halide = b.create<LLVM::LLVMFuncOp>(loc, "halide_set_num_threads", type);
+  LLVM::LLVMFuncOp halide = halideSetNumThreads(getOperation());
   auto function = b.create<LLVM::LLVMFuncOp>(loc, "granite_set_threads", type);
   OpBuilder::InsertionGuard guard(b);
   Block *entry = function.addEntryBlock(b);
@@ -807,6 +833,8 @@ void GraniteToKernels::emitSetThreads(OpBuilder &b) {
   Value negative = b.create<LLVM::ICmpOp>(loc, LLVM::ICmpPredicate::slt, entry->getArgument(0), zero);
   Value threads = b.create<LLVM::SelectOp>(loc, negative, zero, entry->getArgument(0));
   b.create<LLVM::CallOp>(loc, halide, ValueRange{threads});
+  b.create<LLVM::StoreOp>(loc, b.create<LLVM::ConstantOp>(loc, i32Ty, b.getI32IntegerAttr(1)),
+                          b.create<LLVM::AddressOfOp>(loc, LLVM::LLVMPointerType::get(&getContext()), kThreadsChosen));
   b.create<LLVM::ReturnOp>(loc, b.create<LLVM::CallOp>(loc, halide, ValueRange{threads}).getResult());
 }
 
@@ -818,10 +846,14 @@ void GraniteToKernels::runOnOperation() {
     return signalPassFailure();
   }
   ::granite::codegen::WeightBlobLayout blob = ::granite::codegen::planWeightBlob(module);
+  OpBuilder b(&getContext());
+  b.setInsertionPointToEnd(module.getBody());
+  b.create<LLVM::GlobalOp>(module.getLoc(), b.getI32Type(), /*isConstant=*/false, LLVM::Linkage::Internal,
+                           kThreadsChosen, b.getI32IntegerAttr(0));
   ForwardLowering lowering(module, forward, blob);
+  lowering.defaultThreads = threads;
   if (failed(lowering.run()))
     return signalPassFailure();
-  OpBuilder b(&getContext());
   b.setInsertionPointToEnd(module.getBody());
   int64_t vocab = cast<RankedTensorType>(forward.getResultTypes()[0]).getDimSize(1);
   emitModelInfo(b, lowering, blob.totalBytes, vocab);

@@ -22,6 +22,8 @@ def GraniteToKernels : Pass<"granite-to-kernels", "::mlir::ModuleOp"> {
     Option<"target", "target", "std::string", "\"host\"", "CPU family the kernels are instantiated for">,
     Option<"variant", "variant", "std::string", "\"custom\"", "model variant reported by granite_model_info">,
     Option<"buildId", "build-id", "std::string", "\"\"", "build id reported by granite_model_info">,
+    Option<"threads", "threads", "int64_t", "0",
+           "worker threads the first granite_forward sets unless granite_set_threads ran (0 = Halide's default)">,
   ];
 }
 

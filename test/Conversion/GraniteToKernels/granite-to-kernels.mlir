@@ -1,5 +1,18 @@
 // RUN: granite-opt %s -granite-plan-memory='max-tokens=4 context-length=8' -granite-to-kernels='target=x86-64-avx2 variant=custom build-id=lit' | FileCheck %s
 // RUN: not granite-opt %s -granite-to-kernels 2>&1 | FileCheck %s --check-prefix=UNPLANNED
+// RUN: granite-opt %s -granite-plan-memory='max-tokens=4 context-length=8' -granite-to-kernels='threads=3' | FileCheck %s --check-prefix=THREADS
+
+// With a baked-in thread count, the first granite_forward sets it unless granite_set_threads already ran.
+// THREADS: llvm.mlir.global internal @granite_threads_chosen(0 : i32)
+// THREADS-LABEL: llvm.func @granite_forward(
+// THREADS: %[[CHOSEN:.*]] = llvm.mlir.addressof @granite_threads_chosen
+// THREADS: %[[FLAG:.*]] = llvm.load %[[CHOSEN]] : !llvm.ptr -> i32
+// THREADS: llvm.icmp "eq" %[[FLAG]]
+// THREADS: %[[THREE:.*]] = llvm.mlir.constant(3 : i32) : i32
+// THREADS-NEXT: llvm.call @halide_set_num_threads(%[[THREE]])
+// THREADS: llvm.store %{{.*}}, %[[CHOSEN]]
+// THREADS-LABEL: llvm.func @granite_set_threads(
+// THREADS: llvm.mlir.addressof @granite_threads_chosen
 
 // UNPLANNED: error: granite-to-kernels needs granite.memory_plan (run granite-plan-memory first)
 
@@ -8,10 +21,13 @@
 // CHECK-SAME: {generator = "matvec", name = "granite_matvec_{{[0-9a-f]+}}", params = {in_features = "64", out_features = "32", output_divisor = "1", weight_type = "q8_0"}}
 // CHECK-SAME: {generator = "matmul", name = "granite_matmul_{{[0-9a-f]+}}", params = {in_features = "64", out_features = "16", output_divisor = "4", weight_type = "f32"}}
 
+// CHECK: llvm.mlir.global internal @granite_threads_chosen(0 : i32)
 // CHECK-LABEL: llvm.func @granite_forward(%arg0: !llvm.ptr, %arg1: !llvm.ptr, %arg2: !llvm.ptr, %arg3: !llvm.ptr, %arg4: i32, %arg5: i32, %arg6: i32, %arg7: !llvm.ptr) -> i32
 // count outside 1..4 or start + count beyond 8 positions returns 1.
 // CHECK: %[[BAD:.*]] = llvm.select %{{.*}}, %{{.*}}, %{{.*}} : i1, i32
 // CHECK: llvm.icmp "ne" %[[BAD]]
+// Without a baked-in thread count the pool is left alone.
+// CHECK-NOT: @halide_set_num_threads
 // CHECK: llvm.call @granite_embedding_{{[0-9a-f]+}}(
 // CHECK: llvm.call @granite_rmsnorm_{{[0-9a-f]+}}(
 // wq is the third weight in the blob: token_embd (4096 bytes) and norm (256) come first.
