@@ -161,11 +161,16 @@ CompiledKernel KernelCache::instantiate(const KernelRequest &request) {
   for (const auto &[name, value] : params)
     values[name] = value;
   fs::path object = temporaryFor(result.object), header = temporaryFor(result.header);
+  fs::path bitcode = temporaryFor(directory_ / (result.key + ".bc"));
+  auto removeTemporaries = [&] {
+    std::error_code ignored;
+    for (const fs::path &path : {object, header, bitcode})
+      fs::remove(path, ignored);
+  };
   try {
     generator->set_generator_param_values(values);
     Halide::Module module = generator->build_module(result.functionName);
     if (needsSprRetarget(target)) {
-      fs::path bitcode = temporaryFor(directory_ / (result.key + ".bc"));
       module.compile({{Halide::OutputFileType::bitcode, bitcode.string()},
                       {Halide::OutputFileType::c_header, header.string()}});
       runOrThrow({llcPath(), "-O3", "-mcpu=sapphirerapids", kSprRetargetAttributes,
@@ -176,10 +181,12 @@ CompiledKernel KernelCache::instantiate(const KernelRequest &request) {
       module.compile({{Halide::OutputFileType::object, object.string()},
                       {Halide::OutputFileType::c_header, header.string()}});
     }
-  } catch (const Halide::CompileError &e) {
-    throw std::runtime_error("kernel " + request.generator + ": " + e.what());
   } catch (const Halide::Error &e) {
+    removeTemporaries();
     throw std::runtime_error("kernel " + request.generator + ": " + e.what());
+  } catch (...) {
+    removeTemporaries();
+    throw;
   }
   fs::rename(header, result.header);
   fs::rename(object, result.object);

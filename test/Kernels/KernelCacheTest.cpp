@@ -110,6 +110,10 @@ TEST_F(KernelCacheTest, RejectsUnknownGeneratorFamilyAndBadParams) {
   // Q4_K rows must be whole 256-element blocks.
   EXPECT_ANY_THROW(cache.instantiate(
       {"matvec", {{"weight_type", "q4_k"}, {"in_features", "100"}}, "x86-64-avx2", ""}));
+  EXPECT_ANY_THROW(cache.instantiate(
+      {"matvec", {{"weight_type", "q4_k"}, {"in_features", "100"}}, "zen5", ""}));
+  for (const auto &entry : fs::directory_iterator(directory))
+    ADD_FAILURE() << "a failed compile left " << entry.path();
 }
 
 /// A driver for the aarch64 run: calls an f32 matvec and an rmsnorm on fixed data and compares
