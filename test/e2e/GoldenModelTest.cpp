@@ -1,6 +1,6 @@
 // Compiles each golden model with `granitec compile --emit=obj`, links the object with its kernels into a shared
 // library, and runs granite_forward against llama.cpp's logits (shared/golden/README.md): the prompt in one call,
-// the 16 greedy decode steps, and (F32) the prompt in chunks of 1, 5 and 12.
+// the 16 greedy decode steps, and the prompt in chunks of 1, 5 and 12. One case also builds the executable.
 #include "Codegen/WeightBlob.h"
 #include "Frontend/GGUF.h"
 #include "Frontend/GraniteConfig.h"
@@ -230,6 +230,33 @@ TEST_P(GoldenModelTest, ChunkedPrefillMatchesWholePrompt) {
     }
     EXPECT_LE(maxAbsDiff(logits.data(), expected.data(), logits.size()), 1e-4f) << "chunks of " << chunk;
   }
+}
+
+// The whole path of `granitec compile -o OUT`: the executable (kernels, runtime, embedded weights) prints the
+// prompt's logits, fed in chunks of 5, through its --ids/--logits check mode (docs/executable.md).
+TEST(GoldenExecutableTest, DenseF32PromptLogits) {
+  const fs::path gguf = fs::path(GRANITE_GOLDEN_DIR) / "models" / "dense-f32.gguf";
+  const fs::path work = fs::path(GRANITE_TEST_WORK_DIR) / ("executable." + std::to_string(getpid()));
+  fs::create_directories(work);
+  const fs::path executable = work / "dense", logitsFile = work / "logits.f32";
+  const fs::path logitsDir = fs::path(GRANITE_GOLDEN_DIR) / "logits";
+  std::vector<int32_t> prompt = readJson(logitsDir / "dense-f32.json")["prompt_ids"].get<std::vector<int32_t>>();
+
+  setenv("GRANITEC_KERNEL_CACHE", GRANITE_TEST_KERNEL_CACHE, 1);
+  std::ostringstream compile;
+  compile << GRANITE_BIN_DIR << "/granitec compile " << gguf << " --ctx " << kContext << " --max-tokens "
+          << kMaxTokens << " -o " << executable;
+  ASSERT_EQ(std::system(compile.str().c_str()), 0) << compile.str();
+  std::ostringstream run;
+  run << executable << " --chunk 5 --logits " << logitsFile << " --ids ";
+  for (size_t i = 0; i < prompt.size(); ++i)
+    run << (i ? "," : "") << prompt[i];
+  ASSERT_EQ(std::system(run.str().c_str()), 0) << run.str();
+
+  std::vector<float> logits = readFloats(logitsFile), expected = readFloats(logitsDir / "dense-f32.prompt_logits.f32");
+  ASSERT_EQ(logits.size(), expected.size());
+  EXPECT_LE(maxAbsDiff(logits.data(), expected.data(), logits.size()), 1e-4f);
+  fs::remove_all(work);
 }
 
 std::string caseName(const testing::TestParamInfo<GoldenCase> &info) {
