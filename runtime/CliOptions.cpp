@@ -168,7 +168,7 @@ Compiled model checks:
   --logits FILE            with --ids: write the logits after each prompt token, as computed and divided by the
                            logit scale: raw little-endian f32 [prompt][vocab]
   --greedy N               with --ids: then decode N tokens greedily, one per step, and print their ids on one
-                           line (padding ids are never chosen)
+                           line: the argmax as llama.cpp takes it, but never a padding row past the tokenizer
   --gen-logits FILE        with --greedy: the logits each decoded token was chosen from, [N][vocab]
   --chunk K                feed the prompt in pieces of at most K tokens (also with --bench)
   --bench-prompt N         with --bench: prompt tokens to prefill (default 512, or 3/4 of a shorter context)

@@ -36,15 +36,13 @@ private:
   std::ofstream out_;
 };
 
-/// The greedy choice: the highest logit among the ids the tokenizer can produce (never a padding id); the lowest
-/// id on ties, as the sampler does.
+/// The greedy choice: the plain argmax (the lowest id on ties), as llama.cpp's greedy sampler takes it, so the ids
+/// can be compared with its reference runs; only the padding rows past the tokenizer's vocabulary are never chosen.
+/// Unlike the sampler, it does not skip unused tokens: llama.cpp does not either.
 int32_t greedyPick(const std::vector<float> &logits, const Tokenizer &tokenizer) {
-  int32_t best = -1;
   int32_t limit = std::min<int32_t>(static_cast<int32_t>(logits.size()), tokenizer.size());
-  for (int32_t id = 0; id < limit; ++id)
-    if (!tokenizer.isUnused(id) && (best < 0 || logits[id] > logits[best])) best = id;
-  if (best < 0) throw std::runtime_error("the vocabulary has no token that can be generated");
-  return best;
+  if (limit <= 0) throw std::runtime_error("the vocabulary is empty");
+  return static_cast<int32_t>(std::max_element(logits.begin(), logits.begin() + limit) - logits.begin());
 }
 
 void runIds(const CliOptions &options, CompiledModel &model, const Tokenizer &tokenizer) {

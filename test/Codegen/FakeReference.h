@@ -37,17 +37,17 @@ inline std::vector<float> referenceLogits(const std::vector<int32_t> &ids) {
   return rows;
 }
 
-/// The greedy continuation of `prompt` (`steps` ids; never a padding row or an id marked in `unused`; the lowest id
-/// on ties) and the logit rows each was chosen from.
+/// The greedy continuation of `prompt` (`steps` ids; never a padding row or an id marked in `excluded`; the lowest
+/// id on ties) and the logit rows each was chosen from.
 inline std::vector<int32_t> referenceGreedy(const std::vector<int32_t> &prompt, int32_t steps,
-                                            const std::vector<bool> &unused, std::vector<float> *chosenFrom) {
+                                            const std::vector<bool> &excluded, std::vector<float> *chosenFrom) {
   std::vector<int32_t> sequence = prompt, picked;
   for (int32_t step = 0; step < steps; ++step) {
     std::vector<float> rows = referenceLogits(sequence);
     const float *last = rows.data() + (sequence.size() - 1) * kVocab;
     int32_t best = -1;
     for (int32_t v = 0; v < kTokenizerSize; ++v)
-      if (!unused[v] && (best < 0 || last[v] > last[best])) best = v;
+      if (!excluded[v] && (best < 0 || last[v] > last[best])) best = v;
     if (chosenFrom) chosenFrom->insert(chosenFrom->end(), last, last + kVocab);
     picked.push_back(best);
     sequence.push_back(best);
