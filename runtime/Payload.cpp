@@ -135,7 +135,7 @@ MappedPayload MappedPayload::open(const std::string &path) { return load(path, p
 MappedPayload MappedPayload::load(const std::string &file, const std::string &name) {
   MappedPayload payload;
   payload.mappings_.push_back(mapFile(file, UINT64_MAX, "executable"));
-  const Mapping &executable = payload.mappings_.back();
+  const Mapping executable = payload.mappings_.back(); // a copy: mapping the weight file grows mappings_
   if (executable.bytes < kTrailerBytes)
     throw PayloadError("no model payload in '" + name + "' (only " + std::to_string(executable.bytes) + " bytes)");
   const uint8_t *base = static_cast<const uint8_t *>(executable.address);
