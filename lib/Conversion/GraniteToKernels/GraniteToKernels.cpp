@@ -189,6 +189,7 @@ private:
   Value weights, state, scratch, ids, count, start, allLogits, logits;
   Block *failBlock = nullptr;
   SmallVector<std::pair<Value, Value>> slots; // (halide_buffer_t*, halide_dimension_t[kMaxDims]*)
+  Value counter;                               // an i32 on the stack (rows gathered per MoE expert)
   Value positions; // int32 [count]: start + t, for rope
   int64_t tempOffset = 0, tempBytes = 0;
 
@@ -361,6 +362,16 @@ LogicalResult ForwardLowering::emitProduct(Operation *op, WeightType type, Value
   return success();
 }
 
+/// Scratch layout of moe_experts for maxTokens tokens: per (token, slot) expert outputs, then one expert's gathered
+/// rows, its gate, up and hidden rows, and the slot each gathered row came from.
+struct MoEScratch {
+  MoEScratch(int64_t maxTokens, int64_t dim, int64_t ffn, int64_t topK)
+      : rows(floats(maxTokens * topK * dim)), gate(rows + floats(maxTokens * dim)), up(gate + floats(maxTokens * ffn)),
+        hidden(up + floats(maxTokens * ffn)), slots(hidden + floats(maxTokens * ffn)), bytes(slots + floats(maxTokens)) {}
+  static int64_t floats(int64_t n) { return static_cast<int64_t>(llvm::alignTo(4 * n, kAlignment)); }
+  int64_t results = 0, rows, gate, up, hidden, slots, bytes;
+};
+
 /// Scratch bytes an op needs beyond its planned results, for maxTokens tokens.
 int64_t ForwardLowering::tempBytesFor(Operation *op) {
   auto floats = [](int64_t n) { return static_cast<int64_t>(llvm::alignTo(4 * n, kAlignment)); };
@@ -374,10 +385,10 @@ int64_t ForwardLowering::tempBytesFor(Operation *op) {
     return floats(cast<SSMStateType>(scan.getState().getType()).getSizeInBytes() / 4);
   if (auto route = dyn_cast<MoERouteOp>(op))
     return floats(maxTokens * weightType(route.getRouter()).getDim(0));
-  if (auto experts = dyn_cast<MoEExpertsOp>(op)) {
-    int64_t ffn = weightType(experts.getGate()).getDim(1);
-    return 3 * floats(ffn) + floats(width(experts.getInput()));
-  }
+  if (auto experts = dyn_cast<MoEExpertsOp>(op))
+    return MoEScratch(maxTokens, width(experts.getInput()), weightType(experts.getGate()).getDim(1),
+                      width(experts.getExperts()))
+        .bytes;
   return 0;
 }
 
@@ -410,48 +421,76 @@ LogicalResult ForwardLowering::lowerAttention(AttentionOp op) {
 
 LogicalResult ForwardLowering::lowerMoEExperts(MoEExpertsOp op) {
   WeightType gateType = weightType(op.getGate()), upType = weightType(op.getUp()), downType = weightType(op.getDown());
-  int64_t ffn = gateType.getDim(1), dim = width(op.getInput()), topK = width(op.getExperts());
-  auto expertBytes = [](WeightType type) { return type.getSizeInBytes() / type.getDim(0); };
-  auto floats = [](int64_t n) { return static_cast<int64_t>(llvm::alignTo(4 * n, kAlignment)); };
-  Value gateOut = temp(0), upOut = temp(floats(ffn)), hidden = temp(2 * floats(ffn)), down = temp(3 * floats(ffn));
+  int64_t experts = gateType.getDim(0), ffn = gateType.getDim(1), dim = width(op.getInput());
+  int64_t topK = width(op.getExperts());
+  MoEScratch layout(maxTokens, dim, ffn, topK);
+  Value results = temp(layout.results), rowsOf = temp(layout.rows), gateOut = temp(layout.gate),
+        upOut = temp(layout.up), hidden = temp(layout.hidden), slotOf = temp(layout.slots);
   Value input = activation(op.getInput()), result = activation(op.getResult());
   Value routeWeights = activation(op.getWeights()), routeIds = activation(op.getExperts());
   Value gateBase = weightPtr(op.getGate()), upBase = weightPtr(op.getUp()), downBase = weightPtr(op.getDown());
-  b.create<LLVM::MemsetOp>(loc, result, b.create<LLVM::ConstantOp>(loc, i8Ty, b.getI8IntegerAttr(0)),
-                           mul(countI64(), i64(dim * 4)), false);
+  auto intAt = [&](Value base, Value index) {
+    return b.create<LLVM::GEPOp>(loc, ptrTy, i32Ty, base, ArrayRef<LLVM::GEPArg>{index});
+  };
+  Value slotsTotal = mul(countI64(), i64(topK)), rowBytes = i64(dim * 4);
   LogicalResult status = success();
-  // Per token and selected expert: down(silu(gate x) * up x), weighted and summed in top-k order.
-  emitLoop(countI64(), [&](Value t) {
-    Value x = floatAt(input, mul(t, i64(dim)));
-    Value out = floatAt(result, mul(t, i64(dim)));
-    emitLoop(i64(topK), [&](Value j) {
-      Value slot = add(mul(t, i64(topK)), j);
-      Value expert = b.create<LLVM::SExtOp>(
-          loc, i64Ty, b.create<LLVM::LoadOp>(loc, i32Ty, b.create<LLVM::GEPOp>(loc, ptrTy, i32Ty, routeIds,
-                                                                             ArrayRef<LLVM::GEPArg>{slot})));
-      Value weight = b.create<LLVM::LoadOp>(loc, f32Ty, floatAt(routeWeights, slot));
-      auto expertMatrix = [&](Value base, WeightType type) {
-        auto shape = type.getShape();
-        return std::make_pair(byteOffset(base, mul(expert, i64(expertBytes(type)))),
-                              WeightType::get(type.getContext(), shape.drop_front(), type.getFormat()));
-      };
-      auto [gateW, gate2d] = expertMatrix(gateBase, gateType);
-      auto [upW, up2d] = expertMatrix(upBase, upType);
-      auto [downW, down2d] = expertMatrix(downBase, downType);
-      if (failed(emitProduct(op, gate2d, gateW, x, dim, gateOut, ffn, i32(1), true, 1.0f)) ||
-          failed(emitProduct(op, up2d, upW, x, dim, upOut, ffn, i32(1), true, 1.0f)))
-        status = failure();
-      call("swiglu", {{"features", std::to_string(ffn)}},
-           {rows(gateOut, ffn, ffn, i32(1)), rows(upOut, ffn, ffn, i32(1)), rows(hidden, ffn, ffn, i32(1))});
-      if (failed(emitProduct(op, down2d, downW, hidden, ffn, down, dim, i32(1), true, 1.0f)))
-        status = failure();
-      emitLoop(i64(dim), [&](Value i) {
-        Value address = floatAt(out, i);
-        Value sum = b.create<LLVM::FAddOp>(loc, b.create<LLVM::LoadOp>(loc, f32Ty, address),
-                                           b.create<LLVM::FMulOp>(loc, weight,
-                                                                  b.create<LLVM::LoadOp>(loc, f32Ty, floatAt(down, i))));
-        b.create<LLVM::StoreOp>(loc, sum, address);
-      });
+  // Per expert: gather the rows of the tokens that selected it, run its SwiGLU on all of them at once (matvec for
+  // one row), and put each output row in its (token, slot) place. Only selected experts' weights are read.
+  emitLoop(i64(experts), [&](Value expert) {
+    b.create<LLVM::StoreOp>(loc, i32(0), counter);
+    emitLoop(slotsTotal, [&](Value slot) {
+      Value id = b.create<LLVM::SExtOp>(loc, i64Ty, b.create<LLVM::LoadOp>(loc, i32Ty, intAt(routeIds, slot)));
+      Value selected = b.create<LLVM::ICmpOp>(loc, LLVM::ICmpPredicate::eq, id, expert);
+      emitIf(
+          selected,
+          [&] {
+            Value n = b.create<LLVM::LoadOp>(loc, i32Ty, counter);
+            Value n64 = b.create<LLVM::SExtOp>(loc, i64Ty, n);
+            Value token = b.create<LLVM::SDivOp>(loc, slot, i64(topK));
+            copy(floatAt(rowsOf, mul(n64, i64(dim))), floatAt(input, mul(token, i64(dim))), rowBytes);
+            b.create<LLVM::StoreOp>(loc, b.create<LLVM::TruncOp>(loc, i32Ty, slot), intAt(slotOf, n64));
+            b.create<LLVM::StoreOp>(loc, b.create<LLVM::AddOp>(loc, n, i32(1)), counter);
+          },
+          [] {});
+    });
+    Value n = b.create<LLVM::LoadOp>(loc, i32Ty, counter);
+    emitIf(
+        b.create<LLVM::ICmpOp>(loc, LLVM::ICmpPredicate::sgt, n, i32(0)),
+        [&] {
+          auto matrix = [&](Value base, WeightType type) {
+            return std::make_pair(byteOffset(base, mul(expert, i64(type.getSizeInBytes() / experts))),
+                                  WeightType::get(type.getContext(), type.getShape().drop_front(), type.getFormat()));
+          };
+          auto [gateW, gate2d] = matrix(gateBase, gateType);
+          auto [upW, up2d] = matrix(upBase, upType);
+          auto [downW, down2d] = matrix(downBase, downType);
+          if (failed(emitProduct(op, gate2d, gateW, rowsOf, dim, gateOut, ffn, n, false, 1.0f)) ||
+              failed(emitProduct(op, up2d, upW, rowsOf, dim, upOut, ffn, n, false, 1.0f)))
+            status = failure();
+          call("swiglu", {{"features", std::to_string(ffn)}},
+               {rows(gateOut, ffn, ffn, n), rows(upOut, ffn, ffn, n), rows(hidden, ffn, ffn, n)});
+          // The gathered input rows are dead once gate and up ran: the expert's output rows go there.
+          if (failed(emitProduct(op, down2d, downW, hidden, ffn, rowsOf, dim, n, false, 1.0f)))
+            status = failure();
+          emitLoop(b.create<LLVM::SExtOp>(loc, i64Ty, n), [&](Value r) {
+            Value slot = b.create<LLVM::SExtOp>(loc, i64Ty, b.create<LLVM::LoadOp>(loc, i32Ty, intAt(slotOf, r)));
+            copy(floatAt(results, mul(slot, i64(dim))), floatAt(rowsOf, mul(r, i64(dim))), rowBytes);
+          });
+        },
+        [] {});
+  });
+  // result[t] = sum_j weights[t][j] * y[t][j], in top-k order from zero (as llama.cpp adds the weighted experts).
+  b.create<LLVM::MemsetOp>(loc, result, b.create<LLVM::ConstantOp>(loc, i8Ty, b.getI8IntegerAttr(0)),
+                           mul(countI64(), rowBytes), false);
+  emitLoop(slotsTotal, [&](Value slot) {
+    Value weight = b.create<LLVM::LoadOp>(loc, f32Ty, floatAt(routeWeights, slot));
+    Value out = floatAt(result, mul(b.create<LLVM::SDivOp>(loc, slot, i64(topK)), i64(dim)));
+    Value y = floatAt(results, mul(slot, i64(dim)));
+    emitLoop(i64(dim), [&](Value i) {
+      Value address = floatAt(out, i);
+      Value term = b.create<LLVM::FMulOp>(loc, weight, b.create<LLVM::LoadOp>(loc, f32Ty, floatAt(y, i)));
+      b.create<LLVM::StoreOp>(loc, b.create<LLVM::FAddOp>(loc, b.create<LLVM::LoadOp>(loc, f32Ty, address), term),
+                              address);
     });
   });
   return status;
@@ -714,6 +753,7 @@ LogicalResult ForwardLowering::run() {
   for (int i = 0; i < kBufferSlots; ++i)
     slots.push_back({b.create<LLVM::AllocaOp>(loc, ptrTy, bufferTy, i32(1), 8),
                      b.create<LLVM::AllocaOp>(loc, ptrTy, dimTy, i32(kMaxDims), 8)});
+  counter = b.create<LLVM::AllocaOp>(loc, ptrTy, i32Ty, i32(1), 4);
   // 1 <= count <= max_tokens, 0 <= start, start + count <= context_length.
   Value count64 = countI64(), start64 = b.create<LLVM::SExtOp>(loc, i64Ty, start);
   auto lt = [&](Value x, Value y) { return b.create<LLVM::ICmpOp>(loc, LLVM::ICmpPredicate::slt, x, y); };

@@ -63,12 +63,23 @@
 // CHECK: llvm.call @granite_ssm_scan_{{[0-9a-f]+}}(
 // CHECK: "llvm.intr.memcpy"(%[[SSMSTATE]],
 // CHECK: llvm.call @granite_gated_rmsnorm_
-// MoE: router product and top-k, then per token and selected expert the expert's rows at id * 4096 bytes (bf16).
+// MoE: router product and top-k. Then per expert e: the rows of the tokens that chose it are gathered (a row
+// counter on the stack), and its matrices (each 4096 bytes of bf16) run on all of them at once: matvec for one
+// row, matmul otherwise. The outputs go to their (token, slot) place and are summed per token in top-k order.
 // CHECK: llvm.call @granite_moe_router_
-// CHECK: %[[ID:[0-9]+]] = llvm.sext %{{[0-9]+}} : i32 to i64
-// CHECK: %[[EXPERT:.*]] = llvm.mlir.constant(4096 : i64) : i64
-// CHECK-NEXT: llvm.mul %[[ID]], %[[EXPERT]]
+// CHECK: llvm.icmp "eq" %{{[0-9]+}}, %[[E:[0-9]+]] : i64
+// CHECK: %[[N:[0-9]+]] = llvm.load %{{[0-9]+}} : !llvm.ptr -> i32
+// CHECK: llvm.icmp "sgt" %[[N]]
+// CHECK: llvm.sdiv
+// CHECK: "llvm.intr.memcpy"
+// CHECK: %[[MATRIX:.*]] = llvm.mlir.constant(4096 : i64) : i64
+// CHECK-NEXT: llvm.mul %[[E]], %[[MATRIX]]
+// CHECK: llvm.icmp "eq" %[[N]], %{{[0-9]+}} : i32
+// CHECK: llvm.call @granite_matvec_
+// CHECK: llvm.call @granite_matmul_
 // CHECK: llvm.call @granite_swiglu_
+// CHECK: llvm.fmul
+// CHECK: llvm.fadd
 // The head: all rows into `logits` when all_logits != 0, else only the last token's row.
 // CHECK: llvm.icmp "ne" %arg6
 // CHECK: llvm.return %{{.*}} : i32
