@@ -1,6 +1,7 @@
 // Compiles each golden model with `granitec compile --emit=obj`, links the object with its kernels into a shared
 // library, and runs granite_forward against llama.cpp's logits (shared/golden/README.md): the prompt in one call,
-// the 16 greedy decode steps, and the prompt in chunks of 1, 5 and 12. One case also builds the executable.
+// the 16 greedy decode steps, and the prompt in chunks of 1, 5 and 12. One case builds the executable, one runs
+// dense-f32 compiled for aarch64 under qemu.
 #include "Codegen/WeightBlob.h"
 #include "Frontend/GGUF.h"
 #include "Frontend/GraniteConfig.h"
@@ -256,6 +257,59 @@ TEST(GoldenExecutableTest, DenseF32PromptLogits) {
   std::vector<float> logits = readFloats(logitsFile), expected = readFloats(logitsDir / "dense-f32.prompt_logits.f32");
   ASSERT_EQ(logits.size(), expected.size());
   EXPECT_LE(maxAbsDiff(logits.data(), expected.data(), logits.size()), 1e-4f);
+  fs::remove_all(work);
+}
+
+// Code for another family: dense-f32 compiled for aarch64-neon (model object, kernels and runtime), linked with
+// RunForward.c by the cross compiler and run under qemu-aarch64 on the prompt.
+TEST(GoldenCrossTargetTest, DenseF32OnAarch64UnderQemu) {
+  const char *cxx = "/usr/bin/aarch64-linux-gnu-g++", *qemu = "/usr/bin/qemu-aarch64";
+  if (!fs::exists(cxx) || !fs::exists(qemu))
+    GTEST_SKIP() << "aarch64 cross compiler or qemu-aarch64 not installed";
+  const fs::path gguf = fs::path(GRANITE_GOLDEN_DIR) / "models" / "dense-f32.gguf";
+  const fs::path work = fs::path(GRANITE_TEST_WORK_DIR) / ("aarch64." + std::to_string(getpid()));
+  fs::create_directories(work);
+  const fs::path object = work / "model.o", runner = work / "run-forward", blob = work / "model.weights",
+                 logitsFile = work / "logits.f32";
+  const fs::path logitsDir = fs::path(GRANITE_GOLDEN_DIR) / "logits";
+  std::vector<int32_t> prompt = readJson(logitsDir / "dense-f32.json")["prompt_ids"].get<std::vector<int32_t>>();
+
+  setenv("GRANITEC_KERNEL_CACHE", GRANITE_TEST_KERNEL_CACHE, 1);
+  std::ostringstream compile;
+  compile << GRANITE_BIN_DIR << "/granitec compile " << gguf << " --emit=obj --target aarch64-neon --ctx " << kContext
+          << " --max-tokens " << kMaxTokens << " -o " << object;
+  ASSERT_EQ(std::system(compile.str().c_str()), 0) << compile.str();
+  std::ostringstream link;
+  link << cxx << " -O1 -I" << GRANITE_SOURCE_DIR << "/runtime -x c " << GRANITE_SOURCE_DIR
+       << "/test/e2e/RunForward.c -x none " << object;
+  std::ifstream objects(object.string() + ".link");
+  for (std::string line; std::getline(objects, line);)
+    link << " " << line;
+  link << " -o " << runner << " -lpthread -ldl";
+  ASSERT_EQ(std::system(link.str().c_str()), 0) << link.str();
+  {
+    mlir::MLIRContext context;
+    granite::gguf::File file = granite::gguf::File::open(gguf.string());
+    granite::ModelSource source = granite::modelSourceFromGGUF(file, granite::loadGraniteConfig(file));
+    mlir::OwningOpRef<mlir::ModuleOp> module = granite::importModel(context, source);
+    ASSERT_TRUE(module);
+    std::ofstream out(blob, std::ios::binary);
+    std::string error;
+    ASSERT_TRUE(granite::codegen::writeWeightBlob(*module, granite::codegen::planWeightBlob(*module), out, error))
+        << error;
+  }
+  std::ostringstream run;
+  run << qemu << " -L /usr/aarch64-linux-gnu " << runner << " " << blob << " ";
+  for (size_t i = 0; i < prompt.size(); ++i)
+    run << (i ? "," : "") << prompt[i];
+  run << " " << logitsFile;
+  ASSERT_EQ(std::system(run.str().c_str()), 0) << run.str();
+
+  std::vector<float> logits = readFloats(logitsFile), expected = readFloats(logitsDir / "dense-f32.prompt_logits.f32");
+  ASSERT_EQ(logits.size(), expected.size());
+  float diff = maxAbsDiff(logits.data(), expected.data(), logits.size());
+  EXPECT_LE(diff, 1e-4f);
+  std::cout << "dense-f32 on aarch64-neon: max |diff| prompt " << diff << "\n";
   fs::remove_all(work);
 }
 
