@@ -64,7 +64,8 @@ options:
   --threads N         worker threads the model uses unless the runtime sets them (default: Halide's, one per
                       core or $HL_NUM_THREADS)
   -o FILE             output file (stdout for mlir and llvm when absent)
-  -v                  report each stage and its time on stderr
+  -q                  quiet: no progress lines (by default each stage and its time go to stderr)
+  -v                  also list every kernel instance and whether it came from the cache
   -h, --help          show this help
 
 Kernel objects are cached in $GRANITEC_KERNEL_CACHE, else $XDG_CACHE_HOME/granitec/kernels, else
@@ -82,23 +83,23 @@ struct CompileOptions {
   const target::CpuFamily *family = nullptr;
   int64_t context = 0, maxTokens = kDefaultMaxTokens, threads = 0;
   std::string variant, buildId;
-  bool verbose = false, weightsExternal = false;
+  bool quiet = false, verbose = false, weightsExternal = false;
 };
 
-/// Prints "granitec: <stage> (<ms> ms)" on stderr when verbose.
+/// Prints "granitec: <stage> (<ms> ms)" on stderr unless quiet.
 class StageTimer {
 public:
-  explicit StageTimer(bool verbose) : verbose_(verbose) {}
+  explicit StageTimer(bool report) : report_(report) {}
   void done(const std::string &stage) {
     auto now = std::chrono::steady_clock::now();
-    if (verbose_)
+    if (report_)
       std::cerr << "granitec: " << stage << " ("
                 << std::chrono::duration_cast<std::chrono::milliseconds>(now - last_).count() << " ms)\n";
     last_ = now;
   }
 
 private:
-  bool verbose_;
+  bool report_;
   std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
 };
 
@@ -117,13 +118,16 @@ bool writeText(const std::optional<std::string> &output, const std::function<voi
 /// Instantiates every kernel the lowered module calls, plus the Halide runtime; returns their object paths.
 /// Kernel compilation throws on failure (KernelCache).
 std::vector<std::string> instantiateKernels(mlir::ModuleOp module, const target::CpuFamily &family,
-                                            StageTimer &timer) {
+                                            bool verbose, StageTimer &timer) {
   kernels::KernelCache cache;
   std::vector<std::string> objects;
   int compiled = 0;
   for (const mlir::granite::KernelSpec &spec : mlir::granite::readKernelSpecs(module)) {
     kernels::CompiledKernel kernel = cache.instantiate({spec.generator, spec.params, family.name, spec.name});
     compiled += !kernel.cacheHit;
+    if (verbose)
+      std::cerr << "granitec:   " << spec.name << " (" << spec.generator << ", "
+                << (kernel.cacheHit ? "cached" : "compiled") << ")\n";
     objects.push_back(kernel.object.string());
   }
   objects.push_back(cache.runtime(family.name).string());
@@ -170,7 +174,7 @@ int linkModel(mlir::ModuleOp lowered, const ModelSource &source, const gguf::Fil
 /// Runs the pipeline as far as the options ask and writes the result. Runs without exceptions except in
 /// kernel instantiation; MLIR diagnostics are reported one line each through the context's handler.
 int compile(const ModelSource &source, const gguf::File *gguf, const CompileOptions &options) {
-  StageTimer timer(options.verbose);
+  StageTimer timer(!options.quiet);
   mlir::MLIRContext context;
   mlir::ScopedDiagnosticHandler handler(&context, [](mlir::Diagnostic &diag) {
     std::cerr << "granitec: error: " << diag.str() << "\n";
@@ -212,7 +216,7 @@ int compile(const ModelSource &source, const gguf::File *gguf, const CompileOpti
 
   std::vector<std::string> kernelObjects;
   if (options.emit == "obj" || options.emit == "exe")
-    kernelObjects = instantiateKernels(*module, *options.family, timer);
+    kernelObjects = instantiateKernels(*module, *options.family, options.verbose, timer);
   (*module)->removeAttr("granite.kernels"); // not LLVM IR
   std::string error;
   if (options.emit == "llvm") {
@@ -269,6 +273,7 @@ int runCompile(const std::vector<std::string> &args) {
                        {"--threads", true},
                        {"-o", true},
                        {"-v", false},
+                       {"-q", false},
                        {"--help", false},
                        {"-h", false}});
     if (parsed.has("--help") || parsed.has("-h")) {
@@ -281,6 +286,7 @@ int runCompile(const std::vector<std::string> &args) {
     options.output = parsed.value("-o");
     options.emitAfter = parsed.value("--emit-after");
     options.verbose = parsed.has("-v");
+    options.quiet = parsed.has("-q");
     options.emit = parsed.value("--emit").value_or("exe");
     if (options.emit != "mlir" && options.emit != "llvm" && options.emit != "obj" && options.emit != "exe")
       throw UsageError("--emit=" + options.emit + " is not one of mlir, llvm, obj, exe");
