@@ -10,6 +10,7 @@
 #include "Frontend/Variant.h"
 #include "Codegen/EmitObject.h"
 #include "Codegen/GGUFVocabulary.h"
+#include "Codegen/HuggingFaceVocabulary.h"
 #include "Codegen/Link.h"
 #include "Codegen/WeightBlob.h"
 #include "runtime/VocabularyBlob.h"
@@ -53,7 +54,7 @@ options:
   --emit=obj          write the model's object file to -o FILE, and FILE.link: the kernel and Halide runtime
                       objects (one path per line) it must be linked with
   --emit=exe          the executable (the default with -o): model, kernels, runtime and the weights, vocabulary
-                      and chat template as a payload (docs/executable.md); GGUF models only
+                      and chat template as a payload (docs/executable.md)
   --weights=external  with --emit=exe: write the weight blob to FILE.weights instead of into FILE
   --emit-after=PASS   with --emit=mlir: run the pipeline up to and including PASS and print the IR then;
                       PASS is one of granite-verify-model, granite-fold-multipliers, granite-fuse,
@@ -136,9 +137,22 @@ std::vector<std::string> instantiateKernels(mlir::ModuleOp module, const target:
   return objects;
 }
 
+/// Where the executable's tokenizer and chat template come from: the GGUF file, or the Hugging Face folder.
+struct TokenizerSource {
+  const gguf::File *gguf = nullptr;
+  std::string folder;
+  runtime::Vocabulary vocabulary(uint32_t vocabRows) const {
+    return gguf ? codegen::vocabularyFromGGUF(*gguf) : codegen::vocabularyFromHuggingFace(folder, vocabRows);
+  }
+  std::string chatTemplate() const {
+    return gguf ? codegen::chatTemplateFromGGUF(*gguf) : codegen::chatTemplateFromHuggingFace(folder);
+  }
+};
+
 /// Emits the model object next to the output, then links it with the kernels, the runtime and the payload.
-int linkModel(mlir::ModuleOp lowered, const ModelSource &source, const gguf::File &gguf,
-              std::vector<std::string> kernelObjects, const CompileOptions &options, StageTimer &timer) {
+int linkModel(mlir::ModuleOp lowered, const ModelSource &source, const runtime::Vocabulary &vocabulary,
+              const std::string &chatTemplate, std::vector<std::string> kernelObjects, const CompileOptions &options,
+              StageTimer &timer) {
   std::string error;
   const std::string object = *options.output + ".model.o." + std::to_string(getpid());
   if (!codegen::emitObject(lowered, *options.family, object, error)) {
@@ -157,8 +171,8 @@ int linkModel(mlir::ModuleOp lowered, const ModelSource &source, const gguf::Fil
   inputs.writeWeights = [&](std::ostream &out, std::string &writeError) {
     return codegen::writeWeightBlob(*weights, layout, out, writeError);
   };
-  inputs.vocabulary = runtime::serializeVocabulary(codegen::vocabularyFromGGUF(gguf));
-  inputs.chatTemplate = codegen::chatTemplateFromGGUF(gguf);
+  inputs.vocabulary = runtime::serializeVocabulary(vocabulary);
+  inputs.chatTemplate = chatTemplate;
   inputs.outputPath = *options.output;
   inputs.weightsExternal = options.weightsExternal;
   bool linked = codegen::linkExecutable(inputs, error);
@@ -173,7 +187,7 @@ int linkModel(mlir::ModuleOp lowered, const ModelSource &source, const gguf::Fil
 
 /// Runs the pipeline as far as the options ask and writes the result. Runs without exceptions except in
 /// kernel instantiation; MLIR diagnostics are reported one line each through the context's handler.
-int compile(const ModelSource &source, const gguf::File *gguf, const CompileOptions &options) {
+int compile(const ModelSource &source, const TokenizerSource &tokenizer, const CompileOptions &options) {
   StageTimer timer(!options.quiet);
   mlir::MLIRContext context;
   mlir::ScopedDiagnosticHandler handler(&context, [](mlir::Diagnostic &diag) {
@@ -229,7 +243,8 @@ int compile(const ModelSource &source, const gguf::File *gguf, const CompileOpti
     return writeText(options.output, [&](llvm::raw_ostream &os) { os << text; }) ? 0 : 1;
   }
   if (options.emit == "exe")
-    return linkModel(*module, source, *gguf, kernelObjects, options, timer);
+    return linkModel(*module, source, tokenizer.vocabulary(source.config.vocabSize), tokenizer.chatTemplate(),
+                     kernelObjects, options, timer);
   if (!codegen::emitObject(*module, *options.family, *options.output, error)) {
     std::cerr << "granitec: error: " << error << "\n";
     return 1;
@@ -324,8 +339,6 @@ int runCompile(const std::vector<std::string> &args) {
     std::optional<gguf::File> gguf;
     try {
       if (isHuggingFaceFolder(path)) {
-        if (options.emit == "exe")
-          throw UsageError("--emit=exe needs a GGUF model (its tokenizer goes into the executable)");
         source = loadHuggingFaceFolder(path);
       } else {
         gguf.emplace(gguf::File::open(path));
@@ -345,8 +358,8 @@ int runCompile(const std::vector<std::string> &args) {
                       std::to_string(options.maxTokens) +
                       (options.threads ? " threads " + std::to_string(options.threads) : "");
     try {
-      return compile(*source, gguf ? &*gguf : nullptr, options);
-    } catch (const std::exception &e) { // kernel instantiation, the GGUF vocabulary
+      return compile(*source, TokenizerSource{gguf ? &*gguf : nullptr, gguf ? "" : path}, options);
+    } catch (const std::exception &e) { // kernel instantiation, the tokenizer files
       std::cerr << "granitec: error: " << e.what() << "\n";
       return 1;
     }

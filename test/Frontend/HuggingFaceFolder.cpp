@@ -70,6 +70,58 @@ void writeSafetensors(const std::filesystem::path &path, const std::vector<std::
 
 double shortest(float f) { return std::stod(fmt::format("{}", f)); }
 
+std::vector<std::string_view> stringsOf(const gguf::File &f, const char *key) {
+  std::vector<std::string_view> out;
+  if (const gguf::Value *v = f.find(key); v && v->asArray())
+    for (const auto &e : v->asArray()->elements)
+      out.push_back(*e.asString());
+  return out;
+}
+
+/// tokenizer.json and tokenizer_config.json as HF would ship the GGUF's tokenizer: normal tokens in the BPE vocab,
+/// every other token (control, user-defined, unused fillers) an added token, special unless user-defined.
+void writeTokenizer(const gguf::File &g, const std::filesystem::path &folder) {
+  const std::vector<std::string_view> tokens = stringsOf(g, "tokenizer.ggml.tokens"),
+                                      merges = stringsOf(g, "tokenizer.ggml.merges");
+  const gguf::ArrayValue *types = g.find("tokenizer.ggml.token_type")->asArray();
+  Json vocab = Json::object(), added = Json::array();
+  for (size_t id = 0; id < tokens.size(); ++id) {
+    const int64_t type = *types->elements[id].asSigned();
+    if (type == 1)
+      vocab[std::string(tokens[id])] = id;
+    else
+      added.push_back({{"id", id}, {"content", tokens[id]}, {"special", type != 4}});
+  }
+  const std::string pre = std::string(*g.find("tokenizer.ggml.pre")->asString());
+  Json preTokenizer = {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", true}};
+  if (pre == "dbrx")
+    preTokenizer = {{"type", "Sequence"},
+                    {"pretokenizers",
+                     {{{"type", "Split"},
+                       {"pattern",
+                        {{"Regex", R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)"}}},
+                       {"behavior", "Isolated"},
+                       {"invert", false}},
+                      {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", false}}}}};
+  Json tokenizer = {{"version", "1.0"},
+                    {"added_tokens", added},
+                    {"pre_tokenizer", preTokenizer},
+                    {"model", {{"type", "BPE"}, {"vocab", vocab}, {"merges", merges}}}};
+  std::ofstream(folder / "tokenizer.json") << tokenizer.dump();
+  auto tokenText = [&](const char *key) -> Json {
+    const gguf::Value *v = g.find(key);
+    return v ? Json(tokens[*v->asUnsigned()]) : Json(nullptr);
+  };
+  Json config = {{"bos_token", tokenText("tokenizer.ggml.bos_token_id")},
+                 {"eos_token", tokenText("tokenizer.ggml.eos_token_id")},
+                 {"pad_token", tokenText("tokenizer.ggml.padding_token_id")},
+                 {"unk_token", tokenText("tokenizer.ggml.unknown_token_id")},
+                 {"add_bos_token", false}};
+  if (const gguf::Value *t = g.find("tokenizer.chat_template"))
+    config["chat_template"] = *t->asString();
+  std::ofstream(folder / "tokenizer_config.json") << config.dump(2);
+}
+
 } // namespace
 
 void writeHuggingFaceFolder(const gguf::File &g, const GraniteConfig &c, const std::filesystem::path &folder,
@@ -166,6 +218,7 @@ void writeHuggingFaceFolder(const gguf::File &g, const GraniteConfig &c, const s
   config["logits_scaling"] = shortest(c.logitScale);
   config["torch_dtype"] = "float32";
   std::ofstream(folder / "config.json") << config.dump(2);
+  writeTokenizer(g, folder);
 
   if (shards <= 1) {
     writeSafetensors(folder / "model.safetensors", ts);

@@ -1,6 +1,6 @@
-// Test utility: writes a Hugging Face folder (config.json + safetensors, optionally sharded with an index) from an
-// F32 GGUF model, inverting the llama.cpp converter's mapping (spec §3.3). Written independently of the loader so
-// that a round trip through both checks each against the other.
+// Test utility: writes a Hugging Face folder (config.json, tokenizer.json, tokenizer_config.json and safetensors,
+// optionally sharded with an index) from an F32 GGUF model, inverting the llama.cpp converter's mapping (spec §3.3).
+// Written independently of the loaders so that a round trip through both checks each against the other.
 #pragma once
 
 #include "Frontend/GGUF.h"
