@@ -11,6 +11,7 @@
 #include "Codegen/EmitObject.h"
 #include "Codegen/GGUFVocabulary.h"
 #include "Codegen/HuggingFaceVocabulary.h"
+#include "runtime/ChatTemplate.h"
 #include "Codegen/Link.h"
 #include "Codegen/WeightBlob.h"
 #include "runtime/VocabularyBlob.h"
@@ -242,9 +243,14 @@ int compile(const ModelSource &source, const TokenizerSource &tokenizer, const C
     timer.done("LLVM IR");
     return writeText(options.output, [&](llvm::raw_ostream &os) { os << text; }) ? 0 : 1;
   }
-  if (options.emit == "exe")
-    return linkModel(*module, source, tokenizer.vocabulary(source.config.vocabSize), tokenizer.chatTemplate(),
-                     kernelObjects, options, timer);
+  if (options.emit == "exe") {
+    const std::string chatTemplate = tokenizer.chatTemplate();
+    if (!chatTemplate.empty() && !runtime::isGranite4ChatTemplate(chatTemplate))
+      std::cerr << "granitec: warning: the model's chat template is not of the Granite 4.0 family; --chat renders "
+                   "Granite 4.0's format regardless\n";
+    return linkModel(*module, source, tokenizer.vocabulary(source.config.vocabSize), chatTemplate, kernelObjects,
+                     options, timer);
+  }
   if (!codegen::emitObject(*module, *options.family, *options.output, error)) {
     std::cerr << "granitec: error: " << error << "\n";
     return 1;
