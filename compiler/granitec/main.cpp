@@ -1,6 +1,7 @@
 // granitec: the driver. Dispatches subcommands; each lives in its own file.
 #include "Compile.h"
 #include "Inspect.h"
+#include "Synth.h"
 
 #include <iostream>
 #include <string>
@@ -19,6 +20,7 @@ granitec compiles IBM Granite 4.0 language models ahead of time.
 commands:
   inspect MODEL.gguf [--json]   show a model's architecture, variant, layer map, hyperparameters and tensors
   compile MODEL -o OUT          compile a GGUF file into an executable (--emit=mlir|llvm|obj: the stages)
+  synth --like VARIANT ...      write a synthetic model with a variant's shapes, tokenizer and random weights
 
 options:
   -h, --help                    show this help ('granitec <command> --help' for a command's options)
@@ -47,6 +49,8 @@ int main(int argc, char **argv) {
     return granite::driver::runInspect(rest);
   if (command == "compile")
     return granite::driver::runCompile(rest);
+  if (command == "synth")
+    return granite::driver::runSynth(rest);
   std::cerr << "granitec: error: unknown command '" << command << "' (see 'granitec --help')\n";
   return 2;
 }
