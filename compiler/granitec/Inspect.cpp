@@ -3,6 +3,7 @@
 #include "CommandLine.h"
 #include "Frontend/GGUF.h"
 #include "Frontend/GraniteConfig.h"
+#include "Frontend/HuggingFace.h"
 #include "Frontend/Variant.h"
 
 #include <fmt/format.h>
@@ -172,6 +173,9 @@ int runInspect(const std::vector<std::string> &args) {
     if (parsed.positionals().size() != 1)
       throw UsageError("inspect takes exactly one MODEL.gguf (see 'granitec inspect --help')");
     const std::string &path = parsed.positionals()[0];
+    if (isHuggingFaceFolder(path))
+      throw UsageError("inspect reads GGUF files; '" + path +
+                       "' is a Hugging Face folder (see it with 'granitec compile FOLDER --emit=mlir')");
     try {
       gguf::File file = gguf::File::open(path);
       GraniteConfig config = loadGraniteConfig(file);
