@@ -79,6 +79,8 @@ struct Case {
   SynthDtype dtype;
 };
 
+void PrintTo(const Case &c, std::ostream *out) { *out << c.variant << " " << synthDtypeName(c.dtype); }
+
 class SynthModel : public ::testing::TestWithParam<Case> {};
 
 TEST_P(SynthModel, ShrunkFileLoadsWithTheVariantsShapesTypesAndTokenizer) {
