@@ -52,16 +52,24 @@ public:
   }
   /// Uniform in (0, 1): never 0, so log() is safe.
   double uniform() { return (static_cast<double>(next() >> 11) + 0.5) * 0x1.0p-53; }
-  /// Standard normal by Box-Muller, using both outputs of each pair.
+  /// Standard normal by Marsaglia's polar form of Box-Muller (no trigonometry), using both outputs of each pair;
+  /// the two coordinates come from the halves of one 64-bit draw.
   float normal() {
     if (hasSpare_) {
       hasSpare_ = false;
       return spare_;
     }
-    const double radius = std::sqrt(-2.0 * std::log(uniform())), angle = 6.283185307179586 * uniform();
-    spare_ = static_cast<float>(radius * std::sin(angle));
+    float u, v, s;
+    do {
+      const uint64_t bits = next();
+      u = static_cast<float>(static_cast<int32_t>(bits >> 32)) * 0x1.0p-31f;
+      v = static_cast<float>(static_cast<int32_t>(bits & 0xFFFFFFFFu)) * 0x1.0p-31f;
+      s = u * u + v * v;
+    } while (s >= 1.0f || s == 0.0f);
+    const float factor = std::sqrt(-2.0f * std::log(s) / s);
+    spare_ = v * factor;
     hasSpare_ = true;
-    return static_cast<float>(radius * std::cos(angle));
+    return u * factor;
   }
 
 private:
