@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 #include <iostream>
 #include <system_error>
+#include <unistd.h>
 
 namespace granite::driver {
 
@@ -105,11 +106,17 @@ int runSynth(const std::vector<std::string> &args) {
     const auto start = std::chrono::steady_clock::now();
     const runtime::Vocabulary vocabulary =
         runtime::buildGraniteVocabulary(runtime::readTiktokenRanksFile(ranksPath));
-    // One progress line per tensor, rewritten in place; large files show it, small ones finish before it matters.
+    // A progress line each time another 256 MB is written (rewritten in place on a terminal), and at the end.
+    const bool terminal = ::isatty(STDERR_FILENO);
+    uint64_t nextReport = 0;
     auto progress = [&](const SynthProgress &p) {
-      std::cerr << fmt::format("\rgranitec synth: tensor {}/{}, {:.1f}/{:.1f} MB", p.tensorIndex, p.tensorCount,
-                               p.bytesWritten / 1e6, p.totalBytes / 1e6)
-                << (p.tensorIndex == p.tensorCount ? "\n" : "") << std::flush;
+      const bool last = p.tensorIndex == p.tensorCount;
+      if (p.bytesWritten < nextReport && !last)
+        return;
+      nextReport = p.bytesWritten + (uint64_t(256) << 20);
+      std::cerr << fmt::format("{}granitec synth: tensor {}/{}, {:.1f}/{:.1f} MB", terminal ? "\r" : "",
+                               p.tensorIndex, p.tensorCount, p.bytesWritten / 1e6, p.totalBytes / 1e6)
+                << (last || !terminal ? "\n" : "") << std::flush;
     };
     synthesizeModel(config, dtype, seed, vocabulary, progress).writeFile(output);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
