@@ -122,9 +122,10 @@ TEST_P(SynthModel, ShrunkFileLoadsWithTheVariantsShapesTypesAndTokenizer) {
           << e.name;
     else
       EXPECT_TRUE(t->type == GGMLType::Q4_K || t->type == GGMLType::Q6_K) << e.name;
-    if (e.name != "token_embd.weight") // 77M values: its first rows are checked below
+    if (e.name != "token_embd.weight") { // 77M values: its first rows are checked below
       for (float x : valuesOf(*t))
         ASSERT_TRUE(std::isfinite(x)) << e.name;
+    }
   }
 
   // Conditioning: the embedding keeps the golden std (0.15 / embedding_scale), A is negative, norms are near 1.
