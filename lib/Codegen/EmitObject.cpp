@@ -72,47 +72,48 @@ std::unique_ptr<llvm::Module> lowerToLLVMIR(mlir::ModuleOp module, llvm::TargetM
   return llvmModule;
 }
 
+/// Translates and optimizes `module` for `family`, then hands the LLVM module and its target machine to `use`.
+bool withLLVMModule(mlir::ModuleOp module, const target::CpuFamily &family, std::string &error,
+                    llvm::function_ref<bool(llvm::Module &, llvm::TargetMachine &)> use) {
+  std::unique_ptr<llvm::TargetMachine> machine = createTargetMachine(family, error);
+  if (!machine)
+    return false;
+  llvm::LLVMContext context;
+  std::unique_ptr<llvm::Module> llvmModule = lowerToLLVMIR(module, *machine, context, error);
+  return llvmModule && use(*llvmModule, *machine);
+}
+
 } // namespace
 
 bool emitLLVMIR(mlir::ModuleOp module, const target::CpuFamily &family, std::string &text, std::string &error) {
-  std::unique_ptr<llvm::TargetMachine> machine = createTargetMachine(family, error);
-  if (!machine)
-    return false;
-  llvm::LLVMContext context;
-  std::unique_ptr<llvm::Module> llvmModule = lowerToLLVMIR(module, *machine, context, error);
-  if (!llvmModule)
-    return false;
-  llvm::raw_string_ostream stream(text);
-  llvmModule->print(stream, nullptr);
-  return true;
+  return withLLVMModule(module, family, error, [&](llvm::Module &llvmModule, llvm::TargetMachine &) {
+    llvm::raw_string_ostream stream(text);
+    llvmModule.print(stream, nullptr);
+    return true;
+  });
 }
 
 bool emitObject(mlir::ModuleOp module, const target::CpuFamily &family, const std::string &path, std::string &error) {
-  std::unique_ptr<llvm::TargetMachine> machine = createTargetMachine(family, error);
-  if (!machine)
-    return false;
-  llvm::LLVMContext context;
-  std::unique_ptr<llvm::Module> llvmModule = lowerToLLVMIR(module, *machine, context, error);
-  if (!llvmModule)
-    return false;
-  std::error_code ec;
-  llvm::raw_fd_ostream out(path, ec, llvm::sys::fs::OF_None);
-  if (ec) {
-    error = path + ": " + ec.message();
-    return false;
-  }
-  llvm::legacy::PassManager passes;
-  if (machine->addPassesToEmitFile(passes, out, nullptr, llvm::CodeGenFileType::ObjectFile)) {
-    error = "the target cannot emit object files";
-    return false;
-  }
-  passes.run(*llvmModule);
-  out.close();
-  if (out.has_error()) {
-    error = path + ": " + out.error().message();
-    return false;
-  }
-  return true;
+  return withLLVMModule(module, family, error, [&](llvm::Module &llvmModule, llvm::TargetMachine &machine) {
+    std::error_code ec;
+    llvm::raw_fd_ostream out(path, ec, llvm::sys::fs::OF_None);
+    if (ec) {
+      error = path + ": " + ec.message();
+      return false;
+    }
+    llvm::legacy::PassManager passes;
+    if (machine.addPassesToEmitFile(passes, out, nullptr, llvm::CodeGenFileType::ObjectFile)) {
+      error = "the target cannot emit object files";
+      return false;
+    }
+    passes.run(llvmModule);
+    out.close();
+    if (out.has_error()) {
+      error = path + ": " + out.error().message();
+      return false;
+    }
+    return true;
+  });
 }
 
 } // namespace granite::codegen
