@@ -235,10 +235,10 @@ Value Value::makeArray(std::unique_ptr<ArrayValue> v) {
 
 // --- TensorInfo / File -------------------------------------------------------------------------------------------
 
-std::string TensorInfo::shapeString() const {
+std::string shapeString(const std::vector<uint64_t> &dims) {
   std::string s = "[";
-  for (size_t i = 0; i < ne.size(); ++i)
-    s += (i ? ", " : "") + std::to_string(ne[i]);
+  for (size_t i = 0; i < dims.size(); ++i)
+    s += (i ? ", " : "") + std::to_string(dims[i]);
   return s + "]";
 }
 

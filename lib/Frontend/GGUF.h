@@ -80,8 +80,10 @@ struct TensorInfo {
 
   uint64_t rowLength() const { return ne.empty() ? 1 : ne[0]; }
   uint64_t rowCount() const { return ne.empty() ? 1 : elementCount / ne[0]; }
-  std::string shapeString() const;  ///< e.g. "[256, 512]" in ne order
 };
+
+/// A shape as granitec's messages print it, e.g. "[256, 512]".
+std::string shapeString(const std::vector<uint64_t> &dims);
 
 class File {
 public:

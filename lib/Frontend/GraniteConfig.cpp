@@ -137,13 +137,6 @@ private:
   std::vector<std::string> &problems_;
 };
 
-std::string shapeString(const std::vector<uint64_t> &ne) {
-  std::string s = "[";
-  for (size_t i = 0; i < ne.size(); ++i)
-    s += (i ? ", " : "") + std::to_string(ne[i]);
-  return s + "]";
-}
-
 bool isMatrixType(GGMLType t) {
   switch (t) {
   case GGMLType::F32: case GGMLType::F16: case GGMLType::BF16: case GGMLType::Q8_0: case GGMLType::Q4_0:
@@ -360,7 +353,8 @@ void checkTensorSet(const GraniteConfig &c, const std::vector<TensorDescription>
     const TensorDescription *t = found == byName.end() ? nullptr : found->second;
     if (!t) {
       if (!e.optional)
-        problems.push_back(fmt::format("missing tensor '{}' (expected shape {})", e.name, shapeString(e.ne)));
+        problems.push_back(
+            fmt::format("missing tensor '{}' (expected shape {})", e.name, gguf::shapeString(e.ne)));
       continue;
     }
     // GGUF drops trailing 1s from some shapes; compare with them stripped on both sides.
@@ -371,7 +365,8 @@ void checkTensorSet(const GraniteConfig &c, const std::vector<TensorDescription>
     };
     if (stripped(t->ne) != stripped(e.ne))
       problems.push_back(
-          fmt::format("tensor '{}' has shape {}, expected {}", e.name, shapeString(t->ne), shapeString(e.ne)));
+          fmt::format("tensor '{}' has shape {}, expected {}", e.name, gguf::shapeString(t->ne),
+                      gguf::shapeString(e.ne)));
     if (e.quantizable ? !isMatrixType(t->type) : t->type != GGMLType::F32)
       problems.push_back(fmt::format("tensor '{}' has type {}, expected {}", e.name, ggmlTypeName(t->type),
                                      e.quantizable ? "one of F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K" : "F32"));

@@ -51,13 +51,6 @@ private:
   std::vector<std::string> &problems_;
 };
 
-std::string shapeString(const std::vector<uint64_t> &shape) {
-  std::string s = "[";
-  for (size_t i = 0; i < shape.size(); ++i)
-    s += (i ? ", " : "") + std::to_string(shape[i]);
-  return s + "]";
-}
-
 std::vector<uint64_t> squeezed(std::vector<uint64_t> shape) {
   shape.erase(std::remove(shape.begin(), shape.end(), 1), shape.end());
   return shape;
@@ -170,12 +163,13 @@ private:
   const Checkpoint::Located *check(const std::string &hfName, const std::vector<uint64_t> &hfShape,
                                    const Checkpoint::Located *at) {
     if (!at) {
-      problems_.push_back(fmt::format("missing tensor '{}' (expected shape {})", hfName, shapeString(hfShape)));
+      problems_.push_back(
+          fmt::format("missing tensor '{}' (expected shape {})", hfName, gguf::shapeString(hfShape)));
       return nullptr;
     }
     if (squeezed(at->tensor->shape) != squeezed(hfShape)) {
       problems_.push_back(fmt::format("tensor '{}' has shape {}, expected {}", hfName,
-                                      shapeString(at->tensor->shape), shapeString(hfShape)));
+                                      gguf::shapeString(at->tensor->shape), gguf::shapeString(hfShape)));
       return nullptr;
     }
     if (!safetensors::ggmlTypeOfDtype(at->tensor->dtype)) {

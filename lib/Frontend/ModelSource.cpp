@@ -13,12 +13,16 @@ const char *weightTransformName(WeightTransform t) {
   return "?";
 }
 
-uint64_t WeightSource::byteSize() const {
-  const auto &traits = traitsOf(type);
+uint64_t WeightSource::elementCount() const {
   uint64_t elements = 1;
   for (uint64_t d : ne)
     elements *= d;
-  return elements / traits.blockElements * traits.blockBytes;
+  return elements;
+}
+
+uint64_t WeightSource::byteSize() const {
+  const auto &traits = traitsOf(type);
+  return elementCount() / traits.blockElements * traits.blockBytes;
 }
 
 const WeightSource *ModelSource::find(const std::string &name) const {

@@ -33,6 +33,7 @@ struct WeightSource {
   /// in F32 (norms, SSM parameters), which is widened on reading.
   GGMLType storedType = GGMLType::F32;
   uint64_t storedBytes = 0; ///< bytes read from the file
+  uint64_t elementCount() const;
   uint64_t byteSize() const; ///< bytes of the model's tensor
 };
 

@@ -11,13 +11,6 @@
 namespace granite {
 namespace {
 
-uint64_t elementCount(const std::vector<uint64_t> &ne) {
-  uint64_t n = 1;
-  for (uint64_t d : ne)
-    n *= d;
-  return n;
-}
-
 /// Row r of the model's tensor comes from stored row storedRow(r); rows are ne[0] elements of the stored type.
 template <typename RowMap>
 std::vector<uint8_t> permuteRows(const uint8_t *stored, uint64_t rows, uint64_t rowBytes, RowMap storedRow) {
@@ -38,7 +31,7 @@ std::vector<uint8_t> readWeightBytes(const WeightSource &w) {
   const uint8_t *stored = file->data() + w.offset;
   const auto &traits = traitsOf(w.storedType);
   const uint64_t rowBytes = w.ne[0] / traits.blockElements * traits.blockBytes;
-  const uint64_t rows = elementCount(w.ne) / w.ne[0];
+  const uint64_t rows = w.elementCount() / w.ne[0];
 
   std::vector<uint8_t> bytes;
   switch (w.transform) {
@@ -62,7 +55,7 @@ std::vector<uint8_t> readWeightBytes(const WeightSource &w) {
     break;
   }
   case WeightTransform::NegExp: {
-    std::vector<float> values(elementCount(w.ne));
+    std::vector<float> values(w.elementCount());
     dequantizeRow(w.storedType, stored, values.data(), static_cast<int64_t>(values.size()));
     for (float &v : values)
       v = -std::exp(v);
@@ -72,7 +65,7 @@ std::vector<uint8_t> readWeightBytes(const WeightSource &w) {
   }
   }
   if (w.storedType != w.type) { // widening to F32
-    std::vector<float> values(elementCount(w.ne));
+    std::vector<float> values(w.elementCount());
     dequantizeRow(w.storedType, bytes.data(), values.data(), static_cast<int64_t>(values.size()));
     bytes.resize(values.size() * 4);
     std::memcpy(bytes.data(), values.data(), bytes.size());
@@ -82,7 +75,7 @@ std::vector<uint8_t> readWeightBytes(const WeightSource &w) {
 
 std::vector<float> readWeightValues(const WeightSource &w) {
   const std::vector<uint8_t> bytes = readWeightBytes(w);
-  std::vector<float> values(elementCount(w.ne));
+  std::vector<float> values(w.elementCount());
   dequantizeRow(w.type, bytes.data(), values.data(), static_cast<int64_t>(values.size()));
   return values;
 }
