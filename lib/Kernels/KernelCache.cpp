@@ -83,16 +83,19 @@ void addFamilyDefaults(const std::string &generator, const target::CpuFamily &fa
                        std::map<std::string, std::string> &params) {
   const target::ScheduleDefaults &d = family.defaults;
   auto fill = [&](const char *name, int value) { params.emplace(name, std::to_string(value)); };
+  auto type = params.find("weight_type");
+  if (generator == "matvec" || generator == "expert_matvec") {
+    bool streamed = type != params.end() && (type->second == "f32" || type->second == "f16" ||
+                                             type->second == "bf16");
+    fill("vector_width", streamed ? d.streamLanes : d.vectorWidth);
+    fill("tile_rows", streamed ? 1 : d.decodeRows);
+  }
   if (generator != "moe_router")
     fill("vector_width", d.vectorWidth);
-  if (generator == "matvec" || generator == "expert_matvec") {
-    fill("tile_rows", d.decodeRows);
-    fill("rows_per_task", d.rowsPerTask);
-  } else if (generator == "matmul") {
+  if (generator == "matmul") {
     fill("tile_rows", d.prefillRows);
     fill("tile_tokens", d.prefillTokens);
   }
-  auto type = params.find("weight_type");
   if (type != params.end()) {
     static const std::map<std::string, std::string> storage = {
         {"f32", "float32"}, {"f16", "uint16"}, {"bf16", "uint16"},

@@ -51,7 +51,7 @@ public:
   GeneratorParam<int> vector_width{"vector_width", 0}; // 0: the target's natural f32 width
   GeneratorParam<int> tile_rows{"tile_rows", 4};
   GeneratorParam<int> tile_tokens{"tile_tokens", 4}; // matmul only
-  GeneratorParam<int> rows_per_task{"rows_per_task", 64};
+  GeneratorParam<int> rows_per_task{"rows_per_task", 0}; // 0: a sixteenth of the rows
 
   // Element type set from weight_type through the `weights.type` parameter (see docs/kernels.md).
   Input<Buffer<>> weights{"weights", Experts ? 3 : 2};
@@ -69,7 +69,8 @@ public:
     granite::kernels::requireParam(K % geometry.elements == 0,
                                    "in_features must be a multiple of the block size");
     lanes = granite::kernels::f32Lanes(this->get_target(), vector_width);
-    granite::kernels::requireParam(32 % lanes == 0, "vector_width must divide 32");
+    granite::kernels::requireParam(!granite::kernels::isBlockQuantized(type) || 32 % lanes == 0,
+                                   "vector_width must divide 32 for block-quantized weights");
 
     // Tiles may hang over the last row and token: those lanes read clamped (valid) data and are
     // never stored, so the tile bodies stay branch-free.
@@ -216,7 +217,10 @@ public:
       laneSum.compute_at(y, ti).update().atomic().vectorize(reductionLanes.x);
     } else {
       Var task("task"), inTask("in_task"), no("no"), ni("ni");
-      y.split(n, task, inTask, std::max<int>(rows, rows_per_task), TailStrategy::GuardWithIf)
+      // Sixteen tasks by default: few enough that each streams a long run of contiguous rows
+      // (the hardware prefetchers need that), enough to balance up to 16 threads.
+      const int taskRows = rows_per_task > 0 ? int(rows_per_task) : (N + 15) / 16;
+      y.split(n, task, inTask, std::max<int>(rows, taskRows), TailStrategy::GuardWithIf)
           .parallel(task)
           .split(inTask, no, ni, rows, TailStrategy::GuardWithIf);
       partial.compute_at(y, no).bound_extent(n, rows);

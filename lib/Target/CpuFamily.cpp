@@ -20,23 +20,26 @@ constexpr const char *kX86Avx512Bf16 =
 
 std::vector<CpuFamily> makeFamilies() {
   std::vector<CpuFamily> families;
-  // Decode products are bandwidth bound: 4 rows in flight give 4 independent accumulators and
-  // 4 prefetch streams. Prefill tiles are sized to the register file (16 regs on AVX2/NEON, 32 on
-  // AVX-512) and leave room for the weight and activation vectors.
+  // Decode products are bandwidth bound. Float weights stream one row at a time, so each task
+  // reads one contiguous run that the hardware prefetchers follow, with the row's accumulator
+  // spread over several registers to hide the FMA latency. Block-quantized ones are compute
+  // bound: 4 rows in flight amortize the decoding of each activation vector. Prefill tiles are
+  // sized to the register file (16 regs on AVX2/NEON, 32 on AVX-512) and leave room for the
+  // weight and activation vectors.
   families.push_back({"x86-64-avx2",
                       {"haswell", "zen2", "zen3"},
                       kX86Avx2,
                       "x86_64-unknown-linux-gnu",
                       "haswell",
                       "+sse4.1,+avx,+f16c,+fma,+avx2",
-                      {8, 4, 3, 4, 64}});
+                      {8, 32, 4, 3, 4}});
   families.push_back({"x86-64-avx512",
                       {"skylake-avx512", "cascadelake", "icelake-server"},
                       kX86Avx512,
                       "x86_64-unknown-linux-gnu",
                       "skylake-avx512",
                       "+sse4.1,+avx,+f16c,+fma,+avx2,+avx512f,+avx512bw,+avx512dq,+avx512vl,+avx512cd",
-                      {16, 4, 4, 6, 64}});
+                      {16, 32, 4, 4, 6}});
   families.push_back({"x86-64-avx512-bf16",
                       {"zen4", "zen5", "sapphirerapids", "znver4", "znver5"},
                       kX86Avx512Bf16,
@@ -44,21 +47,21 @@ std::vector<CpuFamily> makeFamilies() {
                       "znver4",
                       "+sse4.1,+avx,+f16c,+fma,+avx2,+avx512f,+avx512bw,+avx512dq,+avx512vl,+avx512cd,"
                       "+avx512vnni,+avx512bf16",
-                      {16, 4, 4, 6, 64}});
+                      {16, 32, 4, 4, 6}});
   families.push_back({"aarch64-neon",
                       {"cortex-a72", "neoverse-n1-nodot"},
                       "arm-64-linux",
                       "aarch64-unknown-linux-gnu",
                       "generic",
                       "+neon",
-                      {4, 4, 3, 4, 64}});
+                      {4, 16, 4, 3, 4}});
   families.push_back({"aarch64-neon-dotprod",
                       {"neoverse-n1", "neoverse-v1", "apple-m1", "graviton2", "graviton3"},
                       "arm-64-linux-arm_dot_prod-arm_fp16",
                       "aarch64-unknown-linux-gnu",
                       "neoverse-n1",
                       "+neon,+dotprod,+fullfp16",
-                      {4, 4, 3, 4, 64}});
+                      {4, 16, 4, 3, 4}});
   return families;
 }
 

@@ -13,10 +13,10 @@ namespace granite::target {
 /// A tuner overrides them per kernel instance through the generator parameters of the same name.
 struct ScheduleDefaults {
   int vectorWidth = 8;      ///< f32 lanes of one vector register (the `vector_width` knob).
-  int decodeRows = 4;       ///< rows of W a matrix-vector product accumulates at once (`tile_rows`).
+  int streamLanes = 16;     ///< F32/F16/BF16 matrix-vector product: lanes of its one-row accumulator (`vector_width`).
+  int decodeRows = 4;       ///< block-quantized matrix-vector product: rows accumulated at once (`tile_rows`).
   int prefillRows = 4;      ///< rows of W per register tile of the matrix-matrix product (`tile_rows`).
   int prefillTokens = 4;    ///< tokens per register tile of the matrix-matrix product (`tile_tokens`).
-  int rowsPerTask = 64;     ///< rows of W per parallel task (`rows_per_task`).
 };
 
 struct CpuFamily {
