@@ -6,6 +6,7 @@
 #include "runtime/CliOptions.h"
 #include "runtime/CompiledModel.h"
 #include "runtime/Payload.h"
+#include "runtime/ReadBandwidth.h"
 #include "runtime/VocabularyBlob.h"
 
 #include <algorithm>
@@ -13,8 +14,15 @@
 #include <fstream>
 #include <iomanip>
 #include <iostream>
+#include <iterator>
 #include <memory>
 #include <optional>
+#include <sstream>
+#include <thread>
+
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
 
 using namespace granite::runtime;
 
@@ -87,7 +95,47 @@ void runIds(const CliOptions &options, CompiledModel &model, const Tokenizer &to
   std::cout << "\n";
 }
 
-void runBench(const CliOptions &options, CompiledModel &model, const Tokenizer &tokenizer) {
+/// Seconds since this process started: /proc/self/stat's starttime (clock ticks since boot, so 10 ms steps at the
+/// usual USER_HZ of 100) against CLOCK_BOOTTIME, which the kernel measures it on. It covers exec, the dynamic
+/// loader and static initialization. Negative when /proc cannot be read.
+double secondsSinceProcessStart() {
+  std::ifstream file("/proc/self/stat");
+  std::string stat((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+  // Field 2 (comm) is parenthesized and may hold spaces; fields from 3 on follow the last ')'.
+  size_t close = stat.rfind(')');
+  if (close == std::string::npos) return -1;
+  std::istringstream fields(stat.substr(close + 1));
+  std::string field;
+  for (int index = 3; index <= 22 && (fields >> field); ++index)
+    if (index == 22) {
+      long ticksPerSecond = sysconf(_SC_CLK_TCK);
+      timespec now{};
+      if (ticksPerSecond <= 0 || clock_gettime(CLOCK_BOOTTIME, &now) != 0) return -1;
+      return now.tv_sec + now.tv_nsec / 1e9 - std::stod(field) / static_cast<double>(ticksPerSecond);
+    }
+  return -1;
+}
+
+/// The peak resident set so far, in bytes (getrusage reports KiB on Linux).
+uint64_t peakRssBytes() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<uint64_t>(usage.ru_maxrss) * 1024;
+}
+
+/// Starts the peak resident set afresh from the current one (Linux: "5" to /proc/self/clear_refs); false if not.
+bool resetPeakRss() {
+  std::ofstream file("/proc/self/clear_refs");
+  file << "5";
+  file.flush();
+  return static_cast<bool>(file);
+}
+
+/// --bench. Besides the prefill and decode lines (tests parse those two), it prints in the same "key: value" form:
+/// threads, the memory read bandwidth measured just before decode with the same thread count (runtime/ReadBandwidth.h),
+/// the time from process start to the first logits (the warm-up token: start-up, mapping and first touch of the
+/// weights, one token's forward), and the peak resident set of the model's work (the probe's own buffer left out).
+void runBench(const CliOptions &options, CompiledModel &model, const Tokenizer &tokenizer, int32_t threads) {
   const int32_t context = model.contextLength();
   const int32_t promptTokens = options.benchPrompt ? options.benchPrompt : std::max(1, std::min(512, context * 3 / 4));
   const int32_t genTokens = options.benchGen ? options.benchGen : std::max(1, std::min(128, context - promptTokens));
@@ -102,20 +150,37 @@ void runBench(const CliOptions &options, CompiledModel &model, const Tokenizer &
   std::vector<float> logits(model.vocabSize());
   // One warm-up token first: the weights are mapped lazily, and reading them from disk is not the speed measured.
   model.forward(prompt.data(), 1, logits.data());
+  const double firstToken = secondsSinceProcessStart();
   model.reset();
   auto start = Clock::now();
   model.forward(prompt.data(), promptTokens, logits.data());
   double prefillSeconds = std::chrono::duration<double>(Clock::now() - start).count();
+
+  // The bandwidth right before decode, with decode's thread count; its 512 MiB buffer is freed again and kept out
+  // of the peak resident set by restarting the peak count after it.
+  const int probeThreads = threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  uint64_t peakRss = peakRssBytes();
+  ReadBandwidthResult bandwidth = measureReadBandwidth(probeThreads);
+  const bool peakRestarted = resetPeakRss();
+
   start = Clock::now();
   for (int32_t step = 0; step < genTokens; ++step) {
     int32_t id = greedyPick(logits, tokenizer);
     model.forward(&id, 1, logits.data());
   }
   double decodeSeconds = std::chrono::duration<double>(Clock::now() - start).count();
+  if (peakRestarted) peakRss = std::max(peakRss, peakRssBytes());
   std::cout << std::fixed << std::setprecision(2) << "prefill: " << promptTokens << " tokens in " << prefillSeconds
             << " s, " << promptTokens / prefillSeconds << " tokens/s\n"
             << "decode: " << genTokens << " tokens in " << decodeSeconds << " s, " << genTokens / decodeSeconds
-            << " tokens/s\n";
+            << " tokens/s\n"
+            << "threads: " << probeThreads << "\n"
+            << "read bandwidth: " << bandwidth.bytesPerSecond / 1e9 << " GB/s (" << (bandwidth.bytes >> 20)
+            << " MiB read by " << bandwidth.threads << (bandwidth.threads == 1 ? " thread" : " threads")
+            << ", best of " << bandwidth.repeats << ", before decode)\n";
+  if (firstToken >= 0) std::cout << std::setprecision(3) << "first token: " << firstToken << " s after process start\n";
+  std::cout << std::setprecision(1) << "peak RSS: " << peakRss / 1e6 << " MB"
+            << (peakRestarted ? "" : " (before decode: the peak count could not be restarted)") << "\n";
 }
 
 void printInfo(const CompiledModel &model, int32_t threads, const MappedPayload &payload) {
@@ -147,7 +212,7 @@ int runCompiledModelMode(const std::string &program, const CliOptions &options, 
     if (options.info)
       printInfo(model, threads, payload);
     else if (options.bench)
-      runBench(options, model, tokenizer);
+      runBench(options, model, tokenizer, threads);
     else
       runIds(options, model, tokenizer);
     return 0;
