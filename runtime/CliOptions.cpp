@@ -175,7 +175,7 @@ Compiled model checks:
   --bench-gen N            with --bench: tokens to decode (default 128, or what a shorter context leaves)
 
 Performance:
-  --threads N              kernel worker threads (default: the Halide runtime's, one per core)
+  --threads N              threads that run the kernels (default: the compiled default, else one per CPU)
 
 Exit status: 0 success, 1 runtime error, 2 bad command line.
 )";

@@ -1,8 +1,12 @@
 #include "runtime/CompiledModel.h"
 
+#include "runtime/ThreadPool.h"
+
 #include <algorithm>
+#include <memory>
 #include <string>
 #include <sys/mman.h>
+#include <thread>
 
 namespace granite::runtime {
 namespace {
@@ -27,6 +31,16 @@ uint8_t *mapZeroed(uint64_t bytes, const char *what) {
   return static_cast<uint8_t *>(address);
 }
 
+/// The pool the kernels' parallel loops run on. granite_set_parallel_for is process-wide, so the pool is too.
+std::unique_ptr<ThreadPool> &kernelPool() {
+  static std::unique_ptr<ThreadPool> pool;
+  return pool;
+}
+
+int runOnKernelPool(void *context, GraniteTask task, int min, int extent, uint8_t *closure) {
+  return kernelPool()->parallelFor(context, task, min, extent, closure);
+}
+
 } // namespace
 
 CompiledModel::CompiledModel(const uint8_t *weights, uint64_t weightBytes)
@@ -34,6 +48,7 @@ CompiledModel::CompiledModel(const uint8_t *weights, uint64_t weightBytes)
   if (weightBytes != info_.weights_bytes)
     throw ModelError("the weight blob holds " + std::to_string(weightBytes) + " bytes, the compiled model reads " +
                      std::to_string(info_.weights_bytes));
+  setThreads(0);
   state_ = mapZeroed(info_.state_bytes, "state");
   try {
     scratch_ = mapZeroed(info_.scratch_bytes, "scratch arena");
@@ -54,6 +69,20 @@ void CompiledModel::reset() {
     throw ModelError("cannot reset the model state");
   position_ = 0;
 }
+
+int32_t CompiledModel::setThreads(int32_t threads) {
+  if (threads <= 0) threads = info_.default_threads;
+  if (threads <= 0) threads = static_cast<int32_t>(std::max(1u, std::thread::hardware_concurrency()));
+  std::unique_ptr<ThreadPool> &pool = kernelPool();
+  if (!pool || pool->threads() != threads) {
+    pool.reset(); // its workers exit before the new ones start
+    pool = std::make_unique<ThreadPool>(threads);
+  }
+  granite_set_parallel_for(runOnKernelPool);
+  return threads;
+}
+
+int32_t CompiledModel::threads() const { return kernelPool()->threads(); }
 
 void CompiledModel::setChunkSize(int32_t tokens) {
   chunkSize_ = tokens > 0 && tokens < info_.max_tokens ? tokens : info_.max_tokens;

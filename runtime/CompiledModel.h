@@ -34,8 +34,10 @@ public:
   /// Feeds at most `tokens` tokens per granite_forward call from now on (0 or more than max_tokens: max_tokens).
   void setChunkSize(int32_t tokens);
   int32_t chunkSize() const { return chunkSize_; }
-  /// Worker threads for the kernels; returns the number in effect.
-  int32_t setThreads(int32_t threads) { return granite_set_threads(threads); }
+  /// Threads the kernels run on, the caller's included (0: the compiled default, else one per CPU); returns the
+  /// number in effect.
+  int32_t setThreads(int32_t threads);
+  int32_t threads() const;
 
   const GraniteModelInfo &info() const { return info_; }
   int32_t position() const { return position_; }

@@ -9,7 +9,7 @@
 extern "C" {
 #endif
 
-#define GRANITE_MODEL_ABI_VERSION 1
+#define GRANITE_MODEL_ABI_VERSION 2
 
 /* Facts about the compiled model: a constant emitted by granitec. */
 typedef struct GraniteModelInfo {
@@ -24,11 +24,21 @@ typedef struct GraniteModelInfo {
   const char *target;       /* CPU family the kernels are scheduled for */
   const char *weight_types; /* human-readable summary, e.g. "BF16 x123, F32 x200" */
   const char *build_id;     /* identifies the compilation (model, target, granitec version) */
+  int32_t default_threads;  /* granitec compile --threads; 0: one per CPU */
 } GraniteModelInfo;
 
 const GraniteModelInfo *granite_model_info(void);
 
-/* Number of worker threads the kernels may use (the Halide thread pool); returns the value in effect. */
+/* One parallel loop: runs task(user_context, i, closure) for every i in [min, min + extent), in any order and on any
+   threads, and returns 0 or a nonzero task result. The same signature as Halide's halide_do_par_for_t. */
+typedef int (*GraniteTask)(void *user_context, int index, uint8_t *closure);
+typedef int (*GraniteParallelFor)(void *user_context, GraniteTask task, int min, int extent, uint8_t *closure);
+
+/* Makes the kernels run their parallel loops through `parallel_for` (the runtime's thread pool) from now on.
+   Until then they use the kernels' own pool, whose size granite_set_threads sets. */
+void granite_set_parallel_for(GraniteParallelFor parallel_for);
+
+/* Number of threads of the kernels' own pool (0: one per CPU); returns the value in effect. */
 int32_t granite_set_threads(int32_t threads);
 
 /* Runs `count` tokens (1..max_tokens) at positions start..start+count-1, reading and updating `state`.

@@ -63,8 +63,8 @@ options:
   --target FAMILY     CPU family or alias the code is compiled for (default: host)
   --ctx N             positions of the KV cache (default: the model's context length, at most 32768)
   --max-tokens N      most tokens per forward call, the prefill chunk (default 512)
-  --threads N         worker threads the model uses unless the runtime sets them (default: Halide's, one per
-                      core or $HL_NUM_THREADS)
+  --threads N         threads the executable runs the kernels on unless its --threads says otherwise
+                      (default: one per CPU of the machine it runs on)
   -o FILE             output file (stdout for mlir and llvm when absent)
   -q                  quiet: no progress lines (by default each stage and its time go to stderr)
   -v                  also list every kernel instance and whether it came from the cache

@@ -20,6 +20,24 @@ TEST(CompiledModel, ReportsTheCompiledShape) {
   EXPECT_EQ(model.contextLength(), kContext);
   EXPECT_STREQ(model.info().variant, "fake-test");
   EXPECT_EQ(model.setThreads(3), 3);
+  EXPECT_EQ(model.threads(), 3);
+}
+
+extern "C" GraniteParallelFor fake_installed_parallel_for(void);
+
+TEST(CompiledModel, RunsTheKernelsParallelLoopsOnItsPool) {
+  std::vector<uint8_t> blob = smallBlob(kSmallTableOffset);
+  CompiledModel model(blob.data(), blob.size());
+  EXPECT_EQ(model.threads(), 2); // the fake's default_threads
+  GraniteParallelFor parallelFor = fake_installed_parallel_for();
+  ASSERT_NE(parallelFor, nullptr);
+  std::vector<int> hits(100);
+  auto task = [](void *, int index, uint8_t *closure) {
+    reinterpret_cast<int *>(closure)[index] += 1;
+    return 0;
+  };
+  EXPECT_EQ(parallelFor(nullptr, task, 0, 100, reinterpret_cast<uint8_t *>(hits.data())), 0);
+  EXPECT_EQ(hits, std::vector<int>(100, 1));
 }
 
 TEST(CompiledModel, EveryChunkSizeGivesTheReferenceLogits) {

@@ -23,13 +23,20 @@ const GraniteModelInfo kInfo = {GRANITE_MODEL_ABI_VERSION,
                                  "fake-test",
                                  "test-cpu",
                                  "U8 x1",
-                                 "fake-build-" FAKE_VARIANT};
+                                 "fake-build-" FAKE_VARIANT,
+                                 /*default_threads=*/2};
 
 int32_t threadsInEffect = 1;
+GraniteParallelFor installedParallelFor = nullptr;
+
 
 } // namespace
 
 extern "C" const GraniteModelInfo *granite_model_info(void) { return &kInfo; }
+
+extern "C" void granite_set_parallel_for(GraniteParallelFor parallel_for) { installedParallelFor = parallel_for; }
+
+extern "C" GraniteParallelFor fake_installed_parallel_for(void) { return installedParallelFor; }
 
 extern "C" int32_t granite_set_threads(int32_t threads) {
   if (threads > 0) threadsInEffect = threads;

@@ -62,9 +62,6 @@ std::string formatFloat(float value) {
   return text;
 }
 
-/// The global flag that records a thread count was chosen (by granite_set_threads or the baked-in default).
-constexpr const char *kThreadsChosen = "granite_threads_chosen";
-
 /// `int halide_set_num_threads(int)`, declared once.
 LLVM::LLVMFuncOp halideSetNumThreads(ModuleOp module) {
   if (auto existing = module.lookupSymbol<LLVM::LLVMFuncOp>("halide_set_num_threads"))
@@ -117,7 +114,6 @@ public:
   const std::vector<KernelSpec> &kernels() const { return kernelList; }
   int64_t scratchBytes() const { return tempOffset + tempBytes; }
   int64_t maxTokens = 0, contextLength = 0, arenaBytes = 0, stateBytes = 0;
-  int64_t defaultThreads = 0;
 
 private:
   // --- constants and addresses
@@ -761,18 +757,6 @@ LogicalResult ForwardLowering::run() {
       loc, b.create<LLVM::OrOp>(loc, lt(count64, i64(1)), lt(i64(maxTokens), count64)),
       b.create<LLVM::OrOp>(loc, lt(start64, i64(0)), lt(i64(contextLength), add(start64, count64))));
   returnIfError(b.create<LLVM::SelectOp>(loc, bad, i32(kBadArguments), i32(0)));
-  if (defaultThreads > 0) {
-    Value chosen = b.create<LLVM::AddressOfOp>(loc, ptrTy, kThreadsChosen);
-    Value unset = b.create<LLVM::ICmpOp>(loc, LLVM::ICmpPredicate::eq, b.create<LLVM::LoadOp>(loc, i32Ty, chosen),
-                                         i32(0));
-    emitIf(
-        unset,
-        [&] {
-          b.create<LLVM::CallOp>(loc, halideSetNumThreads(module), ValueRange{i32(defaultThreads)});
-          b.create<LLVM::StoreOp>(loc, i32(1), chosen);
-        },
-        [] {});
-  }
   positions = byteOffset(scratch, positionsOffset);
   emitLoop(count64, [&](Value t) {
     Value position = b.create<LLVM::TruncOp>(loc, i32Ty, add(start64, t));
@@ -798,6 +782,8 @@ struct GraniteToKernels : mlir::granite::impl::GraniteToKernelsBase<GraniteToKer
   void emitModelInfo(OpBuilder &b, const ForwardLowering &lowering, uint64_t weightsBytes, int64_t vocab);
   /// `granite_set_threads`: sets the Halide thread pool size and returns the size in effect.
   void emitSetThreads(OpBuilder &b);
+  /// `granite_set_parallel_for`: hands the kernels' parallel loops to the runtime's pool.
+  void emitSetParallelFor(OpBuilder &b);
 };
 
 /// "BF16 x123, F32 x200": the weight formats of the module, by name.
@@ -818,7 +804,7 @@ void GraniteToKernels::emitModelInfo(OpBuilder &b, const ForwardLowering &loweri
   MLIRContext *ctx = &getContext();
   Type ptrTy = LLVM::LLVMPointerType::get(ctx), i32Ty = b.getI32Type(), i64Ty = b.getI64Type();
   auto infoTy = LLVM::LLVMStructType::getLiteral(
-      ctx, {i32Ty, i32Ty, i32Ty, i32Ty, i64Ty, i64Ty, i64Ty, ptrTy, ptrTy, ptrTy, ptrTy});
+      ctx, {i32Ty, i32Ty, i32Ty, i32Ty, i64Ty, i64Ty, i64Ty, ptrTy, ptrTy, ptrTy, ptrTy, i32Ty});
   auto string = [&](StringRef symbol, StringRef text) {
     std::string bytes = text.str();
     bytes.push_back('\0');
@@ -840,7 +826,7 @@ void GraniteToKernels::emitModelInfo(OpBuilder &b, const ForwardLowering &loweri
     auto insert = [&](Value element) { value = b.create<LLVM::InsertValueOp>(loc, value, element, field++); };
     auto i32 = [&](int64_t v) { insert(b.create<LLVM::ConstantOp>(loc, i32Ty, b.getI32IntegerAttr(v))); };
     auto i64 = [&](int64_t v) { insert(b.create<LLVM::ConstantOp>(loc, i64Ty, b.getI64IntegerAttr(v))); };
-    i32(1); // GRANITE_MODEL_ABI_VERSION
+    i32(2); // GRANITE_MODEL_ABI_VERSION
     i32(vocab);
     i32(lowering.contextLength);
     i32(lowering.maxTokens);
@@ -850,6 +836,7 @@ void GraniteToKernels::emitModelInfo(OpBuilder &b, const ForwardLowering &loweri
     for (StringRef symbol : {"granite_info_variant", "granite_info_target", "granite_info_weight_types",
                              "granite_info_build_id"})
       insert(b.create<LLVM::AddressOfOp>(loc, ptrTy, symbol));
+    i32(threads);
     b.create<LLVM::ReturnOp>(loc, value);
   }
   auto function = b.create<LLVM::LLVMFuncOp>(loc, "granite_model_info", LLVM::LLVMFunctionType::get(ptrTy, {}));
@@ -873,9 +860,23 @@ void GraniteToKernels::emitSetThreads(OpBuilder &b) {
   Value negative = b.create<LLVM::ICmpOp>(loc, LLVM::ICmpPredicate::slt, entry->getArgument(0), zero);
   Value threads = b.create<LLVM::SelectOp>(loc, negative, zero, entry->getArgument(0));
   b.create<LLVM::CallOp>(loc, halide, ValueRange{threads});
-  b.create<LLVM::StoreOp>(loc, b.create<LLVM::ConstantOp>(loc, i32Ty, b.getI32IntegerAttr(1)),
-                          b.create<LLVM::AddressOfOp>(loc, LLVM::LLVMPointerType::get(&getContext()), kThreadsChosen));
   b.create<LLVM::ReturnOp>(loc, b.create<LLVM::CallOp>(loc, halide, ValueRange{threads}).getResult());
+}
+
+void GraniteToKernels::emitSetParallelFor(OpBuilder &b) {
+  Location loc = getOperation().getLoc();
+  Type ptrTy = LLVM::LLVMPointerType::get(&getContext());
+  auto voidTy = LLVM::LLVMVoidType::get(&getContext());
+  // GraniteParallelFor has the signature of halide_do_par_for_t, so the runtime's function is Halide's hook as is.
+  auto halide = b.create<LLVM::LLVMFuncOp>(loc, "halide_set_custom_do_par_for",
+                                           LLVM::LLVMFunctionType::get(ptrTy, {ptrTy}));
+  auto function =
+      b.create<LLVM::LLVMFuncOp>(loc, "granite_set_parallel_for", LLVM::LLVMFunctionType::get(voidTy, {ptrTy}));
+  OpBuilder::InsertionGuard guard(b);
+  Block *entry = function.addEntryBlock(b);
+  b.setInsertionPointToStart(entry);
+  b.create<LLVM::CallOp>(loc, halide, ValueRange{entry->getArgument(0)});
+  b.create<LLVM::ReturnOp>(loc, ValueRange{});
 }
 
 void GraniteToKernels::runOnOperation() {
@@ -888,16 +889,14 @@ void GraniteToKernels::runOnOperation() {
   ::granite::codegen::WeightBlobLayout blob = ::granite::codegen::planWeightBlob(module);
   OpBuilder b(&getContext());
   b.setInsertionPointToEnd(module.getBody());
-  b.create<LLVM::GlobalOp>(module.getLoc(), b.getI32Type(), /*isConstant=*/false, LLVM::Linkage::Internal,
-                           kThreadsChosen, b.getI32IntegerAttr(0));
   ForwardLowering lowering(module, forward, blob);
-  lowering.defaultThreads = threads;
   if (failed(lowering.run()))
     return signalPassFailure();
   b.setInsertionPointToEnd(module.getBody());
   int64_t vocab = cast<RankedTensorType>(forward.getResultTypes()[0]).getDimSize(1);
   emitModelInfo(b, lowering, blob.totalBytes, vocab);
   emitSetThreads(b);
+  emitSetParallelFor(b);
 
   // Only the ABI functions and the kernel list remain.
   forward.erase();

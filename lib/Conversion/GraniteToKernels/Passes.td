@@ -6,8 +6,9 @@ include "mlir/Pass/PassBase.td"
 def GraniteToKernels : Pass<"granite-to-kernels", "::mlir::ModuleOp"> {
   let summary = "lowers the planned granite module to LLVM-dialect calls of Halide kernel instances";
   let description = [{
-    Replaces @forward (after granite-plan-memory) and the weight symbols with the three functions of the model
-    ABI (runtime/ModelAbi.h): `granite_model_info`, `granite_set_threads` and `granite_forward`. The forward
+    Replaces @forward (after granite-plan-memory) and the weight symbols with the four functions of the model
+    ABI (runtime/ModelAbi.h): `granite_model_info`, `granite_set_parallel_for`, `granite_set_threads` and
+    `granite_forward`. The forward
     pass is straight-line code: per granite op, calls of kernel instances on halide_buffer_t descriptors built
     in place, with activations at `scratch + granite.arena_offset`, state at `state + granite.state_offset` and
     weights at their offset in the weight blob (lib/Codegen/WeightBlob.h). Linear products branch at run time
@@ -23,7 +24,7 @@ def GraniteToKernels : Pass<"granite-to-kernels", "::mlir::ModuleOp"> {
     Option<"variant", "variant", "std::string", "\"custom\"", "model variant reported by granite_model_info">,
     Option<"buildId", "build-id", "std::string", "\"\"", "build id reported by granite_model_info">,
     Option<"threads", "threads", "int64_t", "0",
-           "worker threads the first granite_forward sets unless granite_set_threads ran (0 = Halide's default)">,
+           "the thread count the runtime uses unless told otherwise (GraniteModelInfo::default_threads; 0 = one per CPU)">,
   ];
 }
 

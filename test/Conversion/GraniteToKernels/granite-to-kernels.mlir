@@ -2,17 +2,11 @@
 // RUN: not granite-opt %s -granite-to-kernels 2>&1 | FileCheck %s --check-prefix=UNPLANNED
 // RUN: granite-opt %s -granite-plan-memory='max-tokens=4 context-length=8' -granite-to-kernels='threads=3' | FileCheck %s --check-prefix=THREADS
 
-// With a baked-in thread count, the first granite_forward sets it unless granite_set_threads already ran.
-// THREADS: llvm.mlir.global internal @granite_threads_chosen(0 : i32)
-// THREADS-LABEL: llvm.func @granite_forward(
-// THREADS: %[[CHOSEN:.*]] = llvm.mlir.addressof @granite_threads_chosen
-// THREADS: %[[FLAG:.*]] = llvm.load %[[CHOSEN]] : !llvm.ptr -> i32
-// THREADS: llvm.icmp "eq" %[[FLAG]]
+// A baked-in thread count is the default the runtime reads from the model info (its last field); the forward pass
+// never touches the thread pool itself.
+// THREADS-LABEL: llvm.mlir.global internal constant @granite_info()
 // THREADS: %[[THREE:.*]] = llvm.mlir.constant(3 : i32) : i32
-// THREADS-NEXT: llvm.call @halide_set_num_threads(%[[THREE]])
-// THREADS: llvm.store %{{.*}}, %[[CHOSEN]]
-// THREADS-LABEL: llvm.func @granite_set_threads(
-// THREADS: llvm.mlir.addressof @granite_threads_chosen
+// THREADS-NEXT: llvm.insertvalue %[[THREE]], %{{.*}}[11]
 
 // UNPLANNED: error: granite-to-kernels needs granite.memory_plan (run granite-plan-memory first)
 
@@ -21,12 +15,10 @@
 // CHECK-SAME: {generator = "matvec", name = "granite_matvec_{{[0-9a-f]+}}", params = {in_features = "64", out_features = "32", output_divisor = "1", weight_type = "q8_0"}}
 // CHECK-SAME: {generator = "matmul", name = "granite_matmul_{{[0-9a-f]+}}", params = {in_features = "64", out_features = "16", output_divisor = "4", weight_type = "f32"}}
 
-// CHECK: llvm.mlir.global internal @granite_threads_chosen(0 : i32)
 // CHECK-LABEL: llvm.func @granite_forward(%arg0: !llvm.ptr, %arg1: !llvm.ptr, %arg2: !llvm.ptr, %arg3: !llvm.ptr, %arg4: i32, %arg5: i32, %arg6: i32, %arg7: !llvm.ptr) -> i32
 // count outside 1..4 or start + count beyond 8 positions returns 1.
 // CHECK: %[[BAD:.*]] = llvm.select %{{.*}}, %{{.*}}, %{{.*}} : i1, i32
 // CHECK: llvm.icmp "ne" %[[BAD]]
-// Without a baked-in thread count the pool is left alone.
 // CHECK-NOT: @halide_set_num_threads
 // CHECK: llvm.call @granite_embedding_{{[0-9a-f]+}}(
 // CHECK: llvm.call @granite_rmsnorm_{{[0-9a-f]+}}(
@@ -90,7 +82,7 @@
 // CHECK: llvm.mlir.global internal constant @granite_info_build_id("lit\00")
 // ABI version, vocabulary, context, max tokens, state bytes (2048 KV + 1152 conv + 4096 SSM), scratch, weights.
 // CHECK: llvm.mlir.global internal constant @granite_info()
-// CHECK: llvm.mlir.constant(1 : i32)
+// CHECK: llvm.mlir.constant(2 : i32)
 // CHECK: llvm.mlir.constant(16 : i32)
 // CHECK: llvm.mlir.constant(8 : i32)
 // CHECK: llvm.mlir.constant(4 : i32)
@@ -102,6 +94,9 @@
 // CHECK: llvm.call @halide_set_num_threads
 // CHECK: %[[EFFECTIVE:.*]] = llvm.call @halide_set_num_threads
 // CHECK: llvm.return %[[EFFECTIVE]]
+// The runtime's pool runs the kernels' parallel loops: its function is Halide's do_par_for hook as is.
+// CHECK-LABEL: llvm.func @granite_set_parallel_for(%arg0: !llvm.ptr)
+// CHECK-NEXT: llvm.call @halide_set_custom_do_par_for(%arg0)
 // CHECK-NOT: granite.
 
 !E = !granite.weight<[16, 64], f32>
