@@ -42,6 +42,7 @@ struct CliOptions {
   int32_t benchGen = 0;                     ///< 0: 128, less when the context is shorter
   int32_t threads = 0;                      ///< --threads: kernel worker threads (0: the kernels' default)
   bool info = false;
+  bool mmap = false;                        ///< --mmap: the kernels read the mapped weights (runtime/WeightMemory.h)
 
   /// A mode that needs the compiled model's own interface, not just runtime/Model.h.
   bool compiledModelMode() const { return ids || bench || info; }

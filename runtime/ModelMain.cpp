@@ -8,6 +8,7 @@
 #include "runtime/Payload.h"
 #include "runtime/ReadBandwidth.h"
 #include "runtime/VocabularyBlob.h"
+#include "runtime/WeightMemory.h"
 
 #include <algorithm>
 #include <chrono>
@@ -158,8 +159,12 @@ void runBench(const CliOptions &options, CompiledModel &model, const Tokenizer &
 
   // The bandwidth right before decode, with decode's thread count; its 512 MiB buffer is freed again and kept out
   // of the peak resident set by restarting the peak count after it.
-  const int probeThreads = threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  // The model's own thread count: --threads, else the one granitec compiled in, else one per CPU.
+  int probeThreads = threads > 0 ? threads : model.info().default_threads;
+  if (probeThreads <= 0) probeThreads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   uint64_t peakRss = peakRssBytes();
+  // A pause first, so that worker threads still spinning after the prefill have gone to sleep and do not compete.
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
   ReadBandwidthResult bandwidth = measureReadBandwidth(probeThreads);
   const bool peakRestarted = resetPeakRss();
 
@@ -203,10 +208,15 @@ void printInfo(const CompiledModel &model, int32_t threads, const MappedPayload 
   if (threads) std::cout << "threads: " << threads << "\n";
 }
 
+WeightMemory placeWeights(const CliOptions &options, const MappedPayload &payload) {
+  return options.mmap ? WeightMemory::mapped(payload.weights()) : WeightMemory::hugePageCopy(payload.weights());
+}
+
 int runCompiledModelMode(const std::string &program, const CliOptions &options, const MappedPayload &payload,
                          const Tokenizer &tokenizer) {
   try {
-    CompiledModel model(payload.weights().data, payload.weights().size);
+    WeightMemory weights = placeWeights(options, payload);
+    CompiledModel model(weights.data(), weights.size());
     int32_t threads = options.threads ? model.setThreads(options.threads) : 0;
     model.setChunkSize(options.chunk);
     if (options.info)
@@ -253,8 +263,10 @@ int main(int argc, char **argv) {
   }
 
   if (options.compiledModelMode()) return runCompiledModelMode(program, options, *payload, *tokenizer);
+  std::optional<WeightMemory> weights; // outlives the model the CLI makes
   return runCliMain(argc, argv, *tokenizer, [&]() -> std::unique_ptr<Model> {
-    auto model = std::make_unique<CompiledModel>(payload->weights().data, payload->weights().size);
+    weights.emplace(placeWeights(options, *payload));
+    auto model = std::make_unique<CompiledModel>(weights->data(), weights->size());
     if (options.threads) model->setThreads(options.threads);
     return model;
   });

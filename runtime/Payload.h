@@ -59,7 +59,8 @@ struct PayloadBytes {
   uint64_t size = 0;
 };
 
-/// The payload of an executable, mapped read-only (the weights are never copied). Move-only.
+/// The payload of an executable, mapped read-only. Move-only. (runtime/WeightMemory.h decides where the kernels
+/// read the weights from.)
 class MappedPayload {
 public:
   /// The running executable's payload (/proc/self/exe).
