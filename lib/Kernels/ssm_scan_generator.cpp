@@ -81,7 +81,9 @@ public:
     step.compute_root();
     decay.compute_root();
     y.reorder(t, p, h).parallel(h);
-    history.compute_at(y, p).vectorize(n, std::min(lanes, N), TailStrategy::GuardWithIf);
+    // Stored per head, computed per row p: Halide folds the p dimension away, so the N*(tokens+1) floats are
+    // allocated once per head instead of once per row (a malloc per row cost more than the decode step's math).
+    history.store_at(y, h).compute_at(y, p).vectorize(n, std::min(lanes, N), TailStrategy::GuardWithIf);
     history.update().reorder(n, scanTokens.x).vectorize(n, std::min(lanes, N), TailStrategy::GuardWithIf);
 
     new_state.reorder(n, p, h).parallel(h).vectorize(n, std::min(lanes, N), TailStrategy::GuardWithIf);
