@@ -54,7 +54,10 @@ public:
     scanTokens = rt;
 
     RDom rn(0, N, "rn");
-    y(p, h, t) = sum(history(rn, p, h, t) * c(groupOf(h) * N + rn, t)) + d(h) * x(p, h, t);
+    readout(p, h, t) = 0.0f;
+    readout(p, h, t) += history(rn, p, h, t) * c(groupOf(h) * N + rn, t);
+    stateDim = rn;
+    y(p, h, t) = readout(p, h, t) + d(h) * x(p, h, t);
 
     // The final state runs its own recurrence (no history) so it needs no second pass over y.
     final(n, p, h) = state(n, p, h);
@@ -84,6 +87,10 @@ public:
     // Stored per head, computed per row p: Halide folds the p dimension away, so the N*(tokens+1) floats are
     // allocated once per head instead of once per row (a malloc per row cost more than the decode step's math).
     history.store_at(y, h).compute_at(y, p).vectorize(n, std::min(lanes, N), TailStrategy::GuardWithIf);
+    // The readout S·C as lane-wide partial sums: a scalar chain of N dependent FMAs per (row, token) was the
+    // decode step's bottleneck.
+    readout.compute_at(y, t);
+    granite::kernels::vectorizeSum(readout, stateDim.x, t, std::min(lanes, N));
     history.update().reorder(n, scanTokens.x).vectorize(n, std::min(lanes, N), TailStrategy::GuardWithIf);
 
     new_state.reorder(n, p, h).parallel(h).vectorize(n, std::min(lanes, N), TailStrategy::GuardWithIf);
@@ -93,8 +100,8 @@ public:
 
 private:
   Var n{"n"}, p{"p"}, h{"h"}, t{"t"};
-  Func step{"step"}, decay{"decay"}, history{"history"}, final{"final"};
-  RDom scanTokens;
+  Func step{"step"}, decay{"decay"}, history{"history"}, final{"final"}, readout{"readout"};
+  RDom scanTokens, stateDim;
 };
 
 } // namespace

@@ -92,26 +92,32 @@ TEST_P(SsmTest, ScanMatchesSequentialRecurrenceAcrossChunks) {
     }
 
   Buffer<float> ab(a.data(), H), db(d.data(), H), biasb(dtBias.data(), H);
-  Buffer<float> carried(state0.data(), N, P, H);
-  int start = 0;
-  for (int chunk : {4, 1, 1}) { // prefill chunk, then two decode steps
-    Buffer<float> xb(x.data() + start * I, P, H, chunk), bb(b.data() + start * G * N, G * N, chunk),
-        cb(c.data() + start * G * N, G * N, chunk), dtb(dt.data() + start * H, H, chunk);
-    Buffer<float> yb(P, H, chunk), next(N, P, H);
-    ASSERT_EQ(GetParam().scan(xb, bb, cb, dtb, ab, db, biasb, carried, yb, next), 0);
-    // The recurrence adds ~4 f32 roundings per token (<= 6 tokens), the y dot product ~N/lanes
-    // more, and exp/log are within a few ulp: 1e-5 of the summed magnitudes bounds all of it.
-    for (int t = 0; t < chunk; ++t)
-      for (int i = 0; i < I; ++i) {
-        size_t at = size_t(start + t) * I + i;
-        ASSERT_NEAR(yb(i % P, i / P, t), yRef[at], 1e-5 * (1 + yMag[at]))
-            << "token " << start + t << " channel " << i;
-      }
-    start += chunk;
-    carried = next;
+  // The forward pass updates the state in place (new_state aliases state): y must have read the old state before
+  // new_state overwrites it. The separate-buffer call is checked too.
+  for (bool inPlace : {false, true}) {
+    SCOPED_TRACE(inPlace ? "state updated in place" : "new state in its own buffer");
+    std::vector<float> stateCopy = state0;
+    Buffer<float> carried(stateCopy.data(), N, P, H);
+    int start = 0;
+    for (int chunk : {4, 1, 1}) { // prefill chunk, then two decode steps
+      Buffer<float> xb(x.data() + start * I, P, H, chunk), bb(b.data() + start * G * N, G * N, chunk),
+          cb(c.data() + start * G * N, G * N, chunk), dtb(dt.data() + start * H, H, chunk);
+      Buffer<float> yb(P, H, chunk), next = inPlace ? carried : Buffer<float>(N, P, H);
+      ASSERT_EQ(GetParam().scan(xb, bb, cb, dtb, ab, db, biasb, carried, yb, next), 0);
+      // The recurrence adds ~4 f32 roundings per token (<= 6 tokens), the y dot product ~N/lanes
+      // more, and exp/log are within a few ulp: 1e-5 of the summed magnitudes bounds all of it.
+      for (int t = 0; t < chunk; ++t)
+        for (int i = 0; i < I; ++i) {
+          size_t at = size_t(start + t) * I + i;
+          ASSERT_NEAR(yb(i % P, i / P, t), yRef[at], 1e-5 * (1 + yMag[at]))
+              << "token " << start + t << " channel " << i;
+        }
+      start += chunk;
+      carried = next;
+    }
+    for (size_t k = 0; k < S.size(); ++k)
+      ASSERT_NEAR(carried.data()[k], S[k], 1e-5 * (1 + std::fabs(S[k]))) << "state " << k;
   }
-  for (size_t k = 0; k < S.size(); ++k)
-    ASSERT_NEAR(carried.data()[k], S[k], 1e-5 * (1 + std::fabs(S[k]))) << "state " << k;
 }
 
 INSTANTIATE_TEST_SUITE_P(Families, SsmTest,

@@ -377,8 +377,6 @@ int64_t ForwardLowering::tempBytesFor(Operation *op) {
     return 2 * floats(maxTokens * width(swiglu.getResult()));
   if (auto conv = dyn_cast<SSMConvOp>(op))
     return floats(cast<ConvStateType>(conv.getState().getType()).getSizeInBytes() / 4);
-  if (auto scan = dyn_cast<SSMScanOp>(op))
-    return floats(cast<SSMStateType>(scan.getState().getType()).getSizeInBytes() / 4);
   if (auto route = dyn_cast<MoERouteOp>(op))
     return floats(maxTokens * weightType(route.getRouter()).getDim(0));
   if (auto experts = dyn_cast<MoEExpertsOp>(op))
@@ -659,8 +657,7 @@ LogicalResult ForwardLowering::lower(Operation *op) {
          {headRows(xbc, p, h, xbcWidth, count), rows(floatAt(xbc, i64(h * p)), g * n, xbcWidth, count),
           rows(floatAt(xbc, i64(h * p + g * n)), g * n, xbcWidth, count), rows(activation(scan.getDt()), h, h, count),
           *a, *d, *dtBias, state3d(stateData), headRows(activation(scan.getResult()), p, h, h * p, count),
-          state3d(temp(0))});
-    copy(stateData, temp(0), i64(type.getSizeInBytes()));
+          state3d(stateData)}); // in place: the kernel reads all of the old state before it writes the new one
     return success();
   }
   if (auto norm = dyn_cast<GatedRMSNormOp>(op)) {
