@@ -84,7 +84,22 @@ void addFamilyDefaults(const std::string &generator, const target::CpuFamily &fa
   const target::ScheduleDefaults &d = family.defaults;
   auto fill = [&](const char *name, int value) { params.emplace(name, std::to_string(value)); };
   auto type = params.find("weight_type");
-  if (generator == "matvec" || generator == "expert_matvec") {
+  const bool decode = generator == "matvec" || generator == "expert_matvec";
+  // matvec, expert_matvec and matmul take the same choice, so prefill and decode agree.
+  bool blockQuantized = type != params.end() && (type->second == "q8_0" || type->second == "q4_k" ||
+                                                 type->second == "q6_k");
+  if (blockQuantized && (decode || generator == "matmul"))
+    params.emplace("quantized_dot", d.quantizedDot ? "true" : "false");
+  auto dot = params.find("quantized_dot");
+  const bool quantized = dot != params.end() && dot->second == "true";
+  // quantized_dot decode (measured on Zen 5, docs/kernels.md): Q8_0 and Q6_K stream one row at a
+  // time (the hardware prefetchers follow one stream; Q6_K, whose blocks are read out of order,
+  // also prefetches 8 blocks ahead); Q4_K, whose decode costs the most per byte, keeps 4 rows.
+  if (quantized && decode && type != params.end()) {
+    fill("tile_rows", type->second == "q4_k" ? d.decodeRows : 1);
+    fill("prefetch_blocks", type->second == "q6_k" ? 8 : 0);
+  }
+  if (decode) {
     bool streamed = type != params.end() && (type->second == "f32" || type->second == "f16" ||
                                              type->second == "bf16");
     fill("vector_width", streamed ? d.streamLanes : d.vectorWidth);
@@ -93,8 +108,8 @@ void addFamilyDefaults(const std::string &generator, const target::CpuFamily &fa
   if (generator != "moe_router")
     fill("vector_width", d.vectorWidth);
   if (generator == "matmul") {
-    fill("tile_rows", d.prefillRows);
-    fill("tile_tokens", d.prefillTokens);
+    fill("tile_rows", quantized ? d.quantizedDotRows : d.prefillRows);
+    fill("tile_tokens", quantized ? d.quantizedDotTokens : d.prefillTokens);
   }
   if (type != params.end()) {
     static const std::map<std::string, std::string> storage = {

@@ -73,6 +73,7 @@ inline Halide::Expr halfAt(const Halide::Func &bytes, const Halide::Expr &offset
   Expr magnitude = reinterpret(Float(32), (bits & 0x7fff) << 13) * 5.192296858534828e+33f;
   return select((bits & 0x8000) != 0, -magnitude, magnitude);
 }
+
 } // namespace detail
 
 // A block-quantized element is scale(group) * quant - offset(group), where a group is 16
@@ -148,6 +149,89 @@ inline Halide::Expr blockQuant(WeightType type, const Halide::Func &bytes, const
     return cast<float>(cast<int>(low | (highBits << 4)) - 32);
   }
   default: return Expr();
+  }
+}
+
+// ---- Integer dot products on quantized activations (the `quantized_dot` path) ----
+//
+// The activations are quantized as ggml does before its vec_dot: Q8_0 (32 per block, fp16 scale)
+// for Q8_0 weights, Q8_K (256 per block, f32 scale) for the K-quants. Each 32-element sub-block
+// of a row is then one integer dot product of unsigned weight codes with the signed activation
+// quants (VNNI vpdpbusd: u8 x s8, four products per i32 lane).
+
+/// Elements per block of quantized activations that pair with `type` weights (32 or 256).
+inline int activationBlock(WeightType type) { return type == WeightType::Q8_0 ? 32 : 256; }
+
+/// The unsigned 8-bit code of element 32*subBlock + lane of block `block`, such that the quant is
+/// code - codeBias(type): Q4_K's nibble, Q6_K's 6-bit value, Q8_0's int8 + 128.
+inline Halide::Expr blockCode(WeightType type, const Halide::Func &bytes, const Halide::Expr &lane,
+                              const Halide::Expr &subBlock, const Halide::Expr &block,
+                              const Halide::Expr &row) {
+  using namespace Halide;
+  switch (type) {
+  case WeightType::Q8_0:
+    return bytes(block * 34 + 2 + lane, row) ^ cast<uint8_t>(0x80);
+  case WeightType::Q4_K: {
+    Expr packed = bytes(block * 144 + 16 + 32 * (subBlock / 2) + lane, row);
+    return select(subBlock % 2 == 0, packed & cast<uint8_t>(0xF), packed >> 4);
+  }
+  case WeightType::Q6_K: {
+    Expr base = block * 210, half = subBlock / 4, quarter = subBlock % 4;
+    Expr lowByte = bytes(base + 64 * half + 32 * (quarter % 2) + lane, row);
+    Expr low = select(quarter / 2 == 0, lowByte & cast<uint8_t>(0xF), lowByte >> 4);
+    Expr high = (bytes(base + 128 + 32 * half + lane, row) >> cast<uint8_t>(2 * quarter)) &
+                cast<uint8_t>(3);
+    return low | (high << 4);
+  }
+  default: return Expr();
+  }
+}
+
+/// The integer factor of groupScale (the 6-bit or int8 sub-scale; 1 for Q8_0), as f32.
+inline Halide::Expr groupScaleCode(WeightType type, const Halide::Func &bytes,
+                                   const Halide::Expr &group, const Halide::Expr &block,
+                                   const Halide::Expr &row) {
+  using namespace Halide;
+  switch (type) {
+  case WeightType::Q4_K: {
+    Expr base = block * 144, j = group / 2;
+    auto scaleByte = [&](Expr i) { return bytes(base + 4 + i, row); };
+    return cast<float>(select(j < 4, scaleByte(j) & 63,
+                              (scaleByte(j + 4) & 0xF) | ((scaleByte(max(j - 4, 0)) >> 6) << 4)));
+  }
+  case WeightType::Q6_K:
+    return cast<float>(reinterpret(Int(8), bytes(block * 210 + 192 + group, row)));
+  default: return 1.0f;
+  }
+}
+
+/// The integer factor of groupOffset (Q4_K's 6-bit m), as f32.
+inline Halide::Expr groupOffsetCode(const Halide::Func &bytes, const Halide::Expr &group,
+                                    const Halide::Expr &block, const Halide::Expr &row) {
+  using namespace Halide;
+  Expr base = block * 144, j = group / 2;
+  auto scaleByte = [&](Expr i) { return bytes(base + 4 + i, row); };
+  return cast<float>(select(j < 4, scaleByte(j + 4) & 63,
+                            (scaleByte(j + 4) >> 4) | ((scaleByte(max(j, 0)) >> 6) << 4)));
+}
+
+/// fp16 block scales per row: Q4_K has two per block (d at i = 2b, dmin at 2b+1), the others one
+/// (d of block i). Returns the count per row and the byte offset of scale i.
+inline int halfScalesPerBlock(WeightType type) { return type == WeightType::Q4_K ? 2 : 1; }
+inline Halide::Expr halfScaleOffset(WeightType type, const Halide::Expr &i) {
+  switch (type) {
+  case WeightType::Q4_K: return 144 * (i / 2) + 2 * (i % 2);
+  case WeightType::Q6_K: return 210 * i + 208;
+  default: return 34 * i;
+  }
+}
+
+/// What blockCode adds to the quant: 128 (Q8_0), 32 (Q6_K) or 0 (Q4_K, whose nibbles are the quants).
+inline int codeBias(WeightType type) {
+  switch (type) {
+  case WeightType::Q8_0: return 128;
+  case WeightType::Q6_K: return 32;
+  default: return 0;
   }
 }
 

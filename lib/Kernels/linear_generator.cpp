@@ -47,11 +47,18 @@ public:
   /// BF16 weights only: round the activations to BF16 too and multiply pairs with vdpbf16ps
   /// (AVX512-BF16). Changes the numerics (x loses 16 mantissa bits), as llama.cpp's BF16 path.
   GeneratorParam<bool> bf16_dot{"bf16_dot", false};
+  /// Block-quantized weights only: quantize the activations as ggml does (Q8_0 per 32 for Q8_0
+  /// weights, Q8_K per 256 for Q4_K/Q6_K) and multiply with integer dot products per 32-element
+  /// sub-block (VNNI vpdpbusd where the target has it): llama.cpp's numerics. matvec and matmul
+  /// run the same arithmetic in the same order, so prefill and decode agree bit for bit.
+  GeneratorParam<bool> quantized_dot{"quantized_dot", false};
   // Schedule knobs (defaults come from lib/Target's family when instantiated through the API).
   GeneratorParam<int> vector_width{"vector_width", 0}; // 0: the target's natural f32 width
   GeneratorParam<int> tile_rows{"tile_rows", 4};
   GeneratorParam<int> tile_tokens{"tile_tokens", 4}; // matmul only
   GeneratorParam<int> rows_per_task{"rows_per_task", 0}; // 0: a sixteenth of the rows
+  /// quantized_dot matvec: software-prefetch the weights of this many blocks ahead (0: none).
+  GeneratorParam<int> prefetch_blocks{"prefetch_blocks", 0};
 
   // Element type set from weight_type through the `weights.type` parameter (see docs/kernels.md).
   Input<Buffer<>> weights{"weights", Experts ? 3 : 2};
@@ -68,7 +75,11 @@ public:
                                    "weights.type does not match weight_type");
     granite::kernels::requireParam(K % geometry.elements == 0,
                                    "in_features must be a multiple of the block size");
-    lanes = granite::kernels::f32Lanes(this->get_target(), vector_width);
+    const bool intDot = quantized_dot;
+    granite::kernels::requireParam(!intDot || granite::kernels::isBlockQuantized(type),
+                                   "quantized_dot needs block-quantized weights");
+    // The integer path keeps one i32 lane per 4 products: 8 lanes cover a 32-element sub-block.
+    lanes = intDot ? 8 : granite::kernels::f32Lanes(this->get_target(), vector_width);
     granite::kernels::requireParam(!granite::kernels::isBlockQuantized(type) || 32 % lanes == 0,
                                    "vector_width must divide 32 for block-quantized weights");
 
@@ -80,7 +91,21 @@ public:
       activation(k, t) = x(k, clamp(t, 0, x.dim(1).extent() - 1));
     else
       activation(k) = x(k);
-    auto act = [&](Expr kk) {
+    // With quantized_dot: the activations' quants xq (int8) and block scales dx, computed once
+    // per call (per token for matmul) before the product.
+    auto withToken = [&](std::vector<Expr> a) {
+      if (Prefill)
+        a.push_back(t);
+      return a;
+    };
+    auto withTokenVar = [&](std::vector<Var> a) {
+      if (Prefill)
+        a.push_back(t);
+      return a;
+    };
+    if (intDot)
+      quantizeActivations(type, activation, withToken, withTokenVar);
+    auto act = [&](Expr kk) -> Expr {
       return Prefill ? activation(kk, t) : activation(kk);
     };
     auto args = [&](Expr first, Expr row) {
@@ -115,7 +140,9 @@ public:
       Expr laneInSub = r.x * lanes + lane;
       Expr element = r.z * geometry.elements + r.y * 32 + laneInSub;
       Expr weight;
-      if (Prefill) {
+      if (intDot) {
+        defineIntegerDot(type, bytes, clampedRow, subBlocks, blocks, withToken);
+      } else if (Prefill) {
         Var l("l"), j("j"), b("b");
         decoded = Func("decoded");
         decoded(l, j, b, n) =
@@ -140,7 +167,8 @@ public:
           weight -= groupOffset(groupOfLane, r.z, n);
         }
       }
-      partial(partialVars) += weight * act(element);
+      if (!intDot)
+        partial(partialVars) += weight * act(element);
     } else {
       // With bf16_dot, r.x walks the pair of K elements that one vdpbf16ps lane multiplies.
       const int pairWidth = bf16_dot ? 2 : 1;
@@ -196,6 +224,8 @@ public:
       weights.dim(2).set_bounds(0, experts);
       expert_ids.dim(0).set_bounds(0, slots);
     }
+    if (actQuant.defined())
+      scheduleQuantizedActivations();
     if (Prefill) {
       const int tokens = tile_tokens;
       Var no("no"), ni("ni"), to("to"), ti("ti");
@@ -207,7 +237,16 @@ public:
         decoded.compute_at(y, no).vectorize(decodedLane, lanes).unroll(decodedSub);
       partial.compute_at(y, to).bound_extent(n, rows).bound_extent(t, tokens);
       partial.vectorize(lane).unroll(n).unroll(t);
-      if (bf16_dot) {
+      if (dot.defined()) {
+        // As matvec, with a register tile of rows x tokens per sub-block: the weight codes are
+        // extracted once per row and sub-block and feed every token's dot product.
+        partial.update(0).reorder(lane, t, n, r.x, r.y).vectorize(lane).unroll(t).unroll(n).unroll(r.x);
+        dot.compute_at(partial, r.x).vectorize(lane).unroll(n).unroll(t);
+        dot.update().reorder(dotReduction.x, lane, t, n).atomic().vectorize(dotReduction.x).vectorize(lane).unroll(t).unroll(n);
+        if (groupOffset.defined())
+          partial.update(1).reorder(lane, t, n, offsetReduction.x).vectorize(lane).unroll(t).unroll(n);
+        scheduleTables(no, to);
+      } else if (bf16_dot) {
         // r.x (the pair) innermost and atomic: Halide matches the pair sum to vdpbf16ps.
         activationBf16.compute_root();
         partial.update().reorder(r.x, lane, n, t, r.y, r.z).atomic().vectorize(r.x).vectorize(lane).unroll(n).unroll(t);
@@ -225,7 +264,19 @@ public:
           .split(inTask, no, ni, rows, TailStrategy::GuardWithIf);
       partial.compute_at(y, no).bound_extent(n, rows);
       partial.vectorize(lane).unroll(n);
-      if (bf16_dot) {
+      if (dot.defined()) {
+        // Sub-blocks unrolled (their code shapes are constants); each sub-block's dot products
+        // for the tile's rows are computed right before their FMA and stay in registers.
+        partial.update(0).reorder(lane, n, r.x, r.y).vectorize(lane).unroll(n).unroll(r.x);
+        dot.compute_at(partial, r.x).vectorize(lane).unroll(n);
+        dot.update().reorder(dotReduction.x, lane, n).atomic().vectorize(dotReduction.x).vectorize(lane).unroll(n);
+        if (groupOffset.defined())
+          partial.update(1).reorder(lane, n, offsetReduction.x).vectorize(lane).unroll(n);
+        scheduleTables(no, no);
+        if (prefetch_blocks > 0 && !Experts)
+          partial.update(0).prefetch(weights, r.y, r.y, int(prefetch_blocks),
+                                     PrefetchBoundStrategy::NonFaulting);
+      } else if (bf16_dot) {
         activationBf16.compute_root();
         partial.update().reorder(r.x, lane, n, r.y, r.z).atomic().vectorize(r.x).vectorize(lane).unroll(n);
       } else {
@@ -234,7 +285,7 @@ public:
       laneSum.compute_at(y, ni).update().atomic().vectorize(reductionLanes.x);
       const int groups = granite::kernels::scaleGroups(weight_type);
       for (Func table : {groupScale, groupOffset}) {
-        if (!table.defined())
+        if (!table.defined() || dot.defined())
           continue;
         // Decoded for the whole row tile before its reduction: indexed by the block loop, the
         // table stays in memory, and each use is one broadcast load folded into the FMA.
@@ -248,10 +299,170 @@ public:
 private:
   int outputRows() const { return Experts ? int(out_features) * int(slots) : int(out_features); }
 
+  /// actQuant(k[, t]) (int8) and actScale(block[, t]) (f32): x quantized as ggml's
+  /// quantize_row_q8_K_ref (blocks of 256: d = max / -127 with max the signed value of largest
+  /// magnitude, q = nearest(x * -127/max) capped at 127) or, for Q8_0 weights, as its x86
+  /// quantize_row_q8_0 (blocks of 32: q = nearest(x * 127/amax), d = fp16(amax/127)). Rounding
+  /// is to nearest even (Halide's round). quadBias(q[, t]) = codeBias * the sum of the 4 quants
+  /// of quad q; subBlockSum(j, b) = d * the sum of the 32 quants of sub-block j of block b
+  /// (Q4_K decode only).
+  template <typename WithToken, typename WithTokenVar>
+  void quantizeActivations(WeightType type, Func activation, WithToken withToken,
+                           WithTokenVar withTokenVar) {
+    using namespace granite::kernels;
+    const int qb = activationBlock(type);
+    Var a("a"), k("k"), q("q");
+    RDom ra(0, qb, "ra");
+    actPeak = Func("act_peak");
+    actPeak(withTokenVar({a})) = argmax(abs(activation(withToken({a * qb + ra}))))[0];
+    Func inverse("act_inverse_scale");
+    Expr peak = activation(withToken({a * qb + clamp(actPeak(withToken({a})), 0, qb - 1)}));
+    if (type == WeightType::Q8_0) {
+      Expr amax = abs(peak);
+      inverse(withTokenVar({a})) = select(amax == 0.0f, 0.0f, 127.0f / max(amax, 1e-30f));
+      actScale = Func("act_scale");
+      // ggml divides by 127; Halide would turn a division by a constant into a multiplication
+      // anyway, so the kernel (and its reference test) multiplies by the f32 reciprocal.
+      actScale(withTokenVar({a})) = cast<float>(cast<float16_t>(amax * (1.0f / 127.0f)));
+    } else {
+      inverse(withTokenVar({a})) = select(peak == 0.0f, 0.0f, -127.0f / select(peak == 0.0f, 1.0f, peak));
+      actScale = Func("act_scale");
+      Expr iscale = inverse(withToken({a}));
+      actScale(withTokenVar({a})) = select(iscale == 0.0f, 0.0f, 1.0f / select(iscale == 0.0f, 1.0f, iscale));
+    }
+    actInverse = inverse;
+    actQuant = Func("act_quant");
+    actQuant(withTokenVar({k})) = cast<int8_t>(
+        min(round(activation(withToken({k})) * inverse(withToken({k / qb}))), 127.0f));
+    actQuantVar = k;
+    if (codeBias(type) != 0) {
+      RDom r4(0, 4, "quad");
+      quadBias = Func("quad_bias");
+      quadBias(withTokenVar({q})) =
+          codeBias(type) * sum(cast<int32_t>(actQuant(withToken({4 * q + r4}))));
+      quadVar = q;
+    }
+    if (hasGroupOffset(type)) {
+      Var j("j"), b("b");
+      RDom r32(0, 32, "sub_block");
+      subBlockSum = Func("sub_block_sum");
+      subBlockSum(withTokenVar({j, b})) =
+          actScale(withToken({b})) *
+          cast<float>(sum(cast<int32_t>(actQuant(withToken({b * 256 + 32 * j + r32})))));
+      subBlockVar = j;
+    }
+  }
+
+  /// matvec with quantized_dot: per 32-element sub-block one integer dot product of the weight
+  /// codes with the activation quants (8 i32 lanes of 4 products: vpdpbusd), started from
+  /// -codeBias * (sum of the quants) so that it is the dot of the quants themselves; then one f32
+  /// FMA with the sub-block's scale d_w * sc * d_x. Q4_K subtracts dmin * m * (sum of x) per
+  /// sub-block afterwards, one vector per block.
+  template <typename WithToken>
+  void defineIntegerDot(WeightType type, Func bytes, Expr clampedRow, int subBlocks, int blocks,
+                        WithToken withToken) {
+    using namespace granite::kernels;
+    // Every Func below that depends on the activations has the token as its last argument in
+    // matmul; the arithmetic and its order are the same as in matvec.
+    auto at = [&](std::vector<Expr> a) { return withToken(std::move(a)); };
+    Var blockVar("b");
+    std::vector<Var> dotVars{lane, Var("j"), blockVar, n}, scaleVars{Var("g"), blockVar, n};
+    if (Prefill) {
+      dotVars.push_back(t);
+      scaleVars.push_back(t);
+    }
+    const int E = blockGeometry(type).elements;
+    Var j = dotVars[1], b = dotVars[2], g = scaleVars[0];
+    RDom r4(0, 4, "r4");
+    dotVar = j;
+    dot = Func("sub_block_dot");
+    Expr quad = (b * E + 32 * j) / 4 + lane;
+    dot(dotVars) = quadBias.defined() ? Expr(-quadBias(at({quad}))) : Expr(0);
+    dot(dotVars) += cast<int32_t>(blockCode(type, bytes, 4 * lane + r4, j, b, clampedRow)) *
+                    cast<int32_t>(actQuant(at({b * E + 32 * j + 4 * lane + r4})));
+    dotReduction = r4;
+    r = RDom(0, subBlocks, 0, blocks, "r");
+    // The fp16 block scales of a row tile, converted 8 at a time (vcvtph2ps) instead of one by
+    // one in integer code: d (and Q4_K's dmin) of every block of the row.
+    Var i("i");
+    blockHalf = Func("block_half");
+    Expr offset = halfScaleOffset(type, i);
+    Expr bits = cast<uint16_t>(bytes(offset, clampedRow)) |
+                (cast<uint16_t>(bytes(offset + 1, clampedRow)) << 8);
+    blockHalf(i, n) = cast<float>(reinterpret(Float(16), bits));
+    blockHalfVar = i;
+    const int halves = halfScalesPerBlock(type);
+    // Scale tables per row tile, decoded as vectors: Q4_K per sub-block, Q6_K per 16-element
+    // group, Q8_0 per block; the activation scale d_x is folded in.
+    groupScale = Func("group_scale");
+    Expr laneScale;
+    auto scale = [&](Expr group, Expr block) { return groupScale(at({group, block, n})); };
+    switch (type) {
+    case WeightType::Q4_K:
+      groupScale(scaleVars) = groupScaleCode(type, bytes, 2 * g, b, clampedRow) *
+                              (blockHalf(halves * b, n) * actScale(at({b})));
+      laneScale = scale(r.x, r.y);
+      break;
+    case WeightType::Q6_K: // lanes 0-3 of sub-block j are group 2j, lanes 4-7 group 2j+1
+      groupScale(scaleVars) = groupScaleCode(type, bytes, g, b, clampedRow) *
+                              (blockHalf(b, n) * actScale(at({b})));
+      laneScale = select(lane < 4, scale(2 * r.x, r.y), scale(2 * r.x + 1, r.y));
+      break;
+    default:
+      groupScale(scaleVars) = blockHalf(g, n) * actScale(at({g}));
+      laneScale = scale(r.y, 0);
+      break;
+    }
+    scaleGroup = g;
+    // strict_float: no reassociation of the f32 sums (nor FMA contraction), so that matvec and
+    // matmul, whatever LLVM makes of their loops, compute the same numbers bit for bit. A prompt
+    // fed in chunks (single tokens go through matvec) then gives the logits of one batch.
+    partial(at({lane, n})) =
+        strict_float(partial(at({lane, n})) + cast<float>(dot(at({lane, r.x, r.y, n}))) * laneScale);
+    if (hasGroupOffset(type)) {
+      RDom rb(0, blocks, "rb");
+      groupOffset = Func("group_offset");
+      groupOffset(g, b, n) = groupOffsetCode(bytes, 2 * g, b, clampedRow) * blockHalf(2 * b + 1, n);
+      // lane l here is sub-block l: the 8 sub-blocks of a block are one vector.
+      partial(at({lane, n})) =
+          strict_float(partial(at({lane, n})) - groupOffset(lane, rb, n) * subBlockSum(at({lane, rb})));
+      offsetReduction = rb;
+    }
+  }
+
+  void scheduleQuantizedActivations() {
+    actPeak.compute_root();
+    actInverse.compute_root();
+    actScale.compute_root();
+    actQuant.compute_root().vectorize(actQuantVar, 32);
+    if (quadBias.defined())
+      quadBias.compute_root().vectorize(quadVar, 8);
+    if (subBlockSum.defined())
+      subBlockSum.compute_root().vectorize(subBlockVar, 8);
+  }
+
+  /// The quantized_dot tables: fp16 block scales and Q4_K offsets per row tile (`rowTile`), the
+  /// group scales (which fold in the activation scale, so depend on the token) at `tokenTile`.
+  void scheduleTables(const Var &rowTile, const Var &tokenTile) {
+    blockHalf.compute_at(y, rowTile).vectorize(blockHalfVar, 8, TailStrategy::GuardWithIf);
+    const int groups = weight_type == WeightType::Q4_K ? 8 : weight_type == WeightType::Q6_K ? 16 : 1;
+    groupScale.compute_at(y, tokenTile);
+    if (groups >= lanes)
+      groupScale.vectorize(scaleGroup, lanes);
+    else if ((int(in_features) / 32) % lanes == 0)
+      groupScale.vectorize(scaleGroup, lanes); // Q8_0: one scale per block, vectorized over blocks
+    if (groupOffset.defined())
+      groupOffset.compute_at(y, rowTile).vectorize(scaleGroup, lanes);
+  }
+
   Var lane{"lane"}, n{"n"}, t{"t"};
   Var decodedLane, decodedSub, scaleGroup;
   RDom r, reductionLanes;
   Func partial, decoded, laneSum, groupScale, groupOffset, activationBf16;
+  // quantized_dot
+  Func actPeak, actInverse, actScale, actQuant, quadBias, subBlockSum, dot, blockHalf;
+  Var actQuantVar, quadVar, subBlockVar, dotVar, blockHalfVar;
+  RDom dotReduction, offsetReduction;
   int lanes = 8;
 };
 

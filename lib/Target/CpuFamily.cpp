@@ -25,7 +25,8 @@ std::vector<CpuFamily> makeFamilies() {
   // spread over several registers to hide the FMA latency. Block-quantized ones are compute
   // bound: 4 rows in flight amortize the decoding of each activation vector. Prefill tiles are
   // sized to the register file (16 regs on AVX2/NEON, 32 on AVX-512) and leave room for the
-  // weight and activation vectors.
+  // weight and activation vectors. With VNNI (x86-64-avx512-bf16) the block-quantized products
+  // quantize the activations and use vpdpbusd, which makes their decode memory bound.
   families.push_back({"x86-64-avx2",
                       {"haswell", "zen2", "zen3"},
                       kX86Avx2,
@@ -47,7 +48,7 @@ std::vector<CpuFamily> makeFamilies() {
                       "znver4",
                       "+sse4.1,+avx,+f16c,+fma,+avx2,+avx512f,+avx512bw,+avx512dq,+avx512vl,+avx512cd,"
                       "+avx512vnni,+avx512bf16",
-                      {16, 32, 4, 4, 6}});
+                      {16, 32, 4, 4, 6, true}});
   families.push_back({"aarch64-neon",
                       {"cortex-a72", "neoverse-n1-nodot"},
                       "arm-64-linux",

@@ -17,6 +17,14 @@ struct ScheduleDefaults {
   int decodeRows = 4;       ///< block-quantized matrix-vector product: rows accumulated at once (`tile_rows`).
   int prefillRows = 4;      ///< rows of W per register tile of the matrix-matrix product (`tile_rows`).
   int prefillTokens = 4;    ///< tokens per register tile of the matrix-matrix product (`tile_tokens`).
+  /// Block-quantized products (Q8_0/Q4_K/Q6_K): quantize the activations as llama.cpp does and
+  /// use integer dot products (`quantized_dot`). Only where the CPU has a u8 x s8 dot product
+  /// (VNNI); elsewhere the products keep f32 activations.
+  bool quantizedDot = false;
+  /// With quantizedDot: rows x tokens of the matrix-matrix product's register tile
+  /// (`tile_rows`, `tile_tokens`); its integer tile needs more registers per (row, token).
+  int quantizedDotRows = 2;
+  int quantizedDotTokens = 4;
 };
 
 struct CpuFamily {

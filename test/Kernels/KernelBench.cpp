@@ -8,11 +8,14 @@
 
 #include "bench_matmul_bf16_1536x4096.h"
 #include "bench_matmul_bf16_1536x4096_dot.h"
+#include "bench_expert_matvec_q4_k_1536x512.h"
 #include "bench_matmul_q4_k_2560x8192.h"
+#include "bench_matmul_q4_k_2560x8192_f32act.h"
 #include "bench_matvec_bf16_1536x4096.h"
 #include "bench_matvec_bf16_768x100352.h"
 #include "bench_matvec_f32_1536x4096.h"
 #include "bench_matvec_q4_k_2560x8192.h"
+#include "bench_matvec_q4_k_2560x8192_f32act.h"
 #include "bench_matvec_q6_k_2560x8192.h"
 #include "bench_matvec_q8_0_2560x8192.h"
 
@@ -147,6 +150,40 @@ Row benchLinear(const char *name, LinearFn fn, WType type, int K, int N, int tok
           2.0 * K * N * tokens};
 }
 
+/// expert_matvec: `slots` of `experts` matrices of N rows selected per call; each call selects
+/// other experts (and the tensor copies rotate), so the selected bytes come from DRAM.
+Row benchExpert(const char *name, int (*fn)(halide_buffer_t *, halide_buffer_t *, halide_buffer_t *,
+                                            halide_buffer_t *),
+                WType type, int K, int N, int experts, int slots, int repetitions) {
+  auto info = granite::test::infoOf(type);
+  size_t rowBytes = size_t(K / info.blockElements) * info.blockBytes;
+  size_t tensorBytes = rowBytes * N * experts;
+  int copies = copiesFor(tensorBytes);
+  auto source = granite::test::makeRandomWeights(type, K, 1, 5);
+  std::vector<std::vector<uint8_t>> tensors(copies, std::vector<uint8_t>(tensorBytes));
+  for (auto &tensor : tensors)
+    for (size_t row = 0; row < size_t(N) * experts; ++row)
+      std::memcpy(tensor.data() + rowBytes * row, source.bytes.data(), rowBytes);
+  std::vector<Halide::Runtime::Buffer<uint8_t>> wBufs;
+  for (auto &tensor : tensors)
+    wBufs.emplace_back(tensor.data(), int(rowBytes), N, experts);
+  std::vector<float> x = granite::test::randomFloats(K, 6);
+  Halide::Runtime::Buffer<float> xBuf(x.data(), K), yBuf(N * slots);
+  Halide::Runtime::Buffer<int32_t> ids(slots);
+  double seconds = bestSeconds(
+      [&](int i) {
+        for (int s = 0; s < slots; ++s)
+          ids(s) = (i * slots + s) % experts;
+        if (fn(wBufs[i % copies].raw_buffer(), ids.raw_buffer(), xBuf.raw_buffer(), yBuf.raw_buffer()) != 0)
+          std::abort();
+      },
+      repetitions);
+  char shape[64];
+  std::snprintf(shape, sizeof shape, "K=%d N=%d k=%d/%d", K, N, slots, experts);
+  double bytes = double(rowBytes) * N * slots + 4.0 * K + 4.0 * N * slots;
+  return {name, shape, seconds, bytes, 2.0 * K * N * slots};
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -169,9 +206,12 @@ int main(int argc, char **argv) {
   probeThen([&] { return benchLinear("matvec q8_0", bench_matvec_q8_0_2560x8192, WType::Q8_0, 2560, 8192, 1, repetitions); });
   probeThen([&] { return benchLinear("matvec q4_k", bench_matvec_q4_k_2560x8192, WType::Q4_K, 2560, 8192, 1, repetitions); });
   probeThen([&] { return benchLinear("matvec q6_k", bench_matvec_q6_k_2560x8192, WType::Q6_K, 2560, 8192, 1, repetitions); });
+  probeThen([&] { return benchLinear("matvec q4_k f32", bench_matvec_q4_k_2560x8192_f32act, WType::Q4_K, 2560, 8192, 1, repetitions); });
+  probeThen([&] { return benchExpert("expert q4_k", bench_expert_matvec_q4_k_1536x512, WType::Q4_K, 1536, 512, 32, 6, repetitions); });
   probeThen([&] { return benchLinear("matmul bf16", bench_matmul_bf16_1536x4096, WType::BF16, 1536, 4096, 128, prefillReps); });
   probeThen([&] { return benchLinear("matmul bf16 dot", bench_matmul_bf16_1536x4096_dot, WType::BF16, 1536, 4096, 128, prefillReps); });
   probeThen([&] { return benchLinear("matmul q4_k", bench_matmul_q4_k_2560x8192, WType::Q4_K, 2560, 8192, 128, prefillReps); });
+  probeThen([&] { return benchLinear("matmul q4_k f32", bench_matmul_q4_k_2560x8192_f32act, WType::Q4_K, 2560, 8192, 128, prefillReps); });
 
   std::printf("threads %d; readBW = read bandwidth measured right before each kernel\n\n", threads);
   std::printf("%-16s %-24s %10s %9s %9s %10s %8s\n", "kernel", "shape", "time(us)", "GB/s", "GFLOP/s",

@@ -75,20 +75,47 @@ halide_buffer_t *weightBuffer(RandomWeights &w, Halide::Runtime::Buffer<void> &h
 /// Decode-op count per weight for the tolerance: the dequantization formula's roundings.
 int decodeOps(WType type) { return type == WType::Q4_K ? 3 : 2; }
 
+bool isBlockQuantized(WType type) { return infoOf(type).blockElements > 1; }
+
+/// Whether the family's products quantize the activations (lib/Target's quantizedDot), as the
+/// test instances are built (test/Kernels/CMakeLists.txt).
+bool quantizedDot(const std::string &family, WType type) {
+  return isBlockQuantized(type) && testFamily(family).defaults.quantizedDot;
+}
+
+/// With `quantized`, the kernel's activations are x quantized as llama.cpp does
+/// (quantizedActivationsReference), and the reference multiplies those exactly.
+///
+/// Tolerance with `quantized`: the kernel's integer dot products of a sub-block are exact; each
+/// sub-block's sum is scaled by sc * (d * d_x) (2 roundings) and accumulated into one of 8 lane
+/// sums (K/32 accumulations per lane, then log2(8) for the lane sum). The reference weights carry
+/// up to 3 roundings of their own (d*sc*q - dmin*m). So K/4 terms over 8 lanes with 6 per-term
+/// roundings bounds the difference, relative to the sum of the magnitudes of every term
+/// (dequantizedMagnitudes: Q4_K's d*sc*q and dmin*m separately, since the kernel adds them
+/// apart). A quant of x rounded the other way moves the result by |w| * d_x, about |w|/127:
+/// some 20 times this bound at K = 512, so the test checks the quantization itself too.
 void expectProductMatches(const RandomWeights &w, const std::vector<float> &x, int tokens,
-                          const float *y) {
-  for (int t = 0; t < tokens; ++t)
+                          const float *y, bool quantized = false) {
+  std::vector<float> magnitudes = quantized ? dequantizedMagnitudes(w) : std::vector<float>();
+  for (int t = 0; t < tokens; ++t) {
+    std::vector<double> xq;
+    if (quantized)
+      xq = quantizedActivationsReference(w.type, x.data() + size_t(t) * w.K, w.K);
     for (int n = 0; n < w.N; ++n) {
       double exact = 0, magnitude = 0;
       for (int k = 0; k < w.K; ++k) {
-        double product = double(w.dequantized[size_t(n) * w.K + k]) * x[size_t(t) * w.K + k];
+        size_t i = size_t(n) * w.K + k;
+        double xv = quantized ? xq[k] : double(x[size_t(t) * w.K + k]);
+        double product = double(w.dequantized[i]) * xv;
         exact += product;
-        magnitude += std::fabs(product);
+        magnitude += std::fabs(quantized ? double(magnitudes[i]) * xv : product);
       }
       // lanes = 4 is the narrowest vector any family uses, which gives the loosest bound.
-      double tolerance = dotTolerance(w.K, 4, decodeOps(w.type), magnitude);
+      double tolerance = quantized ? dotTolerance(w.K / 4, 8, 6, magnitude)
+                                   : dotTolerance(w.K, 4, decodeOps(w.type), magnitude);
       ASSERT_NEAR(y[size_t(t) * w.N + n], exact, tolerance) << "row " << n << " token " << t;
     }
+  }
 }
 
 class LinearTest : public ::testing::TestWithParam<LinearCase> {};
@@ -101,7 +128,7 @@ TEST_P(LinearTest, MatvecMatchesReference) {
   Halide::Runtime::Buffer<void> weights;
   Halide::Runtime::Buffer<float> xBuf(x.data(), c.K), yBuf(kRows);
   ASSERT_EQ(c.matvec(weightBuffer(w, weights), xBuf, yBuf), 0);
-  expectProductMatches(w, x, 1, yBuf.data());
+  expectProductMatches(w, x, 1, yBuf.data(), quantizedDot(c.family, c.type));
 }
 
 TEST_P(LinearTest, MatmulMatchesReferenceForRaggedTokenCounts) {
@@ -114,7 +141,7 @@ TEST_P(LinearTest, MatmulMatchesReferenceForRaggedTokenCounts) {
     Halide::Runtime::Buffer<void> weights;
     Halide::Runtime::Buffer<float> xBuf(x.data(), c.K, tokens), yBuf(kRows, tokens);
     ASSERT_EQ(c.matmul(weightBuffer(w, weights), xBuf, yBuf), 0);
-    expectProductMatches(w, x, tokens, yBuf.data());
+    expectProductMatches(w, x, tokens, yBuf.data(), quantizedDot(c.family, c.type));
   }
 }
 
@@ -128,8 +155,16 @@ TEST_P(LinearTest, MatvecAgreesWithMatmulOnOneToken) {
   Halide::Runtime::Buffer<float> xMat(x.data(), c.K, 1), yMat(kRows, 1);
   ASSERT_EQ(c.matvec(weightBuffer(w, weights), xVec, yVec), 0);
   ASSERT_EQ(c.matmul(weightBuffer(w, weights), xMat, yMat), 0);
-  for (int n = 0; n < kRows; ++n)
-    EXPECT_NEAR(yVec(n), yMat(n, 0), 1e-5f * (1.0f + std::fabs(yVec(n)))) << "row " << n;
+  // With quantized activations both run the same arithmetic in the same order (strict_float):
+  // prefill and decode, and so a prompt fed in chunks, must agree exactly. A difference in the
+  // last bit could round a quant of the next layer's input the other way.
+  const bool exact = quantizedDot(c.family, c.type);
+  for (int n = 0; n < kRows; ++n) {
+    if (exact)
+      EXPECT_EQ(yVec(n), yMat(n, 0)) << "row " << n;
+    else
+      EXPECT_NEAR(yVec(n), yMat(n, 0), 1e-5f * (1.0f + std::fabs(yVec(n)))) << "row " << n;
+  }
 }
 
 // expert_matvec reads only the experts named in expert_ids (repeats allowed) from the
@@ -166,7 +201,9 @@ TEST(ExpertMatvecTest, SelectedExpertsOnly) {
       expert.N = N;
       expert.dequantized.assign(all.dequantized.begin() + size_t(ids[s]) * N * c.K,
                                 all.dequantized.begin() + size_t(ids[s] + 1) * N * c.K);
-      expectProductMatches(expert, x, 1, yBuf.data() + s * N);
+      expert.bytes.assign(all.bytes.begin() + size_t(ids[s]) * N * all.rowBytes,
+                          all.bytes.begin() + size_t(ids[s] + 1) * N * all.rowBytes);
+      expectProductMatches(expert, x, 1, yBuf.data() + s * N, quantizedDot(c.family, c.type));
     }
   }
 }

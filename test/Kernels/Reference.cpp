@@ -1,5 +1,6 @@
 #include "Reference.h"
 
+#include <algorithm>
 #include <cstring>
 #include <stdexcept>
 
@@ -170,6 +171,57 @@ RandomWeights makeRandomWeights(WType type, int K, int N, uint32_t seed) {
   for (int n = 0; n < N; ++n)
     dequantizeRowReference(type, w.bytes.data() + w.rowBytes * n, w.dequantized.data() + size_t(K) * n, K);
   return w;
+}
+
+std::vector<double> quantizedActivationsReference(WType type, const float *x, int K) {
+  const int block = type == WType::Q8_0 ? 32 : 256;
+  std::vector<double> out(K);
+  for (int b = 0; b < K / block; ++b) {
+    const float *v = x + size_t(b) * block;
+    float amax = 0, peak = 0;
+    for (int i = 0; i < block; ++i)
+      if (std::fabs(v[i]) > amax) {
+        amax = std::fabs(v[i]);
+        peak = v[i];
+      }
+    float iscale, d;
+    if (type == WType::Q8_0) {
+      iscale = amax == 0 ? 0.0f : 127.0f / amax;
+      d = float(_Float16(amax * (1.0f / 127.0f))); // round to nearest even (ggml divides by 127)
+    } else {
+      iscale = peak == 0 ? 0.0f : -127.0f / peak;
+      d = iscale == 0 ? 0.0f : 1.0f / iscale;
+    }
+    for (int i = 0; i < block; ++i) {
+      float scaled = v[i] * iscale;
+      float q = std::min(std::nearbyint(scaled), 127.0f);
+      out[size_t(b) * block + i] = double(q) * double(d);
+    }
+  }
+  return out;
+}
+
+std::vector<float> dequantizedMagnitudes(const RandomWeights &w) {
+  std::vector<float> out(w.dequantized.size());
+  for (size_t i = 0; i < out.size(); ++i)
+    out[i] = std::fabs(w.dequantized[i]);
+  if (w.type != WType::Q4_K)
+    return out;
+  for (int n = 0; n < w.N; ++n)
+    for (int b = 0; b < w.K / 256; ++b) {
+      const uint8_t *block = w.bytes.data() + w.rowBytes * n + 144 * b;
+      float dmin = halfToFloat(load16(block + 2));
+      const uint8_t *s = block + 4;
+      for (int j = 0; j < 8; ++j) {
+        int m = j < 4 ? s[j + 4] & 63 : (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
+        float offset = std::fabs(dmin * m);
+        for (int l = 0; l < 32; ++l) {
+          size_t i = size_t(n) * w.K + 256 * b + 32 * j + l;
+          out[i] = std::fabs(w.dequantized[i] + dmin * m) + offset;
+        }
+      }
+    }
+  return out;
 }
 
 std::vector<float> randomFloats(size_t count, uint32_t seed, float lo, float hi) {

@@ -37,6 +37,18 @@ RandomWeights makeRandomWeights(WType type, int K, int N, uint32_t seed);
 /// Dequantizes one row (K elements) of `type` from its GGUF bytes, following spec §3.4.
 void dequantizeRowReference(WType type, const uint8_t *row, float *out, int K);
 
+/// Activations quantized as the `quantized_dot` products do (the way llama.cpp quantizes them
+/// before its vec_dot): for Q8_0 weights, blocks of 32 with q = nearest(x * 127/amax) and
+/// d = fp16(amax * (1/127)) (ggml's x86 quantize_row_q8_0 divides by 127); for Q4_K/Q6_K, Q8_K blocks of 256 with
+/// iscale = -127/max (max: the signed value of largest magnitude, first on ties),
+/// q = min(127, nearest(x * iscale)) and d = 1/iscale (quantize_row_q8_K_ref). Nearest rounds
+/// half to even. Returns q * d per element, exactly as a double.
+std::vector<double> quantizedActivationsReference(WType type, const float *x, int K);
+
+/// Per element of a dequantized row, the sum of the magnitudes of the terms that the products
+/// add: |d*sc*q| + |dmin*m| for Q4_K (whose two terms may cancel), |w| otherwise. For error bounds.
+std::vector<float> dequantizedMagnitudes(const RandomWeights &w);
+
 std::vector<float> randomFloats(size_t count, uint32_t seed, float lo = -1.0f, float hi = 1.0f);
 
 /// Worst-case bound for an f32 dot product of `terms` terms when the kernel sums them as

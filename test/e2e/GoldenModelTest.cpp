@@ -325,13 +325,40 @@ INSTANTIATE_TEST_SUITE_P(F32, GoldenModelTest,
                                          GoldenCase{"moe-f32", "moe-f32", 1e-4f}),
                          caseName);
 
-// Our products keep f32 activations, so these compare with llama.cpp on the dequantized weights (deqref).
+// BF16 products keep f32 activations, so those compare with llama.cpp on the dequantized weights (deqref).
+// Q8_0/Q4_K/Q6_K products follow the host's family (lib/Target's quantizedDot, docs/kernels.md): with VNNI
+// they quantize the activations as llama.cpp does (Q8_0 / Q8_K) and use integer dot products, so they compare
+// with llama.cpp's own logits; without it they keep f32 activations and compare with deqref at 1e-3.
+// Tolerances against llama.cpp (shared/golden/README.md): our decode matches llama.cpp's decode to about 1e-6 on
+// the q8_0 models; prefill differs from llama.cpp's batch only by f32 rounding (our sums are strict, llama.cpp fuses
+// multiply-adds), which here rounds a few activation quants the other way: 0.041 on dense-q8_0, 1e-6 on
+// hybrid-q8_0. 0.1 covers that and stays below the deqref gaps of 0.15 and 0.27, so the test still tells llama.cpp's
+// numerics from f32 activations. dense-q4_k_m: llama.cpp's own decode differs from its batch by 0.16 (the README's
+// "token by token" column) and we observe 0.12 (prompt) and 0.153 (greedy steps); 0.2 is that spread plus a margin.
+bool hostQuantizesActivations() { // the host family is x86-64-avx512-bf16 (lib/Target/CpuFamily.cpp's x86Supports)
+#if defined(__x86_64__)
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c") &&
+         __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+         __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl") &&
+         __builtin_cpu_supports("avx512bf16") && __builtin_cpu_supports("avx512vnni");
+#else
+  return false;
+#endif
+}
+
+GoldenCase quantizedCase(const std::string &model, float llamaTolerance) {
+  if (hostQuantizesActivations())
+    return {model, model, llamaTolerance};
+  return {model, model + ".deqref", 1e-3f};
+}
+
 INSTANTIATE_TEST_SUITE_P(Quantized, GoldenModelTest,
                          testing::Values(GoldenCase{"dense-bf16", "dense-bf16.deqref", 1e-3f},
-                                         GoldenCase{"dense-q8_0", "dense-q8_0.deqref", 1e-3f},
-                                         GoldenCase{"dense-q4_k_m", "dense-q4_k_m.deqref", 1e-3f},
+                                         quantizedCase("dense-q8_0", 0.1f),
+                                         quantizedCase("dense-q4_k_m", 0.2f),
                                          GoldenCase{"hybrid-bf16", "hybrid-bf16.deqref", 1e-3f},
-                                         GoldenCase{"hybrid-q8_0", "hybrid-q8_0.deqref", 1e-3f}),
+                                         quantizedCase("hybrid-q8_0", 0.1f)),
                          caseName);
 
 } // namespace
