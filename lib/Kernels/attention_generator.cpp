@@ -70,7 +70,10 @@ public:
     for (Func f : {maximum, total})
       f.compute_at(out, row);
     score.compute_at(out, row);
-    score.update().atomic().vectorize(dotReduction.x, std::min(lanes, D));
+    // q·k as lane-wide partial sums, then one horizontal sum per position: `atomic().vectorize()`
+    // of the dot product came out as a scalar chain of D dependent adds per position, which made
+    // decode slow down with the context (micro at 512 positions: 22% of its time).
+    granite::kernels::vectorizeSum(score, dotReduction.x, s, std::min(lanes, D));
     weight.compute_at(out, row).vectorize(s, lanes, TailStrategy::GuardWithIf);
     accumulated.compute_at(out, row).vectorize(d, std::min(lanes, D), TailStrategy::GuardWithIf);
     accumulated.update().vectorize(d, std::min(lanes, D), TailStrategy::GuardWithIf);
