@@ -137,7 +137,8 @@ Modes (exactly one):
   --detokenize IDS         print the exact text of comma-separated ids (e.g. 1,2,3), nothing added
   --ids IDS                run the model on comma-separated token ids (no BOS, no tokenizer); the output comes
                            from --logits and --greedy
-  --bench                  measure prefill and decode speed in tokens/s
+  --bench                  measure prefill and decode tokens/s, the machine's read bandwidth, peak RSS and
+                           the time to the first token (docs/runtime.md)
   --info                   print what was compiled: variant, target, context, weight types, build id
   -h, --help               print this help
 
