@@ -10,7 +10,6 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
-#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -46,7 +45,8 @@ private:
   // claim_ holds the loop's generation (high half) and its next unclaimed index (low half), or kClosed once every
   // index has run. A thread claims an index with a compare-and-swap on the whole word, so a thread still holding
   // an older word can never claim in a newer loop; and loop_ and extent_ change only while the word is closed,
-  // that is, when no index is claimed and unfinished. A worker that is late or preempted therefore delays no one.
+  // that is, when no index is claimed and unfinished. A late worker therefore holds up only a loop it has claimed
+  // an index of.
   std::vector<std::thread> workers_;
   Loop loop_{};
   std::atomic<int> extent_{0};
