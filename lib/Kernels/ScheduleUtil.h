@@ -38,13 +38,16 @@ inline Halide::Expr log1p(const Halide::Expr &u) {
 }
 
 /// Schedules the reduction `sum` (one update over the RVar `r`) as `lanes` vector partial sums
-/// (rfactor), computed per iteration of `sum`'s pure loop `at`; a ragged tail is guarded.
+/// (rfactor), computed per iteration of `sum`'s pure loop `at`; a ragged tail is guarded. The lanes
+/// are then added as a vector reduction (a shuffle tree of log2(lanes) steps), not a serial chain of
+/// `lanes` dependent scalar adds.
 inline void vectorizeSum(Halide::Func sum, const Halide::RVar &r, const Halide::Var &at, int lanes) {
   Halide::RVar outer("outer"), inner("inner");
   Halide::Var lane("lane");
   Halide::Func partial = sum.update().split(r, outer, inner, lanes).rfactor(inner, lane);
   partial.compute_at(sum, at).vectorize(lane);
   partial.update().vectorize(lane);
+  sum.update().atomic().vectorize(inner);
 }
 
 } // namespace granite::kernels
