@@ -59,10 +59,9 @@ public:
     stateDim = rn;
     y(p, h, t) = readout(p, h, t) + d(h) * x(p, h, t);
 
-    // The final state runs its own recurrence (no history) so it needs no second pass over y.
-    final(n, p, h) = state(n, p, h);
-    final(n, p, h) = update(final(n, p, h), rt);
-    new_state(n, p, h) = final(n, p, h);
+    // The final state is the history's last entry: y and new_state share one loop nest (compute_with below),
+    // so the state is read and written once per call.
+    new_state(n, p, h) = history(n, p, h, tokens - 1);
   }
 
   void schedule() {
@@ -83,24 +82,24 @@ public:
 
     step.compute_root();
     decay.compute_root();
-    y.reorder(t, p, h).parallel(h);
+    // One loop over (head, row p) computes the row's history, then writes the row's new state and reads y out.
+    // The new state may alias the state: row p's state is read (into the history) before row p's is written, and
+    // no other row reads it.
+    new_state.reorder(n, p, h).parallel(h).vectorize(n, std::min(lanes, N), TailStrategy::GuardWithIf);
+    y.reorder(t, p, h).parallel(h).compute_with(new_state, p);
     // Stored per head, computed per row p: Halide folds the p dimension away, so the N*(tokens+1) floats are
     // allocated once per head instead of once per row (a malloc per row cost more than the decode step's math).
-    history.store_at(y, h).compute_at(y, p).vectorize(n, std::min(lanes, N), TailStrategy::GuardWithIf);
+    history.store_at(new_state, h).compute_at(new_state, p).vectorize(n, std::min(lanes, N), TailStrategy::GuardWithIf);
     // The readout S·C as lane-wide partial sums: a scalar chain of N dependent FMAs per (row, token) was the
     // decode step's bottleneck.
     readout.compute_at(y, t);
     granite::kernels::vectorizeSum(readout, stateDim.x, t, std::min(lanes, N));
     history.update().reorder(n, scanTokens.x).vectorize(n, std::min(lanes, N), TailStrategy::GuardWithIf);
-
-    new_state.reorder(n, p, h).parallel(h).vectorize(n, std::min(lanes, N), TailStrategy::GuardWithIf);
-    final.compute_at(new_state, p).vectorize(n, std::min(lanes, N), TailStrategy::GuardWithIf);
-    final.update().reorder(n, scanTokens.x).vectorize(n, std::min(lanes, N), TailStrategy::GuardWithIf);
   }
 
 private:
   Var n{"n"}, p{"p"}, h{"h"}, t{"t"};
-  Func step{"step"}, decay{"decay"}, history{"history"}, final{"final"}, readout{"readout"};
+  Func step{"step"}, decay{"decay"}, history{"history"}, readout{"readout"};
   RDom scanTokens, stateDim;
 };
 
