@@ -25,6 +25,8 @@ using namespace mlir::granite;
 namespace {
 
 constexpr int64_t kAlignment = 64;
+/// Tokens per ssm_scan call (see the lowering of granite.ssm_scan).
+constexpr int64_t kScanChunk = 32;
 /// Most buffer arguments of one kernel (ssm_scan has 10) and most dimensions of one buffer.
 constexpr int kBufferSlots = 10;
 constexpr int kMaxDims = 4;
@@ -645,19 +647,33 @@ LogicalResult ForwardLowering::lower(Operation *op) {
                          dtBias = f32Vector(op, scan.getDtBias());
     if (failed(a) || failed(d) || failed(dtBias))
       return failure();
-    Value xbc = activation(scan.getXbc()), stateData = stateOf(scan.getState());
+    Value xbc = activation(scan.getXbc()), dt = activation(scan.getDt()), y = activation(scan.getResult()),
+          stateData = stateOf(scan.getState());
     auto state3d = [&](Value host) {
       return BufferArg{host, kF32, {{i32(n), i32(1)}, {i32(p), i32(n)}, {i32(h), i32(n * p)}}};
     };
-    call("ssm_scan",
-         {{"heads", std::to_string(h)},
-          {"head_dim", std::to_string(p)},
-          {"state_size", std::to_string(n)},
-          {"groups", std::to_string(g)}},
-         {headRows(xbc, p, h, xbcWidth, count), rows(floatAt(xbc, i64(h * p)), g * n, xbcWidth, count),
-          rows(floatAt(xbc, i64(h * p + g * n)), g * n, xbcWidth, count), rows(activation(scan.getDt()), h, h, count),
-          *a, *d, *dtBias, state3d(stateData), headRows(activation(scan.getResult()), p, h, h * p, count),
-          state3d(stateData)}); // in place: the kernel reads all of the old state before it writes the new one
+    // The kernel keeps each head row's state after every token of the call (n * (tokens + 1) floats) to read
+    // them out: a prompt goes through it kScanChunk tokens at a time so that this history stays in L1. The state
+    // carries over from piece to piece (updated in place), so the pieces give the whole prompt's result.
+    Value count64 = countI64();
+    Value pieces = b.create<LLVM::SDivOp>(loc, add(count64, i64(kScanChunk - 1)), i64(kScanChunk));
+    emitLoop(pieces, [&](Value piece) {
+      Value first = mul(piece, i64(kScanChunk));
+      Value left = b.create<LLVM::SubOp>(loc, count64, first);
+      Value full = b.create<LLVM::ICmpOp>(loc, LLVM::ICmpPredicate::sgt, left, i64(kScanChunk));
+      Value tokens = b.create<LLVM::TruncOp>(loc, i32Ty, b.create<LLVM::SelectOp>(loc, full, i64(kScanChunk), left));
+      Value xbcRows = floatAt(xbc, mul(first, i64(xbcWidth)));
+      call("ssm_scan",
+           {{"heads", std::to_string(h)},
+            {"head_dim", std::to_string(p)},
+            {"state_size", std::to_string(n)},
+            {"groups", std::to_string(g)}},
+           {headRows(xbcRows, p, h, xbcWidth, tokens), rows(floatAt(xbcRows, i64(h * p)), g * n, xbcWidth, tokens),
+            rows(floatAt(xbcRows, i64(h * p + g * n)), g * n, xbcWidth, tokens),
+            rows(floatAt(dt, mul(first, i64(h))), h, h, tokens), *a, *d, *dtBias, state3d(stateData),
+            headRows(floatAt(y, mul(first, i64(h * p))), p, h, h * p, tokens),
+            state3d(stateData)}); // in place: the kernel reads all of the old state before it writes the new one
+    });
     return success();
   }
   if (auto norm = dyn_cast<GatedRMSNormOp>(op)) {

@@ -52,7 +52,19 @@
 // CHECK: "llvm.intr.memcpy"(%[[CONVSTATE]],
 // CHECK: %[[SSMOFF:.*]] = llvm.mlir.constant(3200 : i64) : i64
 // CHECK-NEXT: %[[SSMSTATE:.*]] = llvm.getelementptr %arg1[%[[SSMOFF]]]
-// The scan updates its state in place: no copy follows it.
+// The scan runs on at most 32 tokens per call, in a loop over ceil(count / 32) pieces; piece i starts at token
+// 32 i (xbc rows of 96 floats) and has min(32, count - 32 i) tokens. It updates its state in place: no copy
+// follows it.
+// CHECK: %[[COUNT:.*]] = llvm.sext %arg4 : i32 to i64
+// CHECK-NEXT: %[[CHUNK:.*]] = llvm.mlir.constant(32 : i64) : i64
+// CHECK: %[[PIECES:.*]] = llvm.sdiv %{{.*}}, %[[CHUNK]] : i64
+// CHECK: llvm.icmp "slt" %[[PIECE:.*]], %[[PIECES]] : i64
+// CHECK: %[[FIRST:.*]] = llvm.mul %[[PIECE]], %{{.*}} : i64
+// CHECK-NEXT: %[[LEFT:.*]] = llvm.sub %[[COUNT]], %[[FIRST]] : i64
+// CHECK: %[[FULL:.*]] = llvm.icmp "sgt" %[[LEFT]]
+// CHECK: %[[TOKENS:.*]] = llvm.select %[[FULL]], %{{.*}}, %[[LEFT]] : i1, i64
+// CHECK: %[[ROW:.*]] = llvm.mlir.constant(96 : i64) : i64
+// CHECK-NEXT: llvm.mul %[[FIRST]], %[[ROW]] : i64
 // CHECK: llvm.call @granite_ssm_scan_{{[0-9a-f]+}}(
 // CHECK-NOT: "llvm.intr.memcpy"
 // CHECK: llvm.call @granite_gated_rmsnorm_
