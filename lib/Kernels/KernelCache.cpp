@@ -90,6 +90,8 @@ void addFamilyDefaults(const std::string &generator, const target::CpuFamily &fa
                                                  type->second == "q6_k");
   if (blockQuantized && (decode || generator == "matmul"))
     params.emplace("quantized_dot", d.quantizedDot ? "true" : "false");
+  if (type != params.end() && type->second == "bf16" && (decode || generator == "matmul"))
+    params.emplace("bf16_dot", d.bf16Dot ? "true" : "false");
   auto dot = params.find("quantized_dot");
   const bool quantized = dot != params.end() && dot->second == "true";
   // quantized_dot decode (measured on Zen 5, docs/kernels.md): Q8_0 and Q6_K stream one row at a

@@ -49,6 +49,7 @@ std::vector<CpuFamily> makeFamilies() {
                       "+sse4.1,+avx,+f16c,+fma,+avx2,+avx512f,+avx512bw,+avx512dq,+avx512vl,+avx512cd,"
                       "+avx512vnni,+avx512bf16",
                       {16, 32, 4, 4, 6, true}});
+  families.back().defaults.bf16Dot = true;
   families.push_back({"aarch64-neon",
                       {"cortex-a72", "neoverse-n1-nodot"},
                       "arm-64-linux",

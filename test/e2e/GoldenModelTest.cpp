@@ -7,6 +7,7 @@
 #include "Frontend/GraniteConfig.h"
 #include "Frontend/ImportModel.h"
 #include "Frontend/ModelSource.h"
+#include "Target/CpuFamily.h"
 #include "ModelAbi.h"
 
 #include "mlir/IR/MLIRContext.h"
@@ -156,6 +157,8 @@ struct GoldenCase {
   std::string model;
   std::string reference; ///< logits file prefix: the model, or <model>.deqref for f32 math on quantized weights
   float tolerance;
+  /// Prompt fed in chunks against the whole prompt.
+  float chunkTolerance = 1e-4f;
 };
 
 void PrintTo(const GoldenCase &golden, std::ostream *os) { *os << golden.reference; }
@@ -229,7 +232,8 @@ TEST_P(GoldenModelTest, ChunkedPrefillMatchesWholePrompt) {
                                start, 1, &logits[start * vocab]),
                 0);
     }
-    EXPECT_LE(maxAbsDiff(logits.data(), expected.data(), logits.size()), 1e-4f) << "chunks of " << chunk;
+    EXPECT_LE(maxAbsDiff(logits.data(), expected.data(), logits.size()), golden.chunkTolerance)
+        << "chunks of " << chunk;
   }
 }
 
@@ -325,40 +329,36 @@ INSTANTIATE_TEST_SUITE_P(F32, GoldenModelTest,
                                          GoldenCase{"moe-f32", "moe-f32", 1e-4f}),
                          caseName);
 
-// BF16 products keep f32 activations, so those compare with llama.cpp on the dequantized weights (deqref).
-// Q8_0/Q4_K/Q6_K products follow the host's family (lib/Target's quantizedDot, docs/kernels.md): with VNNI
-// they quantize the activations as llama.cpp does (Q8_0 / Q8_K) and use integer dot products, so they compare
-// with llama.cpp's own logits; without it they keep f32 activations and compare with deqref at 1e-3.
+// The host family's products decide the reference (lib/Target's ScheduleDefaults, docs/kernels.md). Where they
+// round the activations to the weights' dot type as llama.cpp does (bf16Dot: BF16 and vdpbf16ps; quantizedDot:
+// Q8_0 / Q8_K and integer dot products), the models compare with llama.cpp's own logits; elsewhere the products
+// keep f32 activations and compare with llama.cpp on the dequantized weights (deqref) at 1e-3.
 // Tolerances against llama.cpp (shared/golden/README.md): our decode matches llama.cpp's decode to about 1e-6 on
 // the q8_0 models; prefill differs from llama.cpp's batch only by f32 rounding (our sums are strict, llama.cpp fuses
 // multiply-adds), which here rounds a few activation quants the other way: 0.041 on dense-q8_0, 1e-6 on
 // hybrid-q8_0. 0.1 covers that and stays below the deqref gaps of 0.15 and 0.27, so the test still tells llama.cpp's
 // numerics from f32 activations. dense-q4_k_m: llama.cpp's own decode differs from its batch by 0.16 (the README's
 // "token by token" column) and we observe 0.12 (prompt) and 0.153 (greedy steps); 0.2 is that spread plus a margin.
-bool hostQuantizesActivations() { // the host family is x86-64-avx512-bf16 (lib/Target/CpuFamily.cpp's x86Supports)
-#if defined(__x86_64__)
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c") &&
-         __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-         __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl") &&
-         __builtin_cpu_supports("avx512bf16") && __builtin_cpu_supports("avx512vnni");
-#else
-  return false;
-#endif
-}
-
-GoldenCase quantizedCase(const std::string &model, float llamaTolerance) {
-  if (hostQuantizesActivations())
-    return {model, model, llamaTolerance};
+// BF16 with vdpbf16ps: a different f32 summation order in an earlier product can round an activation to the other
+// neighbouring BF16 value, which moves the logits by a few 1e-2. llama.cpp's own token-by-token run of hybrid-bf16
+// differs from its batch by 3.0e-2 (README); we observe 0 (prompt) and 0.026 (greedy steps) on dense-bf16, 0.028 and
+// 0.034 on hybrid-bf16, and 0.035 between hybrid-bf16's prompt fed token by token and whole. 0.04 covers that and
+// stays below the deqref gaps of 0.051 and 0.068, so the test still tells llama.cpp's numerics from f32 activations.
+GoldenCase referenceCase(const std::string &model, bool llamaNumerics, float llamaTolerance,
+                         float chunkTolerance = 1e-4f) {
+  if (llamaNumerics)
+    return {model, model, llamaTolerance, chunkTolerance};
   return {model, model + ".deqref", 1e-3f};
 }
 
+const granite::target::ScheduleDefaults &hostDefaults() { return granite::target::hostFamily().defaults; }
+
 INSTANTIATE_TEST_SUITE_P(Quantized, GoldenModelTest,
-                         testing::Values(GoldenCase{"dense-bf16", "dense-bf16.deqref", 1e-3f},
-                                         quantizedCase("dense-q8_0", 0.1f),
-                                         quantizedCase("dense-q4_k_m", 0.2f),
-                                         GoldenCase{"hybrid-bf16", "hybrid-bf16.deqref", 1e-3f},
-                                         quantizedCase("hybrid-q8_0", 0.1f)),
+                         testing::Values(referenceCase("dense-bf16", hostDefaults().bf16Dot, 0.04f, 0.04f),
+                                         referenceCase("dense-q8_0", hostDefaults().quantizedDot, 0.1f),
+                                         referenceCase("dense-q4_k_m", hostDefaults().quantizedDot, 0.2f),
+                                         referenceCase("hybrid-bf16", hostDefaults().bf16Dot, 0.04f, 0.04f),
+                                         referenceCase("hybrid-q8_0", hostDefaults().quantizedDot, 0.1f)),
                          caseName);
 
 } // namespace
