@@ -155,64 +155,87 @@ inline Halide::Expr blockQuant(WeightType type, const Halide::Func &bytes, const
 // ---- Integer dot products on quantized activations (the `quantized_dot` path) ----
 //
 // The activations are quantized as ggml does before its vec_dot: Q8_0 (32 per block, fp16 scale)
-// for Q8_0 weights, Q8_K (256 per block, f32 scale) for the K-quants. Each 32-element sub-block
-// of a row is then one integer dot product of unsigned weight codes with the signed activation
-// quants (VNNI vpdpbusd: u8 x s8, four products per i32 lane).
+// for Q8_0 weights, Q8_K (256 per block, f32 scale) for the K-quants. The products then take
+// integer dot products of unsigned weight codes with the signed activation quants (VNNI
+// vpdpbusd: u8 x s8, four products per i32 lane): per 32-element Q8_0 block, per 64-element
+// chunk of a K-quant block.
 
 /// Elements per block of quantized activations that pair with `type` weights (32 or 256).
 inline int activationBlock(WeightType type) { return type == WeightType::Q8_0 ? 32 : 256; }
 
-/// The unsigned 8-bit code of element 32*subBlock + lane of block `block`, such that the quant is
-/// code - codeBias(type): Q4_K's nibble, Q6_K's 6-bit value, Q8_0's int8 + 128.
-inline Halide::Expr blockCode(WeightType type, const Halide::Func &bytes, const Halide::Expr &lane,
-                              const Halide::Expr &subBlock, const Halide::Expr &block,
-                              const Halide::Expr &row) {
+/// Q8_0's unsigned 8-bit code of element `lane` of block `block`: the int8 quant + 128.
+inline Halide::Expr q8_0Code(const Halide::Func &bytes, const Halide::Expr &lane,
+                             const Halide::Expr &block, const Halide::Expr &row) {
   using namespace Halide;
-  switch (type) {
-  case WeightType::Q8_0:
-    return bytes(block * 34 + 2 + lane, row) ^ cast<uint8_t>(0x80);
-  case WeightType::Q4_K: {
-    Expr packed = bytes(block * 144 + 16 + 32 * (subBlock / 2) + lane, row);
-    return select(subBlock % 2 == 0, packed & cast<uint8_t>(0xF), packed >> 4);
-  }
-  case WeightType::Q6_K: {
-    Expr base = block * 210, half = subBlock / 4, quarter = subBlock % 4;
-    Expr lowByte = bytes(base + 64 * half + 32 * (quarter % 2) + lane, row);
-    Expr low = select(quarter / 2 == 0, lowByte & cast<uint8_t>(0xF), lowByte >> 4);
-    Expr high = (bytes(base + 128 + 32 * half + lane, row) >> cast<uint8_t>(2 * quarter)) &
-                cast<uint8_t>(3);
-    return low | (high << 4);
-  }
-  default: return Expr();
-  }
+  return bytes(block * 34 + 2 + lane, row) ^ cast<uint8_t>(0x80);
 }
 
-/// The integer factor of groupScale (the 6-bit or int8 sub-scale; 1 for Q8_0), as f32.
-inline Halide::Expr groupScaleCode(WeightType type, const Halide::Func &bytes,
-                                   const Halide::Expr &group, const Halide::Expr &block,
-                                   const Halide::Expr &row) {
+/// Q4_K and Q6_K are multiplied in chunks of 64 elements, two 32-element sub-blocks, as 16 i32
+/// lanes of 4 elements: lane `lane` (in [0, 16)) holds elements 64*chunk + 4*lane + quad, quad in
+/// [0, 4), of block `block`. Lanes 0-7 are sub-block 2*chunk, lanes 8-15 sub-block 2*chunk+1; both
+/// read the same 32 bytes (Q4_K's nibbles, Q6_K's high bits) or one run of 64 (Q6_K's low bits),
+/// so a chunk is one 512-bit vpdpbusd. Selecting per lane between two shifts of the same bytes
+/// would cost a variable byte shift (x86 has none), so each half keeps its bits where they are
+/// and the integer dot products undo the factor of 2^k that this leaves:
+///   codes . quants = ((dot(chunkCode) + (dot(chunkHighCode) << chunkHighShift)) >> chunkDotShift)
+///                    - codeBias * (sum of the quants).
+/// Q4_K: chunkCode is the nibble, the upper one in place (16 * the code), and there is no high
+/// part. Q6_K: chunkCode is the low 4 bits, chunkHighCode the 2 high bits (4 * them in the upper
+/// sub-block). The shifts are exact: they undo multiplications by powers of 2.
+inline Halide::Expr chunkCode(WeightType type, const Halide::Func &bytes, const Halide::Expr &lane,
+                              const Halide::Expr &quad, const Halide::Expr &chunk,
+                              const Halide::Expr &block, const Halide::Expr &row) {
   using namespace Halide;
-  switch (type) {
-  case WeightType::Q4_K: {
-    Expr base = block * 144, j = group / 2;
-    auto scaleByte = [&](Expr i) { return bytes(base + 4 + i, row); };
-    return cast<float>(select(j < 4, scaleByte(j) & 63,
-                              (scaleByte(j + 4) & 0xF) | ((scaleByte(max(j - 4, 0)) >> 6) << 4)));
+  const Expr lowNibble = cast<uint8_t>(0xF);
+  if (type == WeightType::Q4_K) { // half d; half dmin; u8 scales[12]; u8 qs[128]
+    Expr packed = bytes(block * 144 + 16 + 32 * chunk + 4 * (lane % 8) + quad, row);
+    return packed & select(lane / 8 == 0, lowNibble, cast<uint8_t>(0xF0));
   }
-  case WeightType::Q6_K:
-    return cast<float>(reinterpret(Int(8), bytes(block * 210 + 192 + group, row)));
-  default: return 1.0f;
-  }
+  // Q6_K: u8 ql[128]; u8 qh[64]; int8 sc[16]; half d. Sub-block j = 2*chunk + lane/8 has its low
+  // 4 bits in nibble j%4/2 = chunk%2 of ql[64*(j/4) + 32*(j%2) + l] = ql[64*(chunk/2) + 4*lane +
+  // quad], the same nibble for the whole chunk.
+  Expr lowByte = bytes(block * 210 + 64 * (chunk / 2) + 4 * lane + quad, row);
+  return select(chunk % 2 == 0, lowByte & lowNibble, lowByte >> 4);
 }
 
-/// The integer factor of groupOffset (Q4_K's 6-bit m), as f32.
-inline Halide::Expr groupOffsetCode(const Halide::Func &bytes, const Halide::Expr &group,
-                                    const Halide::Expr &block, const Halide::Expr &row) {
+/// Q6_K's high bits (see chunkCode): sub-block j has them at bit 2*(j%4) of qh[32*(j/4) + l]; the
+/// chunk's bytes shifted by 4*(chunk%2) hold the lower sub-block's at bits 0-1 and the upper's at
+/// bits 2-3, which one and with a per-half mask keeps in place.
+inline Halide::Expr chunkHighCode(const Halide::Func &bytes, const Halide::Expr &lane,
+                                  const Halide::Expr &quad, const Halide::Expr &chunk,
+                                  const Halide::Expr &block, const Halide::Expr &row) {
   using namespace Halide;
-  Expr base = block * 144, j = group / 2;
-  auto scaleByte = [&](Expr i) { return bytes(base + 4 + i, row); };
-  return cast<float>(select(j < 4, scaleByte(j + 4) & 63,
-                            (scaleByte(j + 4) >> 4) | ((scaleByte(max(j, 0)) >> 6) << 4)));
+  Expr highByte = bytes(block * 210 + 128 + 32 * (chunk / 2) + 4 * (lane % 8) + quad, row) >>
+                  cast<uint8_t>(4 * (chunk % 2));
+  return highByte & select(lane / 8 == 0, cast<uint8_t>(3), cast<uint8_t>(0xC));
+}
+
+/// The left shift that scales lane `lane` of the high dot to 16 * (high bits . quants).
+inline Halide::Expr chunkHighShift(const Halide::Expr &lane) { return 4 - 2 * (lane / 8); }
+
+/// The right shift of lane `lane` (see chunkCode): 4 for Q4_K's upper sub-block, else 0.
+inline Halide::Expr chunkDotShift(WeightType type, const Halide::Expr &lane) {
+  return type == WeightType::Q4_K ? 4 * (lane / 8) : Halide::Expr(0);
+}
+
+/// The 16 integer scale codes of a Q4_K or Q6_K block, as i32, i in [0, 16): Q4_K's 6-bit mins
+/// m[i] for i < 8, then its 6-bit scales sc[i-8] (sub-block j has scale sc[j] and min m[j], spec
+/// §3.4); Q6_K's int8 scale of 16-element group i.
+inline Halide::Expr kQuantScaleCode(WeightType type, const Halide::Func &bytes,
+                                    const Halide::Expr &i, const Halide::Expr &block,
+                                    const Halide::Expr &row) {
+  using namespace Halide;
+  if (type == WeightType::Q6_K)
+    return cast<int32_t>(reinterpret(Int(8), bytes(block * 210 + 192 + i, row)));
+  // Every index below stays inside the block for any i, so that the vectorized table reads dense
+  // runs of the 12 scale bytes.
+  Expr base = block * 144, j = i % 8;
+  auto scaleByte = [&](Expr k) { return bytes(base + 4 + k, row); };
+  Expr minimum = select(j < 4, scaleByte(j + 4) & 63,
+                        (scaleByte(j + 4) >> 4) | ((scaleByte(j) >> 6) << 4));
+  Expr scale = select(j < 4, scaleByte(j) & 63,
+                      (scaleByte(j + 4) & 0xF) | ((scaleByte(j - 4) >> 6) << 4));
+  return cast<int32_t>(select(i < 8, minimum, scale));
 }
 
 /// fp16 block scales per row: Q4_K has two per block (d at i = 2b, dmin at 2b+1), the others one

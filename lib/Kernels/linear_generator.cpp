@@ -78,8 +78,10 @@ public:
     const bool intDot = quantized_dot;
     granite::kernels::requireParam(!intDot || granite::kernels::isBlockQuantized(type),
                                    "quantized_dot needs block-quantized weights");
-    // The integer path keeps one i32 lane per 4 products: 8 lanes cover a 32-element sub-block.
-    lanes = intDot ? 8 : granite::kernels::f32Lanes(this->get_target(), vector_width);
+    // The integer path keeps one i32 lane per 4 products: 8 lanes cover a 32-element sub-block
+    // (Q8_0's block), 16 a 64-element chunk of a K-quant block.
+    lanes = !intDot ? granite::kernels::f32Lanes(this->get_target(), vector_width)
+                    : type == WeightType::Q8_0 ? 8 : 16;
     granite::kernels::requireParam(!granite::kernels::isBlockQuantized(type) || 32 % lanes == 0,
                                    "vector_width must divide 32 for block-quantized weights");
 
@@ -140,8 +142,10 @@ public:
       Expr laneInSub = r.x * lanes + lane;
       Expr element = r.z * geometry.elements + r.y * 32 + laneInSub;
       Expr weight;
-      if (intDot) {
-        defineIntegerDot(type, bytes, clampedRow, subBlocks, blocks, withToken);
+      if (intDot && type == WeightType::Q8_0) {
+        defineQ8_0Dot(bytes, clampedRow, blocks, withToken);
+      } else if (intDot) {
+        defineKQuantDot(type, bytes, clampedRow, blocks, withToken);
       } else if (Prefill) {
         Var l("l"), j("j"), b("b");
         decoded = Func("decoded");
@@ -237,15 +241,15 @@ public:
         decoded.compute_at(y, no).vectorize(decodedLane, lanes).unroll(decodedSub);
       partial.compute_at(y, to).bound_extent(n, rows).bound_extent(t, tokens);
       partial.vectorize(lane).unroll(n).unroll(t);
-      if (dot.defined()) {
-        // As matvec, with a register tile of rows x tokens per sub-block: the weight codes are
-        // extracted once per row and sub-block and feed every token's dot product.
-        partial.update(0).reorder(lane, t, n, r.x, r.y).vectorize(lane).unroll(t).unroll(n).unroll(r.x);
+      if (blockDot.defined()) {
+        // As matvec, with a register tile of rows x tokens per block: the weight codes are
+        // extracted once per row and chunk and feed every token's dot product.
+        scheduleKQuantDot(no, to);
+      } else if (dot.defined()) {
+        partial.update(0).reorder(lane, t, n, r.x).vectorize(lane).unroll(t).unroll(n);
         dot.compute_at(partial, r.x).vectorize(lane).unroll(n).unroll(t);
         dot.update().reorder(dotReduction.x, lane, t, n).atomic().vectorize(dotReduction.x).vectorize(lane).unroll(t).unroll(n);
-        if (groupOffset.defined())
-          partial.update(1).reorder(lane, t, n, offsetReduction.x).vectorize(lane).unroll(t).unroll(n);
-        scheduleTables(no, to);
+        scheduleQ8_0Tables(no, to);
       } else if (bf16_dot) {
         // r.x (the pair) innermost and atomic: Halide matches the pair sum to vdpbf16ps.
         activationBf16.compute_root();
@@ -264,24 +268,24 @@ public:
           .split(inTask, no, ni, rows, TailStrategy::GuardWithIf);
       partial.compute_at(y, no).bound_extent(n, rows);
       partial.vectorize(lane).unroll(n);
-      if (dot.defined()) {
-        // Sub-blocks unrolled (their code shapes are constants); each sub-block's dot products
-        // for the tile's rows are computed right before their FMA and stay in registers.
-        partial.update(0).reorder(lane, n, r.x, r.y).vectorize(lane).unroll(n).unroll(r.x);
+      if (blockDot.defined()) {
+        scheduleKQuantDot(no, no);
+      } else if (dot.defined()) {
+        // Each block's dot products for the tile's rows are computed right before their FMA and
+        // stay in registers.
+        partial.update(0).reorder(lane, n, r.x).vectorize(lane).unroll(n);
         dot.compute_at(partial, r.x).vectorize(lane).unroll(n);
         dot.update().reorder(dotReduction.x, lane, n).atomic().vectorize(dotReduction.x).vectorize(lane).unroll(n);
-        if (groupOffset.defined())
-          partial.update(1).reorder(lane, n, offsetReduction.x).vectorize(lane).unroll(n);
-        scheduleTables(no, no);
-        if (prefetch_blocks > 0 && !Experts)
-          partial.update(0).prefetch(weights, r.y, r.y, int(prefetch_blocks),
-                                     PrefetchBoundStrategy::NonFaulting);
+        scheduleQ8_0Tables(no, no);
       } else if (bf16_dot) {
         activationBf16.compute_root();
         partial.update().reorder(r.x, lane, n, r.y, r.z).atomic().vectorize(r.x).vectorize(lane).unroll(n);
       } else {
         partial.update().reorder(lane, n, r.x, r.y, r.z).vectorize(lane).unroll(n).unroll(r.x).unroll(r.y);
       }
+      if (dot.defined() && prefetch_blocks > 0 && !Experts)
+        partial.update(0).prefetch(weights, r.x, r.x, int(prefetch_blocks),
+                                   PrefetchBoundStrategy::NonFaulting);
       laneSum.compute_at(y, ni).update().atomic().vectorize(reductionLanes.x);
       const int groups = granite::kernels::scaleGroups(weight_type);
       for (Func table : {groupScale, groupOffset}) {
@@ -304,8 +308,8 @@ private:
   /// magnitude, q = nearest(x * -127/max) capped at 127) or, for Q8_0 weights, as its x86
   /// quantize_row_q8_0 (blocks of 32: q = nearest(x * 127/amax), d = fp16(amax/127)). Rounding
   /// is to nearest even (Halide's round). quadBias(q[, t]) = codeBias * the sum of the 4 quants
-  /// of quad q; subBlockSum(j, b) = d * the sum of the 32 quants of sub-block j of block b
-  /// (Q4_K decode only).
+  /// of quad q; subBlockSum(j, b[, t]) (Q4_K) = the sum of the 32 quants of sub-block j of block
+  /// b for j < 8, 0 for j in [8, 16), so that it lines up with the mins in scaleCodes' lanes.
   template <typename WithToken, typename WithTokenVar>
   void quantizeActivations(WeightType type, Func activation, WithToken withToken,
                            WithTokenVar withTokenVar) {
@@ -345,45 +349,18 @@ private:
     if (hasGroupOffset(type)) {
       Var j("j"), b("b");
       RDom r32(0, 32, "sub_block");
+      Expr quants = sum(cast<int32_t>(actQuant(withToken({b * 256 + 32 * min(j, 7) + r32}))));
       subBlockSum = Func("sub_block_sum");
-      subBlockSum(withTokenVar({j, b})) =
-          actScale(withToken({b})) *
-          cast<float>(sum(cast<int32_t>(actQuant(withToken({b * 256 + 32 * j + r32})))));
+      subBlockSum(withTokenVar({j, b})) = select(j < 8, quants, 0);
       subBlockVar = j;
     }
   }
 
-  /// matvec with quantized_dot: per 32-element sub-block one integer dot product of the weight
-  /// codes with the activation quants (8 i32 lanes of 4 products: vpdpbusd), started from
-  /// -codeBias * (sum of the quants) so that it is the dot of the quants themselves; then one f32
-  /// FMA with the sub-block's scale d_w * sc * d_x. Q4_K subtracts dmin * m * (sum of x) per
-  /// sub-block afterwards, one vector per block.
-  template <typename WithToken>
-  void defineIntegerDot(WeightType type, Func bytes, Expr clampedRow, int subBlocks, int blocks,
-                        WithToken withToken) {
+  /// The fp16 block scales of a row tile, converted 8 at a time (vcvtph2ps) instead of one by
+  /// one in integer code: blockHalf(i, n) is d of block i (Q4_K: d of block i/2 for even i, dmin
+  /// for odd i).
+  void defineBlockHalves(WeightType type, Func bytes, Expr clampedRow) {
     using namespace granite::kernels;
-    // Every Func below that depends on the activations has the token as its last argument in
-    // matmul; the arithmetic and its order are the same as in matvec.
-    auto at = [&](std::vector<Expr> a) { return withToken(std::move(a)); };
-    Var blockVar("b");
-    std::vector<Var> dotVars{lane, Var("j"), blockVar, n}, scaleVars{Var("g"), blockVar, n};
-    if (Prefill) {
-      dotVars.push_back(t);
-      scaleVars.push_back(t);
-    }
-    const int E = blockGeometry(type).elements;
-    Var j = dotVars[1], b = dotVars[2], g = scaleVars[0];
-    RDom r4(0, 4, "r4");
-    dotVar = j;
-    dot = Func("sub_block_dot");
-    Expr quad = (b * E + 32 * j) / 4 + lane;
-    dot(dotVars) = quadBias.defined() ? Expr(-quadBias(at({quad}))) : Expr(0);
-    dot(dotVars) += cast<int32_t>(blockCode(type, bytes, 4 * lane + r4, j, b, clampedRow)) *
-                    cast<int32_t>(actQuant(at({b * E + 32 * j + 4 * lane + r4})));
-    dotReduction = r4;
-    r = RDom(0, subBlocks, 0, blocks, "r");
-    // The fp16 block scales of a row tile, converted 8 at a time (vcvtph2ps) instead of one by
-    // one in integer code: d (and Q4_K's dmin) of every block of the row.
     Var i("i");
     blockHalf = Func("block_half");
     Expr offset = halfScaleOffset(type, i);
@@ -391,43 +368,112 @@ private:
                 (cast<uint16_t>(bytes(offset + 1, clampedRow)) << 8);
     blockHalf(i, n) = cast<float>(reinterpret(Float(16), bits));
     blockHalfVar = i;
-    const int halves = halfScalesPerBlock(type);
-    // Scale tables per row tile, decoded as vectors: Q4_K per sub-block, Q6_K per 16-element
-    // group, Q8_0 per block; the activation scale d_x is folded in.
-    groupScale = Func("group_scale");
-    Expr laneScale;
-    auto scale = [&](Expr group, Expr block) { return groupScale(at({group, block, n})); };
-    switch (type) {
-    case WeightType::Q4_K:
-      groupScale(scaleVars) = groupScaleCode(type, bytes, 2 * g, b, clampedRow) *
-                              (blockHalf(halves * b, n) * actScale(at({b})));
-      laneScale = scale(r.x, r.y);
-      break;
-    case WeightType::Q6_K: // lanes 0-3 of sub-block j are group 2j, lanes 4-7 group 2j+1
-      groupScale(scaleVars) = groupScaleCode(type, bytes, g, b, clampedRow) *
-                              (blockHalf(b, n) * actScale(at({b})));
-      laneScale = select(lane < 4, scale(2 * r.x, r.y), scale(2 * r.x + 1, r.y));
-      break;
-    default:
-      groupScale(scaleVars) = blockHalf(g, n) * actScale(at({g}));
-      laneScale = scale(r.y, 0);
-      break;
+  }
+
+  /// Q8_0 with quantized_dot: per 32-element block one integer dot product of the weight codes
+  /// with the activation quants (8 i32 lanes of 4 products: vpdpbusd), started from
+  /// -128 * (sum of the quants) so that it is the dot of the quants themselves; then one f32
+  /// multiply-add with d_w * d_x.
+  template <typename WithToken>
+  void defineQ8_0Dot(Func bytes, Expr clampedRow, int blocks, WithToken withToken) {
+    using namespace granite::kernels;
+    // Every Func below that depends on the activations has the token as its last argument in
+    // matmul; the arithmetic and its order are the same as in matvec.
+    auto at = [&](std::vector<Expr> a) { return withToken(std::move(a)); };
+    Var b("b");
+    std::vector<Var> dotVars{lane, b, n}, scaleVars{b, n};
+    if (Prefill) {
+      dotVars.push_back(t);
+      scaleVars.push_back(t);
     }
-    scaleGroup = g;
+    RDom r4(0, 4, "r4");
+    dot = Func("block_dot");
+    dot(dotVars) = -quadBias(at({8 * b + lane}));
+    dot(dotVars) += cast<int32_t>(q8_0Code(bytes, 4 * lane + r4, b, clampedRow)) *
+                    cast<int32_t>(actQuant(at({32 * b + 4 * lane + r4})));
+    dotReduction = r4;
+    r = RDom(0, blocks, "r");
+    defineBlockHalves(WeightType::Q8_0, bytes, clampedRow);
+    // d_w * d_x per block, a per-row-tile table vectorized over the blocks.
+    groupScale = Func("block_scale");
+    groupScale(scaleVars) = blockHalf(b, n) * actScale(at({b}));
+    scaleGroup = b;
     // strict_float: no reassociation of the f32 sums (nor FMA contraction), so that matvec and
     // matmul, whatever LLVM makes of their loops, compute the same numbers bit for bit. A prompt
     // fed in chunks (single tokens go through matvec) then gives the logits of one batch.
-    partial(at({lane, n})) =
-        strict_float(partial(at({lane, n})) + cast<float>(dot(at({lane, r.x, r.y, n}))) * laneScale);
-    if (hasGroupOffset(type)) {
-      RDom rb(0, blocks, "rb");
-      groupOffset = Func("group_offset");
-      groupOffset(g, b, n) = groupOffsetCode(bytes, 2 * g, b, clampedRow) * blockHalf(2 * b + 1, n);
-      // lane l here is sub-block l: the 8 sub-blocks of a block are one vector.
-      partial(at({lane, n})) =
-          strict_float(partial(at({lane, n})) - groupOffset(lane, rb, n) * subBlockSum(at({lane, rb})));
-      offsetReduction = rb;
+    partial(at({lane, n})) = strict_float(partial(at({lane, n})) +
+                                          cast<float>(dot(at({lane, r, n}))) * groupScale(at({r, n})));
+  }
+
+  /// Q4_K and Q6_K with quantized_dot, in ggml's order (ggml_vec_dot_q4_K_q8_K): per 64-element
+  /// chunk one integer dot of the weight codes with the activation quants (16 i32 lanes of 4
+  /// products, a 512-bit vpdpbusd; Q6_K accumulates its low bits' dot onto its high bits' dot,
+  /// shifted into place, minus 32 * (sum of the quants); see chunkCode), multiplied by each
+  /// lane's integer sub-block or group scale and summed over the block's 4 chunks in i32; then
+  /// per block one f32 multiply-add with d_w * d_x. Q4_K subtracts its mins alike: m_j * (sum of
+  /// the quants of sub-block j) in i32, times dmin * d_x. The integer sums of a lane are exact
+  /// (at most 4 * 63 * 4 * 15 * 127 for Q4_K, 4 * 128 * 4 * 32 * 127 for Q6_K, below 2^24), so
+  /// they also convert to f32 exactly.
+  template <typename WithToken>
+  void defineKQuantDot(WeightType type, Func bytes, Expr clampedRow, int blocks,
+                       WithToken withToken) {
+    using namespace granite::kernels;
+    auto at = [&](std::vector<Expr> a) { return withToken(std::move(a)); };
+    Var c("c"), b("b");
+    std::vector<Var> chunkVars{lane, c, b, n}, blockVars{lane, b, n};
+    if (Prefill) {
+      chunkVars.push_back(t);
+      blockVars.push_back(t);
     }
+    RDom r4(0, 4, "r4");
+    Expr quants = cast<int32_t>(actQuant(at({256 * b + 64 * c + 4 * lane + r4})));
+    Expr start = 0;
+    if (type == WeightType::Q6_K) { // its high bits' dot first, then the low bits' on top
+      highDot = Func("chunk_high_dot");
+      highDot(chunkVars) = 0;
+      highDot(chunkVars) += cast<int32_t>(chunkHighCode(bytes, lane, r4, c, b, clampedRow)) * quants;
+      start = (highDot(chunkVars) << chunkHighShift(lane)) - quadBias(at({64 * b + 16 * c + lane}));
+    }
+    dot = Func("chunk_dot");
+    dot(chunkVars) = start;
+    dot(chunkVars) += cast<int32_t>(chunkCode(type, bytes, lane, r4, c, b, clampedRow)) * quants;
+    dotReduction = r4;
+    // The scale codes of every block of a row tile, decoded as vectors.
+    Var i("i");
+    scaleCodes = Func("scale_codes");
+    scaleCodes(i, b, n) = kQuantScaleCode(type, bytes, i, b, clampedRow);
+    scaleCodeVar = i;
+    // Lane l of chunk c is sub-block 2c + l/8 (Q4_K, whose scales follow the 8 mins) or
+    // 16-element group 4c + l/4 (Q6_K).
+    RDom rc(0, 4, "rc");
+    Expr scaleOfLane = type == WeightType::Q4_K ? 8 + 2 * rc + lane / 8 : 4 * rc + lane / 4;
+    blockDot = Func("block_dot");
+    blockDot(blockVars) = 0;
+    blockDot(blockVars) += dot(at({lane, rc, b, n})) * scaleCodes(scaleOfLane, b, n);
+    chunkReduction = rc;
+    // d_w * d_x (and Q4_K's dmin * d_x) of every block, a table per row (and token) tile.
+    defineBlockHalves(type, bytes, clampedRow);
+    const int halves = halfScalesPerBlock(type);
+    std::vector<Var> halfVars{i, n}, perHalf{i};
+    if (Prefill) {
+      halfVars.push_back(t);
+      perHalf.push_back(t);
+    }
+    halfActScale = Func("half_activation_scale"); // d_x for each fp16 scale, so the table is dense
+    halfActScale(perHalf) = actScale(at({i / halves}));
+    groupScale = Func("block_scale");
+    groupScale(halfVars) = blockHalf(i, n) * halfActScale(at({i}));
+    scaleGroup = i;
+    r = RDom(0, blocks, "r");
+    // Q4_K's upper sub-block sums 16 * its products: the shift is exact once per block.
+    Expr integerSum = blockDot(at({lane, r, n})) >> chunkDotShift(type, lane);
+    Expr scaled = partial(at({lane, n})) + cast<float>(integerSum) * groupScale(at({halves * r, n}));
+    if (hasGroupOffset(type)) {
+      Expr mins = scaleCodes(lane, r, n) * subBlockSum(at({lane, r}));
+      scaled = scaled - cast<float>(mins) * groupScale(at({2 * r + 1, n}));
+    }
+    // strict_float as in defineQ8_0Dot: matvec and matmul agree bit for bit.
+    partial(at({lane, n})) = strict_float(scaled);
   }
 
   void scheduleQuantizedActivations() {
@@ -438,21 +484,71 @@ private:
     if (quadBias.defined())
       quadBias.compute_root().vectorize(quadVar, 8);
     if (subBlockSum.defined())
-      subBlockSum.compute_root().vectorize(subBlockVar, 8);
+      subBlockSum.compute_root().vectorize(subBlockVar, 16);
   }
 
-  /// The quantized_dot tables: fp16 block scales and Q4_K offsets per row tile (`rowTile`), the
-  /// group scales (which fold in the activation scale, so depend on the token) at `tokenTile`.
-  void scheduleTables(const Var &rowTile, const Var &tokenTile) {
+  /// Vectorizes `lane` of a K-quant stage as runs of `run` lanes that share a sub-block (or
+  /// scale group): the loads indexed by lane / run become short broadcasts instead of gathers.
+  Stage vectorizeLaneRuns(Stage stage, int run) {
+    return stage.split(lane, laneRun, inRun, run).vectorize(inRun).vectorize(laneRun);
+  }
+
+  /// The K-quant products' register tile (rowTile x tokenTile accumulators): per block, the
+  /// chunk dot products of each row (and token) are computed right before they are scaled into
+  /// the block's i32 sum, which feeds one f32 multiply-add.
+  void scheduleKQuantDot(const Var &rowTile, const Var &tokenTile) {
+    const int scaleRun = weight_type == WeightType::Q4_K ? 8 : 4;
+    Stage sum = partial.update(0);
+    if (Prefill)
+      sum.reorder(lane, t, n, r.x).vectorize(lane).unroll(t).unroll(n);
+    else
+      sum.reorder(lane, n, r.x).vectorize(lane).unroll(n);
+    blockDot.compute_at(partial, r.x);
+    Stage init = vectorizeLaneRuns(blockDot, scaleRun).unroll(n);
+    Stage scaleChunks = vectorizeLaneRuns(blockDot.update(), scaleRun).unroll(n).unroll(chunkReduction.x);
+    // The loops of a register tile, innermost first (no token loop in matvec).
+    auto tile = [&](std::vector<VarOrRVar> inner) {
+      if (Prefill)
+        inner.push_back(t);
+      inner.push_back(n);
+      return inner;
+    };
+    if (Prefill)
+      init.unroll(t);
+    std::vector<VarOrRVar> chunkOrder = tile({inRun, laneRun});
+    chunkOrder.push_back(chunkReduction.x);
+    scaleChunks.reorder(chunkOrder);
+    if (Prefill)
+      scaleChunks.unroll(t);
+    for (Func chunkDot : {highDot, dot}) {
+      if (!chunkDot.defined())
+        continue;
+      chunkDot.compute_at(blockDot, chunkReduction.x);
+      Stage dotInit = vectorizeLaneRuns(chunkDot, 8).unroll(n);
+      Stage dotSum = vectorizeLaneRuns(chunkDot.update(), 8).unroll(n);
+      dotSum.reorder(tile({dotReduction.x, inRun, laneRun})).atomic().vectorize(dotReduction.x);
+      if (Prefill) {
+        dotInit.unroll(t);
+        dotSum.unroll(t);
+      }
+    }
     blockHalf.compute_at(y, rowTile).vectorize(blockHalfVar, 8, TailStrategy::GuardWithIf);
-    const int groups = weight_type == WeightType::Q4_K ? 8 : weight_type == WeightType::Q6_K ? 16 : 1;
+    Var group("group"), inGroup("in_group");
+    scaleCodes.compute_at(y, rowTile)
+        .split(scaleCodeVar, group, inGroup, 8)
+        .vectorize(inGroup)
+        .unroll(group);
+    halfActScale.compute_root();
+    groupScale.compute_at(y, tokenTile).vectorize(scaleGroup, 8, TailStrategy::GuardWithIf);
+  }
+
+  /// Q8_0's quantized_dot tables: fp16 block scales per row tile (`rowTile`), the block scales
+  /// d_w * d_x (which depend on the token) at `tokenTile`.
+  void scheduleQ8_0Tables(const Var &rowTile, const Var &tokenTile) {
+    blockHalf.compute_at(y, rowTile).vectorize(blockHalfVar, 8, TailStrategy::GuardWithIf);
     groupScale.compute_at(y, tokenTile);
-    if (groups >= lanes)
+    if ((int(in_features) / 32) % lanes == 0)
       groupScale.vectorize(scaleGroup, lanes);
-    else if ((int(in_features) / 32) % lanes == 0)
-      groupScale.vectorize(scaleGroup, lanes); // Q8_0: one scale per block, vectorized over blocks
-    if (groupOffset.defined())
-      groupOffset.compute_at(y, rowTile).vectorize(scaleGroup, lanes);
   }
 
   Var lane{"lane"}, n{"n"}, t{"t"};
@@ -461,8 +557,10 @@ private:
   Func partial, decoded, laneSum, groupScale, groupOffset, activationBf16;
   // quantized_dot
   Func actPeak, actInverse, actScale, actQuant, quadBias, subBlockSum, dot, blockHalf;
-  Var actQuantVar, quadVar, subBlockVar, dotVar, blockHalfVar;
-  RDom dotReduction, offsetReduction;
+  Func scaleCodes, blockDot, halfActScale, highDot; // K-quants
+  Var laneRun{"lane_run"}, inRun{"in_run"};
+  Var actQuantVar, quadVar, subBlockVar, blockHalfVar, scaleCodeVar;
+  RDom dotReduction, chunkReduction;
   int lanes = 8;
 };
 

@@ -84,23 +84,35 @@ bool quantizedDot(const std::string &family, WType type) {
 }
 
 /// With `quantized`, the kernel's activations are x quantized as llama.cpp does
-/// (quantizedActivationsReference), and the reference multiplies those exactly.
+/// (quantizeActivationsReference), and the reference multiplies those exactly.
 ///
-/// Tolerance with `quantized`: the kernel's integer dot products of a sub-block are exact; each
-/// sub-block's sum is scaled by sc * (d * d_x) (2 roundings) and accumulated into one of 8 lane
-/// sums (K/32 accumulations per lane, then log2(8) for the lane sum). The reference weights carry
-/// up to 3 roundings of their own (d*sc*q - dmin*m). So K/4 terms over 8 lanes with 6 per-term
-/// roundings bounds the difference, relative to the sum of the magnitudes of every term
-/// (dequantizedMagnitudes: Q4_K's d*sc*q and dmin*m separately, since the kernel adds them
-/// apart). A quant of x rounded the other way moves the result by |w| * d_x, about |w|/127:
-/// some 20 times this bound at K = 512, so the test checks the quantization itself too.
+/// Q4_K and Q6_K (kQuantDotReference): the kernel's integer sums per block are exact, and so is
+/// their conversion to f32 (below 2^24), so it differs from the reference only in its f32 steps.
+/// Per block it multiplies each of its 16 lanes' integer sums by d * d_x (2 roundings: the
+/// product d * d_x, then the multiplication) and adds it to the lane's running sum; Q4_K also
+/// subtracts m * (sum of the quants) times dmin * d_x. So each lane accumulates blocks (Q6_K) or
+/// 2 * blocks (Q4_K) terms, and the 16 lanes are added as a tree (log2(16) roundings): with
+/// 2 roundings per term, dotTolerance(16 * terms per lane, 16, 2) bounds the difference, relative
+/// to the sum of the magnitudes of every element's terms (dequantizedMagnitudes: Q4_K's d*sc*q
+/// and dmin*m apart, since the kernel adds them apart). A quant of x rounded the other way moves
+/// the result by |w| * d_x, about |w|/127: some 30 times this bound at K = 512, so the test
+/// checks the quantization itself too.
+///
+/// Q8_0 (against the dequantized weights): each 32-element block's integer dot is scaled by
+/// d * d_x (2 roundings) and accumulated into one of 8 lanes (K/32 accumulations per lane, then
+/// log2(8) for the lane sum); the reference weights carry up to 2 roundings of their own.
 void expectProductMatches(const RandomWeights &w, const std::vector<float> &x, int tokens,
                           const float *y, bool quantized = false) {
   std::vector<float> magnitudes = quantized ? dequantizedMagnitudes(w) : std::vector<float>();
+  const bool kQuant = quantized && w.type != WType::Q8_0;
   for (int t = 0; t < tokens; ++t) {
-    std::vector<double> xq;
-    if (quantized)
+    std::vector<double> xq, kQuantProduct;
+    if (quantized) {
+      QuantizedActivations q = quantizeActivationsReference(w.type, x.data() + size_t(t) * w.K, w.K);
       xq = quantizedActivationsReference(w.type, x.data() + size_t(t) * w.K, w.K);
+      if (kQuant)
+        kQuantProduct = kQuantDotReference(w, q);
+    }
     for (int n = 0; n < w.N; ++n) {
       double exact = 0, magnitude = 0;
       for (int k = 0; k < w.K; ++k) {
@@ -110,9 +122,17 @@ void expectProductMatches(const RandomWeights &w, const std::vector<float> &x, i
         exact += product;
         magnitude += std::fabs(quantized ? double(magnitudes[i]) * xv : product);
       }
-      // lanes = 4 is the narrowest vector any family uses, which gives the loosest bound.
-      double tolerance = quantized ? dotTolerance(w.K / 4, 8, 6, magnitude)
-                                   : dotTolerance(w.K, 4, decodeOps(w.type), magnitude);
+      double tolerance;
+      if (kQuant) {
+        exact = kQuantProduct[n];
+        const int termsPerLane = (w.K / 256) * (w.type == WType::Q4_K ? 2 : 1);
+        tolerance = dotTolerance(16 * termsPerLane, 16, 2, magnitude);
+      } else if (quantized) {
+        tolerance = dotTolerance(w.K / 4, 8, 4, magnitude);
+      } else {
+        // lanes = 4 is the narrowest vector any family uses, which gives the loosest bound.
+        tolerance = dotTolerance(w.K, 4, decodeOps(w.type), magnitude);
+      }
       ASSERT_NEAR(y[size_t(t) * w.N + n], exact, tolerance) << "row " << n << " token " << t;
     }
   }

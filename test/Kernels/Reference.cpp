@@ -39,6 +39,19 @@ static float bf16ToFloat(uint16_t b) {
 
 static uint16_t load16(const uint8_t *p) { return uint16_t(p[0] | (p[1] << 8)); }
 
+/// Q4_K's 6-bit scales and mins of the 8 sub-blocks from the block's 12 scale bytes `s`.
+static void q4kScalesAndMins(const uint8_t *s, int sc[8], int m[8]) {
+  for (int j = 0; j < 8; ++j) {
+    if (j < 4) {
+      sc[j] = s[j] & 63;
+      m[j] = s[j + 4] & 63;
+    } else {
+      sc[j] = (s[j + 4] & 0xF) | ((s[j - 4] >> 6) << 4);
+      m[j] = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
+    }
+  }
+}
+
 void dequantizeRowReference(WType type, const uint8_t *row, float *out, int K) {
   switch (type) {
   case WType::F32:
@@ -64,17 +77,9 @@ void dequantizeRowReference(WType type, const uint8_t *row, float *out, int K) {
     for (int b = 0; b < K / 256; ++b) {
       const uint8_t *block = row + 144 * b;
       float d = halfToFloat(load16(block)), dmin = halfToFloat(load16(block + 2));
-      const uint8_t *s = block + 4, *qs = block + 16;
+      const uint8_t *qs = block + 16;
       int sc[8], m[8];
-      for (int j = 0; j < 8; ++j) {
-        if (j < 4) {
-          sc[j] = s[j] & 63;
-          m[j] = s[j + 4] & 63;
-        } else {
-          sc[j] = (s[j + 4] & 0xF) | ((s[j - 4] >> 6) << 4);
-          m[j] = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
-        }
-      }
+      q4kScalesAndMins(block + 4, sc, m);
       float *y = out + 256 * b;
       for (int g = 0; g < 4; ++g)
         for (int l = 0; l < 32; ++l) {
@@ -173,9 +178,11 @@ RandomWeights makeRandomWeights(WType type, int K, int N, uint32_t seed) {
   return w;
 }
 
-std::vector<double> quantizedActivationsReference(WType type, const float *x, int K) {
+QuantizedActivations quantizeActivationsReference(WType type, const float *x, int K) {
   const int block = type == WType::Q8_0 ? 32 : 256;
-  std::vector<double> out(K);
+  QuantizedActivations out;
+  out.quants.resize(K);
+  out.scales.resize(K / block);
   for (int b = 0; b < K / block; ++b) {
     const float *v = x + size_t(b) * block;
     float amax = 0, peak = 0;
@@ -192,11 +199,68 @@ std::vector<double> quantizedActivationsReference(WType type, const float *x, in
       iscale = peak == 0 ? 0.0f : -127.0f / peak;
       d = iscale == 0 ? 0.0f : 1.0f / iscale;
     }
+    out.scales[b] = d;
     for (int i = 0; i < block; ++i) {
       float scaled = v[i] * iscale;
-      float q = std::min(std::nearbyint(scaled), 127.0f);
-      out[size_t(b) * block + i] = double(q) * double(d);
+      out.quants[size_t(b) * block + i] = int(std::min(std::nearbyint(scaled), 127.0f));
     }
+  }
+  return out;
+}
+
+std::vector<double> quantizedActivationsReference(WType type, const float *x, int K) {
+  QuantizedActivations a = quantizeActivationsReference(type, x, K);
+  const int block = K / int(a.scales.size());
+  std::vector<double> out(K);
+  for (int k = 0; k < K; ++k)
+    out[k] = double(a.quants[k]) * double(a.scales[k / block]);
+  return out;
+}
+
+std::vector<double> kQuantDotReference(const RandomWeights &w, const QuantizedActivations &x) {
+  std::vector<double> out(w.N);
+  for (int n = 0; n < w.N; ++n) {
+    double total = 0;
+    for (int b = 0; b < w.K / 256; ++b) {
+      const int *xq = x.quants.data() + 256 * b;
+      const double dx = x.scales[b];
+      int64_t sumi = 0, summ = 0; // int64: the reference must not rely on the kernel's bound
+      if (w.type == WType::Q4_K) {
+        const uint8_t *block = w.bytes.data() + w.rowBytes * n + 144 * b, *qs = block + 16;
+        int sc[8], m[8];
+        q4kScalesAndMins(block + 4, sc, m);
+        for (int j = 0; j < 8; ++j) {
+          int64_t dot = 0, quants = 0;
+          for (int l = 0; l < 32; ++l) {
+            int packed = qs[32 * (j / 2) + l];
+            dot += int64_t(j % 2 == 0 ? packed & 0xF : packed >> 4) * xq[32 * j + l];
+            quants += xq[32 * j + l];
+          }
+          sumi += sc[j] * dot;
+          summ += m[j] * quants;
+        }
+        total += double(halfToFloat(load16(block))) * dx * double(sumi) -
+                 double(halfToFloat(load16(block + 2))) * dx * double(summ);
+      } else { // Q6_K
+        const uint8_t *block = w.bytes.data() + w.rowBytes * n + 210 * b;
+        const int8_t *sc = reinterpret_cast<const int8_t *>(block + 192);
+        for (int j = 0; j < 8; ++j) { // sub-block j: half j/4, quarter j%4 (spec §3.4)
+          const int half = j / 4, quarter = j % 4;
+          const uint8_t *ql = block + 64 * half + 32 * (quarter % 2), *qh = block + 128 + 32 * half;
+          for (int g = 0; g < 2; ++g) { // the sub-block's two 16-element groups
+            int64_t dot = 0;
+            for (int l = 16 * g; l < 16 * g + 16; ++l) {
+              int low = quarter < 2 ? ql[l] & 0xF : ql[l] >> 4;
+              int q = (low | (((qh[l] >> (2 * quarter)) & 3) << 4)) - 32;
+              dot += int64_t(q) * xq[32 * j + l];
+            }
+            sumi += sc[8 * half + g + 2 * quarter] * dot;
+          }
+        }
+        total += double(halfToFloat(load16(block + 208))) * dx * double(sumi);
+      }
+    }
+    out[n] = total;
   }
   return out;
 }
@@ -211,13 +275,13 @@ std::vector<float> dequantizedMagnitudes(const RandomWeights &w) {
     for (int b = 0; b < w.K / 256; ++b) {
       const uint8_t *block = w.bytes.data() + w.rowBytes * n + 144 * b;
       float dmin = halfToFloat(load16(block + 2));
-      const uint8_t *s = block + 4;
+      int sc[8], m[8];
+      q4kScalesAndMins(block + 4, sc, m);
       for (int j = 0; j < 8; ++j) {
-        int m = j < 4 ? s[j + 4] & 63 : (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
-        float offset = std::fabs(dmin * m);
+        float offset = std::fabs(dmin * m[j]);
         for (int l = 0; l < 32; ++l) {
           size_t i = size_t(n) * w.K + 256 * b + 32 * j + l;
-          out[i] = std::fabs(w.dequantized[i] + dmin * m) + offset;
+          out[i] = std::fabs(w.dequantized[i] + dmin * m[j]) + offset;
         }
       }
     }

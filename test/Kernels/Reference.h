@@ -37,6 +37,14 @@ RandomWeights makeRandomWeights(WType type, int K, int N, uint32_t seed);
 /// Dequantizes one row (K elements) of `type` from its GGUF bytes, following spec §3.4.
 void dequantizeRowReference(WType type, const uint8_t *row, float *out, int K);
 
+/// Activations quantized as the `quantized_dot` products do: the int8 quants and the f32 scale
+/// of each block (see quantizedActivationsReference).
+struct QuantizedActivations {
+  std::vector<int> quants;  ///< K
+  std::vector<float> scales; ///< one per block of 32 (Q8_0) or 256 (Q4_K, Q6_K)
+};
+QuantizedActivations quantizeActivationsReference(WType type, const float *x, int K);
+
 /// Activations quantized as the `quantized_dot` products do (the way llama.cpp quantizes them
 /// before its vec_dot): for Q8_0 weights, blocks of 32 with q = nearest(x * 127/amax) and
 /// d = fp16(amax * (1/127)) (ggml's x86 quantize_row_q8_0 divides by 127); for Q4_K/Q6_K, Q8_K blocks of 256 with
@@ -44,6 +52,14 @@ void dequantizeRowReference(WType type, const uint8_t *row, float *out, int K);
 /// q = min(127, nearest(x * iscale)) and d = 1/iscale (quantize_row_q8_K_ref). Nearest rounds
 /// half to even. Returns q * d per element, exactly as a double.
 std::vector<double> quantizedActivationsReference(WType type, const float *x, int K);
+
+/// Q4_K or Q6_K weights times Q8_K-quantized activations in ggml's order (ggml_vec_dot_q4_K_q8_K,
+/// ggml_vec_dot_q6_K_q8_K), as the quantized_dot products compute it: per block and row the
+/// integer sums sumi = sum_j sc_j * (quants of sub-block or group j . activation quants) and, for
+/// Q4_K, summ = sum_j m_j * (sum of the activation quants of sub-block j); then
+/// d * d_x * sumi - dmin * d_x * summ, summed over the blocks. Evaluated in double from the
+/// exact integers: per row, the product the kernel rounds only in its f32 steps.
+std::vector<double> kQuantDotReference(const RandomWeights &w, const QuantizedActivations &x);
 
 /// Per element of a dequantized row, the sum of the magnitudes of the terms that the products
 /// add: |d*sc*q| + |dmin*m| for Q4_K (whose two terms may cancel), |w| otherwise. For error bounds.
