@@ -47,9 +47,11 @@ public:
       return prev * decay(h, tt) + b(groupOf(h) * N + n, tt) * (x(p, h, tt) * step(h, tt));
     };
 
-    // history(n, p, h, t): S after token t; t = -1 is the incoming state.
+    // history(n, p, h, t): S after token t; t = -1 is the incoming state. No pure value: only t = -1 and the
+    // tokens are written, once each.
     RDom rt(0, tokens, "rt");
-    history(n, p, h, t) = state(n, p, h);
+    history(n, p, h, t) = undef<float>();
+    history(n, p, h, -1) = state(n, p, h);
     history(n, p, h, rt) = update(history(n, p, h, rt - 1), rt);
     scanTokens = rt;
 
@@ -94,7 +96,8 @@ public:
     // decode step's bottleneck.
     readout.compute_at(y, t);
     granite::kernels::vectorizeSum(readout, stateDim.x, t, std::min(lanes, N));
-    history.update().reorder(n, scanTokens.x).vectorize(n, std::min(lanes, N), TailStrategy::GuardWithIf);
+    history.update(0).vectorize(n, std::min(lanes, N), TailStrategy::GuardWithIf);
+    history.update(1).reorder(n, scanTokens.x).vectorize(n, std::min(lanes, N), TailStrategy::GuardWithIf);
   }
 
 private:
