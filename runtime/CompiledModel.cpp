@@ -23,11 +23,15 @@ const GraniteModelInfo &checkedInfo() {
 
 /// Anonymous mappings start as zero pages and are committed only when touched, so a long context's KV cache costs
 /// memory only as far as it is used, and reset() can hand the pages back instead of writing zeros over them.
+/// Transparent huge pages where the kernel leaves them to madvise: a page fault here costs microseconds, and a
+/// hybrid model touches its whole recurrent state (22 MB for h-350m) in the first forward after every reset, which
+/// took about 45 ms in 4 KiB pages against a few ms in 2 MiB ones.
 uint8_t *mapZeroed(uint64_t bytes, const char *what) {
   if (bytes == 0) return nullptr;
   void *address = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (address == MAP_FAILED)
     throw ModelError(std::string("cannot allocate the model's ") + what + " (" + std::to_string(bytes) + " bytes)");
+  madvise(address, bytes, MADV_HUGEPAGE); // advice only: without huge pages everything still works
   return static_cast<uint8_t *>(address);
 }
 
