@@ -1,7 +1,8 @@
 // Mamba2 selective scan (spec §2.5 steps 4-6, §2.6-2.7): softplus dt (threshold 20), dA = exp(dt*A),
 // the per-head sequential recurrence S = dA*S + dt * x ⊗ B, y = S·C + D*x. One instance serves
-// the decode step (tokens = 1) and prefill: each (head, row p) scans all tokens with its N-vector
-// of state in registers and its per-token history in L1/L2 (N*(tokens+1) floats).
+// the decode step (tokens = 1) and prefill: each (head, row p) scans all tokens, keeping the row's
+// state after every token (N*(tokens+1) floats; granitec calls the kernel on at most 32 tokens at a
+// time, so that this history stays in L1).
 //   x:        [head_dim, heads, tokens]         post-conv x (may be a view into the conv output)
 //   b, c:     [groups*state_size, tokens]        post-conv B and C
 //   dt:       [heads, tokens]                    raw dt from in_proj
