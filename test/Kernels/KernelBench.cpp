@@ -13,6 +13,8 @@
 #include "bench_matmul_q4_k_2560x8192_f32act.h"
 #include "bench_matvec_bf16_1536x4096.h"
 #include "bench_matvec_bf16_768x100352.h"
+#include "bench_matvec_bf16_1536x4096_dot.h"
+#include "bench_matvec_bf16_768x100352_dot.h"
 #include "bench_matvec_f32_1536x4096.h"
 #include "bench_matvec_q4_k_2560x8192.h"
 #include "bench_matvec_q4_k_2560x8192_f32act.h"
@@ -202,6 +204,8 @@ int main(int argc, char **argv) {
   const int prefillReps = smoke ? 1 : 5;
   probeThen([&] { return benchLinear("matvec bf16", bench_matvec_bf16_768x100352, WType::BF16, 768, 100352, 1, repetitions); });
   probeThen([&] { return benchLinear("matvec bf16", bench_matvec_bf16_1536x4096, WType::BF16, 1536, 4096, 1, repetitions); });
+  probeThen([&] { return benchLinear("matvec bf16 dot", bench_matvec_bf16_768x100352_dot, WType::BF16, 768, 100352, 1, repetitions); });
+  probeThen([&] { return benchLinear("matvec bf16 dot", bench_matvec_bf16_1536x4096_dot, WType::BF16, 1536, 4096, 1, repetitions); });
   probeThen([&] { return benchLinear("matvec f32", bench_matvec_f32_1536x4096, WType::F32, 1536, 4096, 1, repetitions); });
   probeThen([&] { return benchLinear("matvec q8_0", bench_matvec_q8_0_2560x8192, WType::Q8_0, 2560, 8192, 1, repetitions); });
   probeThen([&] { return benchLinear("matvec q4_k", bench_matvec_q4_k_2560x8192, WType::Q4_K, 2560, 8192, 1, repetitions); });
