@@ -3,6 +3,7 @@
 #include "Dialect/Granite/IR/GraniteOps.h"
 #include "Frontend/GGUF.h"
 #include "Frontend/WeightReader.h"
+#include "Kernels/KernelWeightOrder.h"
 
 namespace granite::codegen {
 namespace gr = mlir::granite;
@@ -88,6 +89,8 @@ bool writeWeightBlob(mlir::ModuleOp module, const WeightBlobLayout &layout, std:
               std::to_string(entry->bytes);
       return false;
     }
+    if (static_cast<GGMLType>(op.getType().getFormat()) == GGMLType::Q4_K)
+      kernels::q4kToKernelOrder(bytes.data(), bytes.size() / traitsOf(GGMLType::Q4_K).blockBytes);
     out.write(reinterpret_cast<const char *>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
     position = entry->offset + entry->bytes;
   }

@@ -1,7 +1,7 @@
 // The weight blob a compiled model reads: every granite.weight of a module, in symbol order, in the model's layout
-// (transforms and widening applied), each at a 64-byte aligned offset. Both the lowering (which bakes the offsets
-// into the generated code) and the packer (which writes the bytes into the executable or OUT.weights) use this
-// one layout, computed from the IR alone.
+// (transforms and widening applied, Q4_K blocks in kernel order: Kernels/KernelWeightOrder.h), each at a 64-byte
+// aligned offset. Both the lowering (which bakes the offsets into the generated code) and the packer (which writes
+// the bytes into the executable or OUT.weights) use this one layout, computed from the IR alone.
 #pragma once
 
 #include "mlir/IR/BuiltinOps.h"

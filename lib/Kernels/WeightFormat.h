@@ -1,5 +1,7 @@
 // GGUF weight formats as seen by the kernel generators: names, block geometry, and Halide
 // expressions that decode one element of a weight matrix from its raw GGUF bytes (spec §3.4).
+// Q4_K blocks are the exception: granitec stores them in kernel order (KernelWeightOrder.h), and
+// the Q4_K expressions here read that order.
 // The decode expressions are inlined into the products, so quantized weights are expanded only in
 // registers (matrix-vector) or in a per-tile scratch buffer (matrix-matrix), never as a whole copy.
 #pragma once
@@ -76,6 +78,30 @@ inline Halide::Expr halfAt(const Halide::Func &bytes, const Halide::Expr &offset
 
 } // namespace detail
 
+// Q4_K in kernel order (KernelWeightOrder.h): byte 4 + j holds sub-block j's 6-bit scale and,
+// in its top 2 bits, the top 2 bits of its 6-bit min; bits 4j..4j+3 of the little-endian word at
+// byte 12 hold the min's low 4 bits; code byte 64 * u + 4 * l + q (u in [0, 2), l in [0, 16), q in
+// [0, 4)) holds element 16 * (l / 8) + 8 * u + q of sub-block l % 8 in its low nibble and that
+// element + 4 in its high nibble.
+
+/// The 6-bit scale of sub-block j, as u8.
+inline Halide::Expr q4kScale(const Halide::Func &bytes, const Halide::Expr &j,
+                             const Halide::Expr &block, const Halide::Expr &row) {
+  return bytes(block * 144 + 4 + j, row) & 63;
+}
+
+/// The 6-bit min of sub-block j, as u32.
+inline Halide::Expr q4kMin(const Halide::Func &bytes, const Halide::Expr &j,
+                           const Halide::Expr &block, const Halide::Expr &row) {
+  using namespace Halide;
+  Expr base = block * 144;
+  Expr lowBits = cast<uint32_t>(bytes(base + 12, row)) | (cast<uint32_t>(bytes(base + 13, row)) << 8) |
+                 (cast<uint32_t>(bytes(base + 14, row)) << 16) |
+                 (cast<uint32_t>(bytes(base + 15, row)) << 24);
+  Expr high = cast<uint32_t>(bytes(base + 4 + j, row) >> 6);
+  return ((lowBits >> cast<uint32_t>(4 * j)) & 0xF) | (high << 4);
+}
+
 // A block-quantized element is scale(group) * quant - offset(group), where a group is 16
 // consecutive elements sharing one scale (Q8_0's two halves share d). Keeping the three parts
 // apart lets the products compute the per-group scales once per block and row, as one vector,
@@ -95,13 +121,9 @@ inline Halide::Expr groupScale(WeightType type, const Halide::Func &bytes,
   using detail::halfAt;
   switch (type) {
   case WeightType::Q8_0: return halfAt(bytes, block * 34, row);
-  case WeightType::Q4_K: { // 6-bit scale sc[j] of sub-block j = group/2 (spec §3.4)
-    Expr base = block * 144, j = group / 2;
-    auto scaleByte = [&](Expr i) { return bytes(base + 4 + i, row); };
-    // The j-4 index is clamped so that bounds inference never looks before the block.
-    Expr scale = select(j < 4, scaleByte(j) & 63,
-                        (scaleByte(j + 4) & 0xF) | ((scaleByte(max(j - 4, 0)) >> 6) << 4));
-    return halfAt(bytes, base, row) * cast<float>(scale);
+  case WeightType::Q4_K: { // 6-bit scale of sub-block j = group/2, kernel order
+    Expr j = group / 2;
+    return halfAt(bytes, block * 144, row) * cast<float>(q4kScale(bytes, j, block, row));
   }
   case WeightType::Q6_K: { // int8 sc[8*half + l/16 + 2*quarter] for element 32*(4*half+quarter)+l
     Expr base = block * 210, j = group / 2;
@@ -119,11 +141,9 @@ inline Halide::Expr groupOffset(WeightType type, const Halide::Func &bytes,
   using namespace Halide;
   if (type != WeightType::Q4_K)
     return 0.0f;
-  Expr base = block * 144, j = group / 2;
-  auto scaleByte = [&](Expr i) { return bytes(base + 4 + i, row); };
-  Expr minimum = select(j < 4, scaleByte(j + 4) & 63,
-                        (scaleByte(j + 4) >> 4) | ((scaleByte(j) >> 6) << 4));
-  return detail::halfAt(bytes, base + 2, row) * cast<float>(minimum);
+  Expr j = group / 2;
+  return detail::halfAt(bytes, block * 144 + 2, row) *
+         cast<float>(q4kMin(bytes, j, block, row));
 }
 
 /// The quant of element 32*subBlock + lane of block `block` (lane in [0, 32)), as f32.
@@ -135,9 +155,10 @@ inline Halide::Expr blockQuant(WeightType type, const Halide::Func &bytes, const
   switch (type) {
   case WeightType::Q8_0: // half d; int8 q[32]
     return cast<float>(reinterpret(Int(8), bytes(block * 34 + 2 + lane, row)));
-  case WeightType::Q4_K: { // half d; half dmin; u8 scales[12]; u8 qs[128]
-    Expr packed = bytes(block * 144 + 16 + 32 * (subBlock / 2) + lane, row);
-    return cast<float>(select(subBlock % 2 == 0, packed & 0xF, packed >> 4));
+  case WeightType::Q4_K: { // kernel order (see q4kScale)
+    Expr codeByte = 64 * (lane / 8 % 2) + 4 * (subBlock + 8 * (lane / 16)) + lane % 4;
+    Expr packed = bytes(block * 144 + 16 + codeByte, row);
+    return cast<float>(select(lane / 4 % 2 == 0, packed & 0xF, packed >> 4));
   }
   case WeightType::Q6_K: { // u8 ql[128]; u8 qh[64]; int8 sc[16]; half d
     Expr base = block * 210;
@@ -170,32 +191,26 @@ inline Halide::Expr q8_0Code(const Halide::Func &bytes, const Halide::Expr &lane
   return bytes(block * 34 + 2 + lane, row) ^ cast<uint8_t>(0x80);
 }
 
-/// Q4_K and Q6_K are multiplied in chunks of 64 elements, two 32-element sub-blocks, as 16 i32
-/// lanes of 4 elements: lane `lane` (in [0, 16)) holds elements 64*chunk + 4*lane + quad, quad in
-/// [0, 4), of block `block`. Lanes 0-7 are sub-block 2*chunk, lanes 8-15 sub-block 2*chunk+1; both
-/// read the same 32 bytes (Q4_K's nibbles, Q6_K's high bits) or one run of 64 (Q6_K's low bits),
-/// so a chunk is one 512-bit vpdpbusd. Selecting per lane between two shifts of the same bytes
-/// would cost a variable byte shift (x86 has none), so each half keeps its bits where they are
-/// and the integer dot products undo the factor of 2^k that this leaves:
-///   codes . quants = ((dot(chunkCode) + (dot(chunkHighCode) << chunkHighShift)) >> chunkDotShift)
+/// Q6_K is multiplied in chunks of 64 elements, two 32-element sub-blocks, as 16 i32 lanes of 4
+/// elements: lane `lane` (in [0, 16)) holds elements 64*chunk + 4*lane + quad, quad in [0, 4), of
+/// block `block`. Lanes 0-7 are sub-block 2*chunk, lanes 8-15 sub-block 2*chunk+1; both read the
+/// same 32 bytes (the high bits) or one run of 64 (the low bits), so a chunk is one 512-bit
+/// vpdpbusd. Selecting per lane between two shifts of the same bytes would cost a variable byte
+/// shift (x86 has none), so each half keeps its bits where they are and the integer dot products
+/// undo the factor of 2^k that this leaves:
+///   codes . quants = dot(chunkCode) + (dot(chunkHighCode) << chunkHighShift)
 ///                    - codeBias * (sum of the quants).
-/// Q4_K: chunkCode is the nibble, the upper one in place (16 * the code), and there is no high
-/// part. Q6_K: chunkCode is the low 4 bits, chunkHighCode the 2 high bits (4 * them in the upper
-/// sub-block). The shifts are exact: they undo multiplications by powers of 2.
-inline Halide::Expr chunkCode(WeightType type, const Halide::Func &bytes, const Halide::Expr &lane,
+/// chunkCode is the low 4 bits, chunkHighCode the 2 high bits (4 * them in the upper sub-block).
+/// The shifts are exact: they undo multiplications by powers of 2.
+inline Halide::Expr chunkCode(const Halide::Func &bytes, const Halide::Expr &lane,
                               const Halide::Expr &quad, const Halide::Expr &chunk,
                               const Halide::Expr &block, const Halide::Expr &row) {
   using namespace Halide;
-  const Expr lowNibble = cast<uint8_t>(0xF);
-  if (type == WeightType::Q4_K) { // half d; half dmin; u8 scales[12]; u8 qs[128]
-    Expr packed = bytes(block * 144 + 16 + 32 * chunk + 4 * (lane % 8) + quad, row);
-    return packed & select(lane / 8 == 0, lowNibble, cast<uint8_t>(0xF0));
-  }
-  // Q6_K: u8 ql[128]; u8 qh[64]; int8 sc[16]; half d. Sub-block j = 2*chunk + lane/8 has its low
-  // 4 bits in nibble j%4/2 = chunk%2 of ql[64*(j/4) + 32*(j%2) + l] = ql[64*(chunk/2) + 4*lane +
-  // quad], the same nibble for the whole chunk.
+  // u8 ql[128]; u8 qh[64]; int8 sc[16]; half d. Sub-block j = 2*chunk + lane/8 has its low 4 bits
+  // in nibble j%4/2 = chunk%2 of ql[64*(j/4) + 32*(j%2) + l] = ql[64*(chunk/2) + 4*lane + quad],
+  // the same nibble for the whole chunk.
   Expr lowByte = bytes(block * 210 + 64 * (chunk / 2) + 4 * lane + quad, row);
-  return select(chunk % 2 == 0, lowByte & lowNibble, lowByte >> 4);
+  return select(chunk % 2 == 0, lowByte & cast<uint8_t>(0xF), lowByte >> 4);
 }
 
 /// Q6_K's high bits (see chunkCode): sub-block j has them at bit 2*(j%4) of qh[32*(j/4) + l]; the
@@ -213,29 +228,34 @@ inline Halide::Expr chunkHighCode(const Halide::Func &bytes, const Halide::Expr 
 /// The left shift that scales lane `lane` of the high dot to 16 * (high bits . quants).
 inline Halide::Expr chunkHighShift(const Halide::Expr &lane) { return 4 - 2 * (lane / 8); }
 
-/// The right shift of lane `lane` (see chunkCode): 4 for Q4_K's upper sub-block, else 0.
-inline Halide::Expr chunkDotShift(WeightType type, const Halide::Expr &lane) {
-  return type == WeightType::Q4_K ? 4 * (lane / 8) : Halide::Expr(0);
+/// Q6_K's int8 scale of 16-element group i in [0, 16) of a block, as i32.
+inline Halide::Expr q6kScaleCode(const Halide::Func &bytes, const Halide::Expr &i,
+                                 const Halide::Expr &block, const Halide::Expr &row) {
+  using namespace Halide;
+  return cast<int32_t>(reinterpret(Int(8), bytes(block * 210 + 192 + i, row)));
 }
 
-/// The 16 integer scale codes of a Q4_K or Q6_K block, as i32, i in [0, 16): Q4_K's 6-bit mins
-/// m[i] for i < 8, then its 6-bit scales sc[i-8] (sub-block j has scale sc[j] and min m[j], spec
-/// §3.4); Q6_K's int8 scale of 16-element group i.
-inline Halide::Expr kQuantScaleCode(WeightType type, const Halide::Func &bytes,
-                                    const Halide::Expr &i, const Halide::Expr &block,
-                                    const Halide::Expr &row) {
+/// Q4_K with quantized_dot is multiplied as 16 i32 lanes that each stay in one sub-block for the
+/// whole block, so that a lane's integer sum is scaled once per block: lane `lane` is in
+/// sub-block lane % 8, and step s in [0, 4) is one 512-bit vpdpbusd over the nibble s % 2 of the
+/// 64 code bytes at 64 * (s / 2) (kernel order, see q4kScale). q4kLaneElement is the element of
+/// the block that lane `lane` multiplies at `step` and `quad`: the order in which the activation
+/// quants are stored for the product.
+inline Halide::Expr q4kLaneCode(const Halide::Func &bytes, const Halide::Expr &lane,
+                                const Halide::Expr &quad, const Halide::Expr &step,
+                                const Halide::Expr &block, const Halide::Expr &row) {
   using namespace Halide;
-  if (type == WeightType::Q6_K)
-    return cast<int32_t>(reinterpret(Int(8), bytes(block * 210 + 192 + i, row)));
-  // Every index below stays inside the block for any i, so that the vectorized table reads dense
-  // runs of the 12 scale bytes.
-  Expr base = block * 144, j = i % 8;
-  auto scaleByte = [&](Expr k) { return bytes(base + 4 + k, row); };
-  Expr minimum = select(j < 4, scaleByte(j + 4) & 63,
-                        (scaleByte(j + 4) >> 4) | ((scaleByte(j) >> 6) << 4));
-  Expr scale = select(j < 4, scaleByte(j) & 63,
-                      (scaleByte(j + 4) & 0xF) | ((scaleByte(j - 4) >> 6) << 4));
-  return cast<int32_t>(select(i < 8, minimum, scale));
+  Expr packed = bytes(block * 144 + 16 + 64 * (step / 2) + 4 * lane + quad, row);
+  return select(step % 2 == 0, packed & cast<uint8_t>(0xF), packed >> 4);
+}
+/// The element of a kernel-order Q4_K block held by nibble `nibble` of code byte `codeByte`.
+inline Halide::Expr q4kCodeElement(const Halide::Expr &codeByte, const Halide::Expr &nibble) {
+  Halide::Expr l = codeByte % 64 / 4;
+  return 32 * (l % 8) + 16 * (l / 8) + 8 * (codeByte / 64) + 4 * nibble + codeByte % 4;
+}
+inline Halide::Expr q4kLaneElement(const Halide::Expr &lane, const Halide::Expr &step,
+                                   const Halide::Expr &quad) {
+  return q4kCodeElement(64 * (step / 2) + 4 * lane + quad, step % 2);
 }
 
 /// fp16 block scales per row: Q4_K has two per block (d at i = 2b, dmin at 2b+1), the others one

@@ -141,11 +141,13 @@ public:
       r = RDom(0, 32 / lanes, 0, subBlocks, 0, blocks, "r");
       Expr laneInSub = r.x * lanes + lane;
       Expr element = r.z * geometry.elements + r.y * 32 + laneInSub;
-      Expr weight;
+      Expr weight, activationValue = act(element);
       if (intDot && type == WeightType::Q8_0) {
         defineQ8_0Dot(bytes, clampedRow, blocks, withToken);
+      } else if (intDot && type == WeightType::Q4_K) {
+        defineQ4_KDot(bytes, clampedRow, blocks, withToken);
       } else if (intDot) {
-        defineKQuantDot(type, bytes, clampedRow, blocks, withToken);
+        defineQ6_KDot(bytes, clampedRow, blocks, withToken);
       } else if (Prefill) {
         Var l("l"), j("j"), b("b");
         decoded = Func("decoded");
@@ -161,18 +163,16 @@ public:
         groupScale(group, block, n) =
             granite::kernels::groupScale(type, bytes, group, block, clampedRow);
         scaleGroup = group;
-        Expr groupOfLane = 2 * r.y + laneInSub / 16;
-        weight = groupScale(groupOfLane, r.z, n) *
-                 granite::kernels::blockQuant(type, bytes, laneInSub, r.y, r.z, clampedRow);
-        if (granite::kernels::hasGroupOffset(type)) {
-          groupOffset = Func("group_offset");
-          groupOffset(group, block, n) =
-              granite::kernels::groupOffset(type, bytes, group, block, clampedRow);
-          weight -= groupOffset(groupOfLane, r.z, n);
+        if (type == WeightType::Q4_K) {
+          defineQ4_KStorageOrder(bytes, clampedRow, blocks, activation);
+        } else {
+          Expr groupOfLane = 2 * r.y + laneInSub / 16;
+          weight = groupScale(groupOfLane, r.z, n) *
+                   granite::kernels::blockQuant(type, bytes, laneInSub, r.y, r.z, clampedRow);
         }
       }
-      if (!intDot)
-        partial(partialVars) += weight * act(element);
+      if (!intDot && weight.defined())
+        partial(partialVars) += weight * activationValue;
     } else {
       // With bf16_dot, r.x walks the pair of K elements that one vdpbf16ps lane multiplies.
       const int pairWidth = bf16_dot ? 2 : 1;
@@ -241,10 +241,12 @@ public:
         decoded.compute_at(y, no).vectorize(decodedLane, lanes).unroll(decodedSub);
       partial.compute_at(y, to).bound_extent(n, rows).bound_extent(t, tokens);
       partial.vectorize(lane).unroll(n).unroll(t);
-      if (blockDot.defined()) {
+      if (laneQuant.defined()) {
+        scheduleQ4_KDot(no, to);
+      } else if (blockDot.defined()) {
         // As matvec, with a register tile of rows x tokens per block: the weight codes are
         // extracted once per row and chunk and feed every token's dot product.
-        scheduleKQuantDot(no, to);
+        scheduleQ6_KDot(no, to);
       } else if (dot.defined()) {
         partial.update(0).reorder(lane, t, n, r.x).vectorize(lane).unroll(t).unroll(n);
         dot.compute_at(partial, r.x).vectorize(lane).unroll(n).unroll(t);
@@ -268,8 +270,10 @@ public:
           .split(inTask, no, ni, rows, TailStrategy::GuardWithIf);
       partial.compute_at(y, no).bound_extent(n, rows);
       partial.vectorize(lane).unroll(n);
-      if (blockDot.defined()) {
-        scheduleKQuantDot(no, no);
+      if (laneQuant.defined()) {
+        scheduleQ4_KDot(no, no);
+      } else if (blockDot.defined()) {
+        scheduleQ6_KDot(no, no);
       } else if (dot.defined()) {
         // Each block's dot products for the tile's rows are computed right before their FMA and
         // stay in registers.
@@ -280,6 +284,13 @@ public:
       } else if (bf16_dot) {
         activationBf16.compute_root();
         partial.update().reorder(r.x, lane, n, r.y, r.z).atomic().vectorize(r.x).vectorize(lane).unroll(n);
+      } else if (codeActivation.defined()) {
+        codeActivation.compute_root().vectorize(codeActivationVar, lanes);
+        vectorizeLaneRuns(partial.update(), std::min(lanes, 4))
+            .reorder(inRun, laneRun, n, r.x, r.y, r.z)
+            .unroll(n)
+            .unroll(r.x)
+            .unroll(r.y);
       } else {
         partial.update().reorder(lane, n, r.x, r.y, r.z).vectorize(lane).unroll(n).unroll(r.x).unroll(r.y);
       }
@@ -346,13 +357,17 @@ private:
           codeBias(type) * sum(cast<int32_t>(actQuant(withToken({4 * q + r4}))));
       quadVar = q;
     }
-    if (hasGroupOffset(type)) {
-      Var j("j"), b("b");
-      RDom r32(0, 32, "sub_block");
-      Expr quants = sum(cast<int32_t>(actQuant(withToken({b * 256 + 32 * min(j, 7) + r32}))));
-      subBlockSum = Func("sub_block_sum");
-      subBlockSum(withTokenVar({j, b})) = select(j < 8, quants, 0);
-      subBlockVar = j;
+    if (type == WeightType::Q4_K) {
+      Var quad("quad"), l("l"), step("step"), b("b");
+      laneQuant = Func("lane_quant");
+      laneQuant(withTokenVar({quad, l, step, b})) =
+          actQuant(withToken({256 * b + q4kLaneElement(l, step, quad)}));
+      RDom r16(0, 4, 0, 4, "lane_elements");
+      laneQuantSum = Func("lane_quant_sum");
+      laneQuantSum(withTokenVar({l, b})) =
+          sum(cast<int32_t>(laneQuant(withToken({r16.x, l, r16.y, b}))));
+      laneQuantVars = {quad, l};
+      subBlockVar = l;
     }
   }
 
@@ -405,18 +420,81 @@ private:
                                           cast<float>(dot(at({lane, r, n}))) * groupScale(at({r, n})));
   }
 
-  /// Q4_K and Q6_K with quantized_dot, in ggml's order (ggml_vec_dot_q4_K_q8_K): per 64-element
-  /// chunk one integer dot of the weight codes with the activation quants (16 i32 lanes of 4
-  /// products, a 512-bit vpdpbusd; Q6_K accumulates its low bits' dot onto its high bits' dot,
-  /// shifted into place, minus 32 * (sum of the quants); see chunkCode), multiplied by each
-  /// lane's integer sub-block or group scale and summed over the block's 4 chunks in i32; then
-  /// per block one f32 multiply-add with d_w * d_x. Q4_K subtracts its mins alike: m_j * (sum of
-  /// the quants of sub-block j) in i32, times dmin * d_x. The integer sums of a lane are exact
-  /// (at most 4 * 63 * 4 * 15 * 127 for Q4_K, 4 * 128 * 4 * 32 * 127 for Q6_K, below 2^24), so
+  /// Q4_K with quantized_dot: per block, each of 16 lanes sums 16 products of weight codes and
+  /// activation quants in i32 (four 512-bit vpdpbusd over laneQuant, see chunkCode), times the
+  /// 6-bit scale of the lane's sub-block; the mins subtract m_j * (the lane's sum of quants)
+  /// alike; then per block one f32 multiply-add with d_w * d_x and one with dmin * d_x, as ggml
+  /// does. The integer sums are exact (at most 16 * 15 * 127 * 63 < 2^24), so they also convert
+  /// to f32 exactly.
+  template <typename WithToken>
+  void defineQ4_KDot(Func bytes, Expr clampedRow, int blocks, WithToken withToken) {
+    using namespace granite::kernels;
+    auto at = [&](std::vector<Expr> a) { return withToken(std::move(a)); };
+    Var b("b");
+    std::vector<Var> dotVars{lane, b, n};
+    if (Prefill)
+      dotVars.push_back(t);
+    RDom rq(0, 4, 0, 4, "rq"); // rq.x: quad, rq.y: step
+    dot = Func("lane_dot");
+    dot(dotVars) = 0;
+    dot(dotVars) += cast<int32_t>(q4kLaneCode(bytes, lane, rq.x, rq.y, b, clampedRow)) *
+                    cast<int32_t>(laneQuant(at({rq.x, lane, rq.y, b})));
+    dotReduction = rq;
+    Var i("i");
+    defineBlockHalves(WeightType::Q4_K, bytes, clampedRow);
+    std::vector<Var> halfVars{i, n}, perHalf{i};
+    if (Prefill) {
+      halfVars.push_back(t);
+      perHalf.push_back(t);
+    }
+    halfActScale = Func("half_activation_scale"); // d_x for each fp16 scale, so the table is dense
+    halfActScale(perHalf) = actScale(at({i / 2}));
+    groupScale = Func("block_scale");
+    groupScale(halfVars) = blockHalf(i, n) * halfActScale(at({i}));
+    scaleGroup = i;
+    r = RDom(0, blocks, "r");
+    Expr scale = cast<int32_t>(q4kScale(bytes, lane % 8, r, clampedRow));
+    Expr minimum = cast<int32_t>(q4kMin(bytes, lane % 8, r, clampedRow));
+    Expr integerSum = dot(at({lane, r, n})) * scale;
+    Expr mins = minimum * laneQuantSum(at({lane, r}));
+    // strict_float as in defineQ8_0Dot: matvec and matmul agree bit for bit.
+    partial(at({lane, n})) = strict_float(partial(at({lane, n})) +
+                                          cast<float>(integerSum) * groupScale(at({2 * r, n})) -
+                                          cast<float>(mins) * groupScale(at({2 * r + 1, n})));
+  }
+
+  /// Q4_K with f32 activations (matvec): the code bytes are read in storage order, vectors of
+  /// `lanes` consecutive bytes, one nibble at a time, against the activations permuted once per
+  /// call to match (kernel order, see q4kCodeElement); runs of 4 lanes share a sub-block, so the
+  /// per-group scales and offsets are broadcasts from the row tile's tables.
+  void defineQ4_KStorageOrder(Func bytes, Expr clampedRow, int blocks, Func activation) {
+    using namespace granite::kernels;
+    Var code("code"), nibble("nibble"), block("block");
+    codeActivation = Func("code_activation");
+    codeActivation(code, nibble, block) = activation(256 * block + q4kCodeElement(code, nibble));
+    codeActivationVar = code;
+    groupOffset = Func("group_offset");
+    groupOffset(scaleGroup, block, n) =
+        granite::kernels::groupOffset(WeightType::Q4_K, bytes, scaleGroup, block, clampedRow);
+    // r.x: vector of code bytes, r.y: nibble, r.z: block.
+    r = RDom(0, 128 / lanes, 0, 2, 0, blocks, "r");
+    Expr codeByte = r.x * lanes + lane;
+    Expr group = 2 * (codeByte % 64 / 4 % 8);
+    Expr packed = bytes(r.z * 144 + 16 + codeByte, clampedRow);
+    Expr quant = cast<float>(select(r.y == 0, packed & 0xF, packed >> 4));
+    Expr weight = groupScale(group, r.z, n) * quant - groupOffset(group, r.z, n);
+    partial(lane, n) += weight * codeActivation(codeByte, r.y, r.z);
+  }
+
+  /// Q6_K with quantized_dot, in ggml's order (ggml_vec_dot_q6_K_q8_K): per 64-element chunk one
+  /// integer dot of the weight codes with the activation quants (16 i32 lanes of 4 products, a
+  /// 512-bit vpdpbusd; the low bits' dot accumulates onto the high bits' dot, shifted into place,
+  /// minus 32 * (sum of the quants); see chunkCode), multiplied by each lane's 16-element group
+  /// scale and summed over the block's 4 chunks in i32; then per block one f32 multiply-add with
+  /// d_w * d_x. The integer sums of a lane are exact (at most 4 * 128 * 4 * 32 * 127 < 2^24), so
   /// they also convert to f32 exactly.
   template <typename WithToken>
-  void defineKQuantDot(WeightType type, Func bytes, Expr clampedRow, int blocks,
-                       WithToken withToken) {
+  void defineQ6_KDot(Func bytes, Expr clampedRow, int blocks, WithToken withToken) {
     using namespace granite::kernels;
     auto at = [&](std::vector<Expr> a) { return withToken(std::move(a)); };
     Var c("c"), b("b");
@@ -427,53 +505,38 @@ private:
     }
     RDom r4(0, 4, "r4");
     Expr quants = cast<int32_t>(actQuant(at({256 * b + 64 * c + 4 * lane + r4})));
-    Expr start = 0;
-    if (type == WeightType::Q6_K) { // its high bits' dot first, then the low bits' on top
-      highDot = Func("chunk_high_dot");
-      highDot(chunkVars) = 0;
-      highDot(chunkVars) += cast<int32_t>(chunkHighCode(bytes, lane, r4, c, b, clampedRow)) * quants;
-      start = (highDot(chunkVars) << chunkHighShift(lane)) - quadBias(at({64 * b + 16 * c + lane}));
-    }
+    // The high bits' dot first, then the low bits' on top.
+    highDot = Func("chunk_high_dot");
+    highDot(chunkVars) = 0;
+    highDot(chunkVars) += cast<int32_t>(chunkHighCode(bytes, lane, r4, c, b, clampedRow)) * quants;
+    Expr start = (highDot(chunkVars) << chunkHighShift(lane)) - quadBias(at({64 * b + 16 * c + lane}));
     dot = Func("chunk_dot");
     dot(chunkVars) = start;
-    dot(chunkVars) += cast<int32_t>(chunkCode(type, bytes, lane, r4, c, b, clampedRow)) * quants;
+    dot(chunkVars) += cast<int32_t>(chunkCode(bytes, lane, r4, c, b, clampedRow)) * quants;
     dotReduction = r4;
     // The scale codes of every block of a row tile, decoded as vectors.
     Var i("i");
     scaleCodes = Func("scale_codes");
-    scaleCodes(i, b, n) = kQuantScaleCode(type, bytes, i, b, clampedRow);
+    scaleCodes(i, b, n) = q6kScaleCode(bytes, i, b, clampedRow);
     scaleCodeVar = i;
-    // Lane l of chunk c is sub-block 2c + l/8 (Q4_K, whose scales follow the 8 mins) or
-    // 16-element group 4c + l/4 (Q6_K).
+    // Lane l of chunk c is 16-element group 4c + l/4.
     RDom rc(0, 4, "rc");
-    Expr scaleOfLane = type == WeightType::Q4_K ? 8 + 2 * rc + lane / 8 : 4 * rc + lane / 4;
     blockDot = Func("block_dot");
     blockDot(blockVars) = 0;
-    blockDot(blockVars) += dot(at({lane, rc, b, n})) * scaleCodes(scaleOfLane, b, n);
+    blockDot(blockVars) += dot(at({lane, rc, b, n})) * scaleCodes(4 * rc + lane / 4, b, n);
     chunkReduction = rc;
-    // d_w * d_x (and Q4_K's dmin * d_x) of every block, a table per row (and token) tile.
-    defineBlockHalves(type, bytes, clampedRow);
-    const int halves = halfScalesPerBlock(type);
-    std::vector<Var> halfVars{i, n}, perHalf{i};
-    if (Prefill) {
-      halfVars.push_back(t);
-      perHalf.push_back(t);
-    }
-    halfActScale = Func("half_activation_scale"); // d_x for each fp16 scale, so the table is dense
-    halfActScale(perHalf) = actScale(at({i / halves}));
+    // d_w * d_x of every block, a table per row (and token) tile.
+    defineBlockHalves(WeightType::Q6_K, bytes, clampedRow);
+    std::vector<Var> scaleVars{i, n};
+    if (Prefill)
+      scaleVars.push_back(t);
     groupScale = Func("block_scale");
-    groupScale(halfVars) = blockHalf(i, n) * halfActScale(at({i}));
+    groupScale(scaleVars) = blockHalf(i, n) * actScale(at({i}));
     scaleGroup = i;
     r = RDom(0, blocks, "r");
-    // Q4_K's upper sub-block sums 16 * its products: the shift is exact once per block.
-    Expr integerSum = blockDot(at({lane, r, n})) >> chunkDotShift(type, lane);
-    Expr scaled = partial(at({lane, n})) + cast<float>(integerSum) * groupScale(at({halves * r, n}));
-    if (hasGroupOffset(type)) {
-      Expr mins = scaleCodes(lane, r, n) * subBlockSum(at({lane, r}));
-      scaled = scaled - cast<float>(mins) * groupScale(at({2 * r + 1, n}));
-    }
     // strict_float as in defineQ8_0Dot: matvec and matmul agree bit for bit.
-    partial(at({lane, n})) = strict_float(scaled);
+    partial(at({lane, n})) = strict_float(partial(at({lane, n})) +
+                                          cast<float>(blockDot(at({lane, r, n}))) * groupScale(at({r, n})));
   }
 
   void scheduleQuantizedActivations() {
@@ -483,8 +546,10 @@ private:
     actQuant.compute_root().vectorize(actQuantVar, 32);
     if (quadBias.defined())
       quadBias.compute_root().vectorize(quadVar, 8);
-    if (subBlockSum.defined())
-      subBlockSum.compute_root().vectorize(subBlockVar, 16);
+    if (laneQuant.defined()) {
+      laneQuant.compute_root().vectorize(laneQuantVars[0]).vectorize(laneQuantVars[1]);
+      laneQuantSum.compute_root().vectorize(subBlockVar);
+    }
   }
 
   /// Vectorizes `lane` of a K-quant stage as runs of `run` lanes that share a sub-block (or
@@ -493,11 +558,11 @@ private:
     return stage.split(lane, laneRun, inRun, run).vectorize(inRun).vectorize(laneRun);
   }
 
-  /// The K-quant products' register tile (rowTile x tokenTile accumulators): per block, the
-  /// chunk dot products of each row (and token) are computed right before they are scaled into
-  /// the block's i32 sum, which feeds one f32 multiply-add.
-  void scheduleKQuantDot(const Var &rowTile, const Var &tokenTile) {
-    const int scaleRun = weight_type == WeightType::Q4_K ? 8 : 4;
+  /// Q6_K's register tile (rowTile x tokenTile accumulators): per block, the chunk dot products
+  /// of each row (and token) are computed right before they are scaled into the block's i32 sum,
+  /// which feeds one f32 multiply-add.
+  void scheduleQ6_KDot(const Var &rowTile, const Var &tokenTile) {
+    const int scaleRun = 4; // lanes per 16-element group
     Stage sum = partial.update(0);
     if (Prefill)
       sum.reorder(lane, t, n, r.x).vectorize(lane).unroll(t).unroll(n);
@@ -538,6 +603,32 @@ private:
         .split(scaleCodeVar, group, inGroup, 8)
         .vectorize(inGroup)
         .unroll(group);
+    groupScale.compute_at(y, tokenTile).vectorize(scaleGroup, 8, TailStrategy::GuardWithIf);
+  }
+
+  /// Q4_K's register tile: per block, the lane dots of each row (and token) are computed right
+  /// before their f32 step, each of the 4 steps loading the activation quants once for the tile.
+  void scheduleQ4_KDot(const Var &rowTile, const Var &tokenTile) {
+    // Lanes l and l + 8 share a sub-block: its scale bytes load as one run of 8.
+    Stage sum = vectorizeLaneRuns(partial.update(0), 8).unroll(n);
+    if (Prefill)
+      sum.reorder(inRun, laneRun, t, n, r.x).unroll(t);
+    else
+      sum.reorder(inRun, laneRun, n, r.x);
+    dot.compute_at(partial, r.x);
+    Stage init = dot.vectorize(lane).unroll(n);
+    Stage steps = dot.update().unroll(n);
+    std::vector<VarOrRVar> order{dotReduction.x, lane};
+    if (Prefill)
+      order.push_back(t);
+    order.push_back(n);
+    order.push_back(dotReduction.y);
+    steps.reorder(order).atomic().vectorize(dotReduction.x).vectorize(lane).unroll(dotReduction.y);
+    if (Prefill) {
+      init.unroll(t);
+      steps.unroll(t);
+    }
+    blockHalf.compute_at(y, rowTile).vectorize(blockHalfVar, 8, TailStrategy::GuardWithIf);
     halfActScale.compute_root();
     groupScale.compute_at(y, tokenTile).vectorize(scaleGroup, 8, TailStrategy::GuardWithIf);
   }
@@ -556,7 +647,10 @@ private:
   RDom r, reductionLanes;
   Func partial, decoded, laneSum, groupScale, groupOffset, activationBf16;
   // quantized_dot
-  Func actPeak, actInverse, actScale, actQuant, quadBias, subBlockSum, dot, blockHalf;
+  Func actPeak, actInverse, actScale, actQuant, quadBias, dot, blockHalf;
+  Func laneQuant, laneQuantSum, codeActivation; // Q4_K
+  Var codeActivationVar;
+  std::vector<Var> laneQuantVars;
   Func scaleCodes, blockDot, halfActScale, highDot; // K-quants
   Var laneRun{"lane_run"}, inRun{"in_run"};
   Var actQuantVar, quadVar, subBlockVar, blockHalfVar, scaleCodeVar;

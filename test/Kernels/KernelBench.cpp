@@ -124,7 +124,7 @@ Row benchLinear(const char *name, LinearFn fn, WType type, int K, int N, int tok
   auto source = granite::test::makeRandomWeights(type, K, 1, 5);
   for (auto &w : weights)
     for (int n = 0; n < N; ++n)
-      std::memcpy(w.data() + rowBytes * n, source.bytes.data(), rowBytes);
+      std::memcpy(w.data() + rowBytes * n, source.kernelBytes.data(), rowBytes);
   std::vector<float> x = granite::test::randomFloats(size_t(K) * tokens, 6);
   Halide::Runtime::Buffer<float> yBuf = tokens == 1 ? Halide::Runtime::Buffer<float>(N)
                                                     : Halide::Runtime::Buffer<float>(N, tokens);
@@ -165,7 +165,7 @@ Row benchExpert(const char *name, int (*fn)(halide_buffer_t *, halide_buffer_t *
   std::vector<std::vector<uint8_t>> tensors(copies, std::vector<uint8_t>(tensorBytes));
   for (auto &tensor : tensors)
     for (size_t row = 0; row < size_t(N) * experts; ++row)
-      std::memcpy(tensor.data() + rowBytes * row, source.bytes.data(), rowBytes);
+      std::memcpy(tensor.data() + rowBytes * row, source.kernelBytes.data(), rowBytes);
   std::vector<Halide::Runtime::Buffer<uint8_t>> wBufs;
   for (auto &tensor : tensors)
     wBufs.emplace_back(tensor.data(), int(rowBytes), N, experts);

@@ -56,18 +56,19 @@ std::ostream &operator<<(std::ostream &os, const LinearCase &c) {
   return os << c.family << "_" << infoOf(c.type).name;
 }
 
-/// Wraps the GGUF bytes in the buffer type the instance expects (see docs/kernels.md).
+/// Wraps the weights as granitec stores them in the buffer type the instance expects (see
+/// docs/kernels.md).
 halide_buffer_t *weightBuffer(RandomWeights &w, Halide::Runtime::Buffer<void> &holder) {
   switch (w.type) {
   case WType::F32:
-    holder = Halide::Runtime::Buffer<float>((float *)w.bytes.data(), w.K, w.N);
+    holder = Halide::Runtime::Buffer<float>((float *)w.kernelBytes.data(), w.K, w.N);
     break;
   case WType::F16:
   case WType::BF16:
-    holder = Halide::Runtime::Buffer<uint16_t>((uint16_t *)w.bytes.data(), w.K, w.N);
+    holder = Halide::Runtime::Buffer<uint16_t>((uint16_t *)w.kernelBytes.data(), w.K, w.N);
     break;
   default:
-    holder = Halide::Runtime::Buffer<uint8_t>((uint8_t *)w.bytes.data(), int(w.rowBytes), w.N);
+    holder = Halide::Runtime::Buffer<uint8_t>(w.kernelBytes.data(), int(w.rowBytes), w.N);
   }
   return holder.raw_buffer();
 }
@@ -210,9 +211,9 @@ TEST(ExpertMatvecTest, SelectedExpertsOnly) {
     std::vector<float> x = randomFloats(c.K, 62);
     Halide::Runtime::Buffer<void> weights;
     if (c.type == WType::F32)
-      weights = Halide::Runtime::Buffer<float>((float *)all.bytes.data(), c.K, N, E);
+      weights = Halide::Runtime::Buffer<float>((float *)all.kernelBytes.data(), c.K, N, E);
     else
-      weights = Halide::Runtime::Buffer<uint8_t>(all.bytes.data(), int(all.rowBytes), N, E);
+      weights = Halide::Runtime::Buffer<uint8_t>(all.kernelBytes.data(), int(all.rowBytes), N, E);
     Halide::Runtime::Buffer<int32_t> idBuf(ids.data(), slots);
     Halide::Runtime::Buffer<float> xBuf(x.data(), c.K), yBuf(N * slots);
     ASSERT_EQ(c.expert(weights, idBuf, xBuf, yBuf), 0);

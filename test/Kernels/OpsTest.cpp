@@ -189,11 +189,11 @@ TEST_P(OpsTest, EmbeddingEveryWeightType) {
     std::vector<int32_t> ids = {5, 0, 36, 5};
     Buffer<void> wb;
     if (types[i] == WType::F32)
-      wb = Buffer<float>((float *)w.bytes.data(), w.K, w.N);
+      wb = Buffer<float>((float *)w.kernelBytes.data(), w.K, w.N);
     else if (types[i] == WType::F16 || types[i] == WType::BF16)
-      wb = Buffer<uint16_t>((uint16_t *)w.bytes.data(), w.K, w.N);
+      wb = Buffer<uint16_t>((uint16_t *)w.kernelBytes.data(), w.K, w.N);
     else
-      wb = Buffer<uint8_t>(w.bytes.data(), int(w.rowBytes), w.N);
+      wb = Buffer<uint8_t>(w.kernelBytes.data(), int(w.rowBytes), w.N);
     Buffer<int32_t> ib(ids.data(), 4);
     Buffer<float> ob(w.K, 4);
     ASSERT_EQ(GetParam().embedding[i](wb, ib, ob), 0);

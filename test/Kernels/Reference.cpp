@@ -1,5 +1,7 @@
 #include "Reference.h"
 
+#include "Kernels/KernelWeightOrder.h"
+
 #include <algorithm>
 #include <cstring>
 #include <stdexcept>
@@ -175,6 +177,9 @@ RandomWeights makeRandomWeights(WType type, int K, int N, uint32_t seed) {
   w.dequantized.resize(size_t(K) * N);
   for (int n = 0; n < N; ++n)
     dequantizeRowReference(type, w.bytes.data() + w.rowBytes * n, w.dequantized.data() + size_t(K) * n, K);
+  w.kernelBytes = w.bytes;
+  if (type == WType::Q4_K)
+    kernels::q4kToKernelOrder(w.kernelBytes.data(), w.kernelBytes.size() / info.blockBytes);
   return w;
 }
 

@@ -27,6 +27,7 @@ struct RandomWeights {
   int K = 0, N = 0;
   size_t rowBytes = 0;
   std::vector<uint8_t> bytes;      ///< N rows of rowBytes
+  std::vector<uint8_t> kernelBytes; ///< bytes as granitec stores them for the kernels (KernelWeightOrder.h)
   std::vector<float> dequantized;  ///< N rows of K floats
 };
 
