@@ -89,8 +89,11 @@ bool writeWeightBlob(mlir::ModuleOp module, const WeightBlobLayout &layout, std:
               std::to_string(entry->bytes);
       return false;
     }
-    if (static_cast<GGMLType>(op.getType().getFormat()) == GGMLType::Q4_K)
-      kernels::q4kToKernelOrder(bytes.data(), bytes.size() / traitsOf(GGMLType::Q4_K).blockBytes);
+    const auto format = static_cast<GGMLType>(op.getType().getFormat());
+    if (format == GGMLType::Q4_K)
+      kernels::q4kToKernelOrder(bytes.data(), bytes.size() / traitsOf(format).blockBytes);
+    else if (format == GGMLType::Q6_K)
+      kernels::q6kToKernelOrder(bytes.data(), bytes.size() / traitsOf(format).blockBytes);
     out.write(reinterpret_cast<const char *>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
     position = entry->offset + entry->bytes;
   }

@@ -1,5 +1,5 @@
 // The weight blob a compiled model reads: every granite.weight of a module, in symbol order, in the model's layout
-// (transforms and widening applied, Q4_K blocks in kernel order: Kernels/KernelWeightOrder.h), each at a 64-byte
+// (transforms and widening applied, K-quant blocks in kernel order: Kernels/KernelWeightOrder.h), each at a 64-byte
 // aligned offset. Both the lowering (which bakes the offsets into the generated code) and the packer (which writes
 // the bytes into the executable or OUT.weights) use this one layout, computed from the IR alone.
 #pragma once

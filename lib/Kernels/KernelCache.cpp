@@ -94,12 +94,12 @@ void addFamilyDefaults(const std::string &generator, const target::CpuFamily &fa
     params.emplace("bf16_dot", d.bf16Dot ? "true" : "false");
   auto dot = params.find("quantized_dot");
   const bool quantized = dot != params.end() && dot->second == "true";
-  // quantized_dot decode (measured on Zen 5, docs/kernels.md): Q8_0 and Q6_K stream one row at a
-  // time (the hardware prefetchers follow one stream; Q6_K, whose blocks are read out of order,
-  // also prefetches 8 blocks ahead); Q4_K, whose decode costs the most per byte, keeps 4 rows.
+  // quantized_dot decode (measured on Zen 5, docs/kernels.md): one row at a time, so that the
+  // hardware prefetchers follow one stream; the K-quants, whose blocks are read out of order, also
+  // prefetch 32 blocks (4.5-6.6 KB) ahead.
   if (quantized && decode && type != params.end()) {
-    fill("tile_rows", type->second == "q4_k" ? d.decodeRows : 1);
-    fill("prefetch_blocks", type->second == "q6_k" ? 8 : 0);
+    fill("tile_rows", 1);
+    fill("prefetch_blocks", type->second == "q8_0" ? 0 : 32);
   }
   if (decode) {
     bool streamed = type != params.end() && (type->second == "f32" || type->second == "f16" ||

@@ -41,4 +41,34 @@ void q4kToKernelOrder(uint8_t *data, size_t blocks) {
   }
 }
 
+void q6kToKernelOrder(uint8_t *data, size_t blocks) {
+  constexpr size_t kBlockBytes = 210;
+  for (size_t b = 0; b < blocks; ++b) {
+    uint8_t *block = data + b * kBlockBytes;
+    // GGUF: element 32 * (4 * half + quarter) + i has its low 4 bits in nibble quarter / 2 of
+    // ql[64 * half + 32 * (quarter % 2) + i] and its high 2 bits at bit 2 * quarter of
+    // qh[32 * half + i] (spec §3.4).
+    const uint8_t *ql = block, *qh = block + 128;
+    auto code = [&](int e) {
+      const int half = e / 128, quarter = e % 128 / 32, i = e % 32;
+      const int low = (ql[64 * half + 32 * (quarter % 2) + i] >> (4 * (quarter / 2))) & 0xF;
+      const int high = (qh[32 * half + i] >> (2 * quarter)) & 3;
+      return low | (high << 4);
+    };
+    std::array<uint8_t, 192> reordered{};
+    for (int l = 0; l < 16; ++l)
+      for (int q = 0; q < 4; ++q) {
+        for (int u = 0; u < 2; ++u) {
+          const int e = 16 * l + 8 * u + q;
+          reordered[64 * u + 4 * l + q] = uint8_t((code(e) & 0xF) | ((code(e + 4) & 0xF) << 4));
+        }
+        int highBits = 0;
+        for (int k = 0; k < 4; ++k)
+          highBits |= (code(16 * l + 4 * k + q) >> 4) << (2 * k);
+        reordered[128 + 4 * l + q] = uint8_t(highBits);
+      }
+    std::memcpy(block, reordered.data(), reordered.size());
+  }
+}
+
 } // namespace granite::kernels

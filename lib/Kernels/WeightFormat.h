@@ -102,6 +102,60 @@ inline Halide::Expr q4kMin(const Halide::Func &bytes, const Halide::Expr &j,
   return ((lowBits >> cast<uint32_t>(4 * j)) & 0xF) | (high << 4);
 }
 
+/// Q6_K's int8 scale of 16-element group i in [0, 16) of a block, as i32.
+inline Halide::Expr q6kScaleCode(const Halide::Func &bytes, const Halide::Expr &i,
+                                 const Halide::Expr &block, const Halide::Expr &row) {
+  using namespace Halide;
+  return cast<int32_t>(reinterpret(Int(8), bytes(block * 210 + 192 + i, row)));
+}
+
+// The K-quants' codes in kernel order, as the quantized_dot products multiply them: 16 i32 lanes
+// that each stay in one Q4_K sub-block (lane % 8) or Q6_K scale group (lane) for the whole block,
+// so that a lane's integer sum is scaled once per block; step s in [0, 4) is one 512-bit
+// vpdpbusd over 4 consecutive code bytes per lane. kQuantLaneElement is the element of the block
+// that lane `lane` multiplies at `step` and `quad`: the order in which the activation quants are
+// stored for the product.
+
+/// The unsigned code in nibble `nibble` of code byte `codeByte` (in [0, 128)) of block `block`:
+/// Q4_K's nibble; Q6_K's low 4 bits with its high 2 bits placed above them (32 + its quant),
+/// from bits 2 * k of byte 128 + codeByte % 64, k = 2 * (codeByte / 64) + nibble.
+inline Halide::Expr kQuantCode(WeightType type, const Halide::Func &bytes,
+                               const Halide::Expr &codeByte, const Halide::Expr &nibble,
+                               const Halide::Expr &block, const Halide::Expr &row) {
+  using namespace Halide;
+  const int blockBytes = blockGeometry(type).bytes, codes = type == WeightType::Q4_K ? 16 : 0;
+  Expr packed = bytes(block * blockBytes + codes + codeByte, row);
+  Expr low = select(nibble == 0, packed & cast<uint8_t>(0xF), packed >> 4);
+  if (type == WeightType::Q4_K)
+    return low;
+  // One shift and one mask move bits 2k..2k+1 to bits 4-5 when k is a constant.
+  Expr high = bytes(block * blockBytes + 128 + codeByte % 64, row);
+  Expr k = 2 * (codeByte / 64) + nibble;
+  Expr placed = select(k == 0, high << 4, k == 1, high << 2, k == 2, high, high >> 2);
+  return low | (placed & cast<uint8_t>(0x30));
+}
+
+/// The code of lane `lane`, `quad` in [0, 4), at step `step` (see above).
+inline Halide::Expr kQuantLaneCode(WeightType type, const Halide::Func &bytes,
+                                   const Halide::Expr &lane, const Halide::Expr &quad,
+                                   const Halide::Expr &step, const Halide::Expr &block,
+                                   const Halide::Expr &row) {
+  return kQuantCode(type, bytes, 64 * (step / 2) + 4 * lane + quad, step % 2, block, row);
+}
+
+/// The element of a kernel-order Q4_K block held by nibble `nibble` of code byte `codeByte`.
+inline Halide::Expr q4kCodeElement(const Halide::Expr &codeByte, const Halide::Expr &nibble) {
+  Halide::Expr l = codeByte % 64 / 4;
+  return 32 * (l % 8) + 16 * (l / 8) + 8 * (codeByte / 64) + 4 * nibble + codeByte % 4;
+}
+
+inline Halide::Expr kQuantLaneElement(WeightType type, const Halide::Expr &lane,
+                                      const Halide::Expr &step, const Halide::Expr &quad) {
+  if (type == WeightType::Q6_K)
+    return 16 * lane + 4 * step + quad;
+  return q4kCodeElement(64 * (step / 2) + 4 * lane + quad, step % 2);
+}
+
 // A block-quantized element is scale(group) * quant - offset(group), where a group is 16
 // consecutive elements sharing one scale (Q8_0's two halves share d). Keeping the three parts
 // apart lets the products compute the per-group scales once per block and row, as one vector,
@@ -125,11 +179,8 @@ inline Halide::Expr groupScale(WeightType type, const Halide::Func &bytes,
     Expr j = group / 2;
     return halfAt(bytes, block * 144, row) * cast<float>(q4kScale(bytes, j, block, row));
   }
-  case WeightType::Q6_K: { // int8 sc[8*half + l/16 + 2*quarter] for element 32*(4*half+quarter)+l
-    Expr base = block * 210, j = group / 2;
-    Expr index = 8 * (j / 4) + group % 2 + 2 * (j % 4);
-    return halfAt(bytes, base + 208, row) * cast<float>(reinterpret(Int(8), bytes(base + 192 + index, row)));
-  }
+  case WeightType::Q6_K: // int8 sc[group]
+    return halfAt(bytes, block * 210 + 208, row) * cast<float>(q6kScaleCode(bytes, group, block, row));
   default: return Expr();
   }
 }
@@ -160,14 +211,11 @@ inline Halide::Expr blockQuant(WeightType type, const Halide::Func &bytes, const
     Expr packed = bytes(block * 144 + 16 + codeByte, row);
     return cast<float>(select(lane / 4 % 2 == 0, packed & 0xF, packed >> 4));
   }
-  case WeightType::Q6_K: { // u8 ql[128]; u8 qh[64]; int8 sc[16]; half d
-    Expr base = block * 210;
-    Expr half = subBlock / 4;    // which 128-element half
-    Expr quarter = subBlock % 4; // q1..q4 of the spec
-    Expr lowByte = bytes(base + 64 * half + 32 * (quarter % 2) + lane, row);
-    Expr low = select(quarter / 2 == 0, lowByte & 0xF, lowByte >> 4);
-    Expr highBits = (bytes(base + 128 + 32 * half + lane, row) >> (2 * quarter)) & 3;
-    return cast<float>(cast<int>(low | (highBits << 4)) - 32);
+  case WeightType::Q6_K: { // kernel order: element 16l + 4s + q is lane l, step s, quad q
+    Expr position = lane % 16;
+    Expr code = kQuantLaneCode(WeightType::Q6_K, bytes, 2 * subBlock + lane / 16, position % 4,
+                               position / 4, block, row);
+    return cast<float>(cast<int>(code) - 32);
   }
   default: return Expr();
   }
@@ -189,73 +237,6 @@ inline Halide::Expr q8_0Code(const Halide::Func &bytes, const Halide::Expr &lane
                              const Halide::Expr &block, const Halide::Expr &row) {
   using namespace Halide;
   return bytes(block * 34 + 2 + lane, row) ^ cast<uint8_t>(0x80);
-}
-
-/// Q6_K is multiplied in chunks of 64 elements, two 32-element sub-blocks, as 16 i32 lanes of 4
-/// elements: lane `lane` (in [0, 16)) holds elements 64*chunk + 4*lane + quad, quad in [0, 4), of
-/// block `block`. Lanes 0-7 are sub-block 2*chunk, lanes 8-15 sub-block 2*chunk+1; both read the
-/// same 32 bytes (the high bits) or one run of 64 (the low bits), so a chunk is one 512-bit
-/// vpdpbusd. Selecting per lane between two shifts of the same bytes would cost a variable byte
-/// shift (x86 has none), so each half keeps its bits where they are and the integer dot products
-/// undo the factor of 2^k that this leaves:
-///   codes . quants = dot(chunkCode) + (dot(chunkHighCode) << chunkHighShift)
-///                    - codeBias * (sum of the quants).
-/// chunkCode is the low 4 bits, chunkHighCode the 2 high bits (4 * them in the upper sub-block).
-/// The shifts are exact: they undo multiplications by powers of 2.
-inline Halide::Expr chunkCode(const Halide::Func &bytes, const Halide::Expr &lane,
-                              const Halide::Expr &quad, const Halide::Expr &chunk,
-                              const Halide::Expr &block, const Halide::Expr &row) {
-  using namespace Halide;
-  // u8 ql[128]; u8 qh[64]; int8 sc[16]; half d. Sub-block j = 2*chunk + lane/8 has its low 4 bits
-  // in nibble j%4/2 = chunk%2 of ql[64*(j/4) + 32*(j%2) + l] = ql[64*(chunk/2) + 4*lane + quad],
-  // the same nibble for the whole chunk.
-  Expr lowByte = bytes(block * 210 + 64 * (chunk / 2) + 4 * lane + quad, row);
-  return select(chunk % 2 == 0, lowByte & cast<uint8_t>(0xF), lowByte >> 4);
-}
-
-/// Q6_K's high bits (see chunkCode): sub-block j has them at bit 2*(j%4) of qh[32*(j/4) + l]; the
-/// chunk's bytes shifted by 4*(chunk%2) hold the lower sub-block's at bits 0-1 and the upper's at
-/// bits 2-3, which one and with a per-half mask keeps in place.
-inline Halide::Expr chunkHighCode(const Halide::Func &bytes, const Halide::Expr &lane,
-                                  const Halide::Expr &quad, const Halide::Expr &chunk,
-                                  const Halide::Expr &block, const Halide::Expr &row) {
-  using namespace Halide;
-  Expr highByte = bytes(block * 210 + 128 + 32 * (chunk / 2) + 4 * (lane % 8) + quad, row) >>
-                  cast<uint8_t>(4 * (chunk % 2));
-  return highByte & select(lane / 8 == 0, cast<uint8_t>(3), cast<uint8_t>(0xC));
-}
-
-/// The left shift that scales lane `lane` of the high dot to 16 * (high bits . quants).
-inline Halide::Expr chunkHighShift(const Halide::Expr &lane) { return 4 - 2 * (lane / 8); }
-
-/// Q6_K's int8 scale of 16-element group i in [0, 16) of a block, as i32.
-inline Halide::Expr q6kScaleCode(const Halide::Func &bytes, const Halide::Expr &i,
-                                 const Halide::Expr &block, const Halide::Expr &row) {
-  using namespace Halide;
-  return cast<int32_t>(reinterpret(Int(8), bytes(block * 210 + 192 + i, row)));
-}
-
-/// Q4_K with quantized_dot is multiplied as 16 i32 lanes that each stay in one sub-block for the
-/// whole block, so that a lane's integer sum is scaled once per block: lane `lane` is in
-/// sub-block lane % 8, and step s in [0, 4) is one 512-bit vpdpbusd over the nibble s % 2 of the
-/// 64 code bytes at 64 * (s / 2) (kernel order, see q4kScale). q4kLaneElement is the element of
-/// the block that lane `lane` multiplies at `step` and `quad`: the order in which the activation
-/// quants are stored for the product.
-inline Halide::Expr q4kLaneCode(const Halide::Func &bytes, const Halide::Expr &lane,
-                                const Halide::Expr &quad, const Halide::Expr &step,
-                                const Halide::Expr &block, const Halide::Expr &row) {
-  using namespace Halide;
-  Expr packed = bytes(block * 144 + 16 + 64 * (step / 2) + 4 * lane + quad, row);
-  return select(step % 2 == 0, packed & cast<uint8_t>(0xF), packed >> 4);
-}
-/// The element of a kernel-order Q4_K block held by nibble `nibble` of code byte `codeByte`.
-inline Halide::Expr q4kCodeElement(const Halide::Expr &codeByte, const Halide::Expr &nibble) {
-  Halide::Expr l = codeByte % 64 / 4;
-  return 32 * (l % 8) + 16 * (l / 8) + 8 * (codeByte / 64) + 4 * nibble + codeByte % 4;
-}
-inline Halide::Expr q4kLaneElement(const Halide::Expr &lane, const Halide::Expr &step,
-                                   const Halide::Expr &quad) {
-  return q4kCodeElement(64 * (step / 2) + 4 * lane + quad, step % 2);
 }
 
 /// fp16 block scales per row: Q4_K has two per block (d at i = 2b, dmin at 2b+1), the others one

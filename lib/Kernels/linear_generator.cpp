@@ -144,10 +144,8 @@ public:
       Expr weight, activationValue = act(element);
       if (intDot && type == WeightType::Q8_0) {
         defineQ8_0Dot(bytes, clampedRow, blocks, withToken);
-      } else if (intDot && type == WeightType::Q4_K) {
-        defineQ4_KDot(bytes, clampedRow, blocks, withToken);
       } else if (intDot) {
-        defineQ6_KDot(bytes, clampedRow, blocks, withToken);
+        defineKQuantDot(type, bytes, clampedRow, blocks, withToken);
       } else if (Prefill) {
         Var l("l"), j("j"), b("b");
         decoded = Func("decoded");
@@ -163,8 +161,8 @@ public:
         groupScale(group, block, n) =
             granite::kernels::groupScale(type, bytes, group, block, clampedRow);
         scaleGroup = group;
-        if (type == WeightType::Q4_K) {
-          defineQ4_KStorageOrder(bytes, clampedRow, blocks, activation);
+        if (type == WeightType::Q4_K || type == WeightType::Q6_K) {
+          defineKQuantStorageOrder(type, bytes, clampedRow, blocks, activation);
         } else {
           Expr groupOfLane = 2 * r.y + laneInSub / 16;
           weight = groupScale(groupOfLane, r.z, n) *
@@ -242,11 +240,9 @@ public:
       partial.compute_at(y, to).bound_extent(n, rows).bound_extent(t, tokens);
       partial.vectorize(lane).unroll(n).unroll(t);
       if (laneQuant.defined()) {
-        scheduleQ4_KDot(no, to);
-      } else if (blockDot.defined()) {
         // As matvec, with a register tile of rows x tokens per block: the weight codes are
-        // extracted once per row and chunk and feed every token's dot product.
-        scheduleQ6_KDot(no, to);
+        // extracted once per row and step and feed every token's dot product.
+        scheduleKQuantDot(no, to);
       } else if (dot.defined()) {
         partial.update(0).reorder(lane, t, n, r.x).vectorize(lane).unroll(t).unroll(n);
         dot.compute_at(partial, r.x).vectorize(lane).unroll(n).unroll(t);
@@ -271,9 +267,7 @@ public:
       partial.compute_at(y, no).bound_extent(n, rows);
       partial.vectorize(lane).unroll(n);
       if (laneQuant.defined()) {
-        scheduleQ4_KDot(no, no);
-      } else if (blockDot.defined()) {
-        scheduleQ6_KDot(no, no);
+        scheduleKQuantDot(no, no);
       } else if (dot.defined()) {
         // Each block's dot products for the tile's rows are computed right before their FMA and
         // stay in registers.
@@ -318,9 +312,9 @@ private:
   /// quantize_row_q8_K_ref (blocks of 256: d = max / -127 with max the signed value of largest
   /// magnitude, q = nearest(x * -127/max) capped at 127) or, for Q8_0 weights, as its x86
   /// quantize_row_q8_0 (blocks of 32: q = nearest(x * 127/amax), d = fp16(amax/127)). Rounding
-  /// is to nearest even (Halide's round). quadBias(q[, t]) = codeBias * the sum of the 4 quants
-  /// of quad q; subBlockSum(j, b[, t]) (Q4_K) = the sum of the 32 quants of sub-block j of block
-  /// b for j < 8, 0 for j in [8, 16), so that it lines up with the mins in scaleCodes' lanes.
+  /// is to nearest even (Halide's round). Q8_0: quadBias(q[, t]) = 128 * the sum of the 4 quants
+  /// of quad q. K-quants: laneQuant(quad, lane, step, b[, t]), the quants in the order the lanes
+  /// multiply them (kQuantLaneElement), and laneQuantSum(lane, b[, t]), the sum of each lane's 16.
   template <typename WithToken, typename WithTokenVar>
   void quantizeActivations(WeightType type, Func activation, WithToken withToken,
                            WithTokenVar withTokenVar) {
@@ -350,24 +344,22 @@ private:
     actQuant(withTokenVar({k})) = cast<int8_t>(
         min(round(activation(withToken({k})) * inverse(withToken({k / qb}))), 127.0f));
     actQuantVar = k;
-    if (codeBias(type) != 0) {
+    if (type == WeightType::Q8_0) {
       RDom r4(0, 4, "quad");
       quadBias = Func("quad_bias");
       quadBias(withTokenVar({q})) =
           codeBias(type) * sum(cast<int32_t>(actQuant(withToken({4 * q + r4}))));
       quadVar = q;
-    }
-    if (type == WeightType::Q4_K) {
+    } else {
       Var quad("quad"), l("l"), step("step"), b("b");
       laneQuant = Func("lane_quant");
       laneQuant(withTokenVar({quad, l, step, b})) =
-          actQuant(withToken({256 * b + q4kLaneElement(l, step, quad)}));
+          actQuant(withToken({256 * b + kQuantLaneElement(type, l, step, quad)}));
       RDom r16(0, 4, 0, 4, "lane_elements");
       laneQuantSum = Func("lane_quant_sum");
       laneQuantSum(withTokenVar({l, b})) =
           sum(cast<int32_t>(laneQuant(withToken({r16.x, l, r16.y, b}))));
       laneQuantVars = {quad, l};
-      subBlockVar = l;
     }
   }
 
@@ -420,14 +412,17 @@ private:
                                           cast<float>(dot(at({lane, r, n}))) * groupScale(at({r, n})));
   }
 
-  /// Q4_K with quantized_dot: per block, each of 16 lanes sums 16 products of weight codes and
-  /// activation quants in i32 (four 512-bit vpdpbusd over laneQuant, see chunkCode), times the
-  /// 6-bit scale of the lane's sub-block; the mins subtract m_j * (the lane's sum of quants)
-  /// alike; then per block one f32 multiply-add with d_w * d_x and one with dmin * d_x, as ggml
-  /// does. The integer sums are exact (at most 16 * 15 * 127 * 63 < 2^24), so they also convert
+  /// Q4_K and Q6_K with quantized_dot, with ggml's arithmetic: per block, each of 16 lanes sums
+  /// 16 products of weight codes and activation quants in i32 (four 512-bit vpdpbusd over
+  /// laneQuant, see kQuantLaneCode), times the integer scale of the lane's Q4_K sub-block or Q6_K
+  /// group; then one f32 multiply-add per block with d_w * d_x. Q4_K subtracts its mins alike:
+  /// m_j * (the lane's sum of quants), times dmin * d_x; Q6_K's codes are 32 + its quants, so
+  /// 32 * (the lane's sum of quants) comes off its dot. The integer sums are exact (at most
+  /// 16 * 15 * 127 * 63 for Q4_K, 16 * 32 * 127 * 128 for Q6_K, below 2^24), so they also convert
   /// to f32 exactly.
   template <typename WithToken>
-  void defineQ4_KDot(Func bytes, Expr clampedRow, int blocks, WithToken withToken) {
+  void defineKQuantDot(WeightType type, Func bytes, Expr clampedRow, int blocks,
+                       WithToken withToken) {
     using namespace granite::kernels;
     auto at = [&](std::vector<Expr> a) { return withToken(std::move(a)); };
     Var b("b");
@@ -437,106 +432,69 @@ private:
     RDom rq(0, 4, 0, 4, "rq"); // rq.x: quad, rq.y: step
     dot = Func("lane_dot");
     dot(dotVars) = 0;
-    dot(dotVars) += cast<int32_t>(q4kLaneCode(bytes, lane, rq.x, rq.y, b, clampedRow)) *
+    dot(dotVars) += cast<int32_t>(kQuantLaneCode(type, bytes, lane, rq.x, rq.y, b, clampedRow)) *
                     cast<int32_t>(laneQuant(at({rq.x, lane, rq.y, b})));
     dotReduction = rq;
     Var i("i");
-    defineBlockHalves(WeightType::Q4_K, bytes, clampedRow);
+    defineBlockHalves(type, bytes, clampedRow);
+    const int halves = halfScalesPerBlock(type);
     std::vector<Var> halfVars{i, n}, perHalf{i};
     if (Prefill) {
       halfVars.push_back(t);
       perHalf.push_back(t);
     }
     halfActScale = Func("half_activation_scale"); // d_x for each fp16 scale, so the table is dense
-    halfActScale(perHalf) = actScale(at({i / 2}));
+    halfActScale(perHalf) = actScale(at({i / halves}));
     groupScale = Func("block_scale");
     groupScale(halfVars) = blockHalf(i, n) * halfActScale(at({i}));
     scaleGroup = i;
     r = RDom(0, blocks, "r");
-    Expr scale = cast<int32_t>(q4kScale(bytes, lane % 8, r, clampedRow));
-    Expr minimum = cast<int32_t>(q4kMin(bytes, lane % 8, r, clampedRow));
-    Expr integerSum = dot(at({lane, r, n})) * scale;
-    Expr mins = minimum * laneQuantSum(at({lane, r}));
+    Expr laneDot = dot(at({lane, r, n})), scaled;
+    if (type == WeightType::Q4_K) {
+      Expr scale = cast<int32_t>(q4kScale(bytes, lane % 8, r, clampedRow));
+      Expr minimum = cast<int32_t>(q4kMin(bytes, lane % 8, r, clampedRow));
+      Expr mins = minimum * laneQuantSum(at({lane, r}));
+      scaled = partial(at({lane, n})) + cast<float>(laneDot * scale) * groupScale(at({2 * r, n})) -
+               cast<float>(mins) * groupScale(at({2 * r + 1, n}));
+    } else {
+      Expr quants = laneDot - codeBias(type) * laneQuantSum(at({lane, r}));
+      scaled = partial(at({lane, n})) +
+               cast<float>(quants * q6kScaleCode(bytes, lane, r, clampedRow)) * groupScale(at({r, n}));
+    }
     // strict_float as in defineQ8_0Dot: matvec and matmul agree bit for bit.
-    partial(at({lane, n})) = strict_float(partial(at({lane, n})) +
-                                          cast<float>(integerSum) * groupScale(at({2 * r, n})) -
-                                          cast<float>(mins) * groupScale(at({2 * r + 1, n})));
+    partial(at({lane, n})) = strict_float(scaled);
   }
 
-  /// Q4_K with f32 activations (matvec): the code bytes are read in storage order, vectors of
-  /// `lanes` consecutive bytes, one nibble at a time, against the activations permuted once per
-  /// call to match (kernel order, see q4kCodeElement); runs of 4 lanes share a sub-block, so the
-  /// per-group scales and offsets are broadcasts from the row tile's tables.
-  void defineQ4_KStorageOrder(Func bytes, Expr clampedRow, int blocks, Func activation) {
+  /// Q4_K and Q6_K with f32 activations (matvec): the code bytes are read in storage order,
+  /// vectors of `lanes` consecutive bytes, one nibble at a time, against the activations permuted
+  /// once per call to match (kernel order, see kQuantLaneElement); runs of 4 lanes share a
+  /// sub-block or scale group, so the per-group scales (and offsets) are broadcasts from the row
+  /// tile's tables.
+  void defineKQuantStorageOrder(WeightType type, Func bytes, Expr clampedRow, int blocks,
+                                Func activation) {
     using namespace granite::kernels;
     Var code("code"), nibble("nibble"), block("block");
+    // Code byte c holds lane c % 64 / 4, quad c % 4 of step 2 * (c / 64) + nibble.
+    auto laneOf = [](Expr c) { return c % 64 / 4; };
     codeActivation = Func("code_activation");
-    codeActivation(code, nibble, block) = activation(256 * block + q4kCodeElement(code, nibble));
+    codeActivation(code, nibble, block) = activation(
+        256 * block + kQuantLaneElement(type, laneOf(code), 2 * (code / 64) + nibble, code % 4));
     codeActivationVar = code;
-    groupOffset = Func("group_offset");
-    groupOffset(scaleGroup, block, n) =
-        granite::kernels::groupOffset(WeightType::Q4_K, bytes, scaleGroup, block, clampedRow);
     // r.x: vector of code bytes, r.y: nibble, r.z: block.
     r = RDom(0, 128 / lanes, 0, 2, 0, blocks, "r");
     Expr codeByte = r.x * lanes + lane;
-    Expr group = 2 * (codeByte % 64 / 4 % 8);
-    Expr packed = bytes(r.z * 144 + 16 + codeByte, clampedRow);
-    Expr quant = cast<float>(select(r.y == 0, packed & 0xF, packed >> 4));
-    Expr weight = groupScale(group, r.z, n) * quant - groupOffset(group, r.z, n);
-    partial(lane, n) += weight * codeActivation(codeByte, r.y, r.z);
-  }
-
-  /// Q6_K with quantized_dot, in ggml's order (ggml_vec_dot_q6_K_q8_K): per 64-element chunk one
-  /// integer dot of the weight codes with the activation quants (16 i32 lanes of 4 products, a
-  /// 512-bit vpdpbusd; the low bits' dot accumulates onto the high bits' dot, shifted into place,
-  /// minus 32 * (sum of the quants); see chunkCode), multiplied by each lane's 16-element group
-  /// scale and summed over the block's 4 chunks in i32; then per block one f32 multiply-add with
-  /// d_w * d_x. The integer sums of a lane are exact (at most 4 * 128 * 4 * 32 * 127 < 2^24), so
-  /// they also convert to f32 exactly.
-  template <typename WithToken>
-  void defineQ6_KDot(Func bytes, Expr clampedRow, int blocks, WithToken withToken) {
-    using namespace granite::kernels;
-    auto at = [&](std::vector<Expr> a) { return withToken(std::move(a)); };
-    Var c("c"), b("b");
-    std::vector<Var> chunkVars{lane, c, b, n}, blockVars{lane, b, n};
-    if (Prefill) {
-      chunkVars.push_back(t);
-      blockVars.push_back(t);
+    Expr quant = cast<float>(kQuantCode(type, bytes, codeByte, r.y, r.z, clampedRow));
+    Expr weight;
+    if (type == WeightType::Q4_K) {
+      groupOffset = Func("group_offset");
+      groupOffset(scaleGroup, block, n) =
+          granite::kernels::groupOffset(type, bytes, scaleGroup, block, clampedRow);
+      Expr group = 2 * (laneOf(codeByte) % 8);
+      weight = groupScale(group, r.z, n) * quant - groupOffset(group, r.z, n);
+    } else {
+      weight = groupScale(laneOf(codeByte), r.z, n) * (quant - float(codeBias(type)));
     }
-    RDom r4(0, 4, "r4");
-    Expr quants = cast<int32_t>(actQuant(at({256 * b + 64 * c + 4 * lane + r4})));
-    // The high bits' dot first, then the low bits' on top.
-    highDot = Func("chunk_high_dot");
-    highDot(chunkVars) = 0;
-    highDot(chunkVars) += cast<int32_t>(chunkHighCode(bytes, lane, r4, c, b, clampedRow)) * quants;
-    Expr start = (highDot(chunkVars) << chunkHighShift(lane)) - quadBias(at({64 * b + 16 * c + lane}));
-    dot = Func("chunk_dot");
-    dot(chunkVars) = start;
-    dot(chunkVars) += cast<int32_t>(chunkCode(bytes, lane, r4, c, b, clampedRow)) * quants;
-    dotReduction = r4;
-    // The scale codes of every block of a row tile, decoded as vectors.
-    Var i("i");
-    scaleCodes = Func("scale_codes");
-    scaleCodes(i, b, n) = q6kScaleCode(bytes, i, b, clampedRow);
-    scaleCodeVar = i;
-    // Lane l of chunk c is 16-element group 4c + l/4.
-    RDom rc(0, 4, "rc");
-    blockDot = Func("block_dot");
-    blockDot(blockVars) = 0;
-    blockDot(blockVars) += dot(at({lane, rc, b, n})) * scaleCodes(4 * rc + lane / 4, b, n);
-    chunkReduction = rc;
-    // d_w * d_x of every block, a table per row (and token) tile.
-    defineBlockHalves(WeightType::Q6_K, bytes, clampedRow);
-    std::vector<Var> scaleVars{i, n};
-    if (Prefill)
-      scaleVars.push_back(t);
-    groupScale = Func("block_scale");
-    groupScale(scaleVars) = blockHalf(i, n) * actScale(at({i}));
-    scaleGroup = i;
-    r = RDom(0, blocks, "r");
-    // strict_float as in defineQ8_0Dot: matvec and matmul agree bit for bit.
-    partial(at({lane, n})) = strict_float(partial(at({lane, n})) +
-                                          cast<float>(blockDot(at({lane, r, n}))) * groupScale(at({r, n})));
+    partial(lane, n) += weight * codeActivation(codeByte, r.y, r.z);
   }
 
   void scheduleQuantizedActivations() {
@@ -548,67 +506,20 @@ private:
       quadBias.compute_root().vectorize(quadVar, 8);
     if (laneQuant.defined()) {
       laneQuant.compute_root().vectorize(laneQuantVars[0]).vectorize(laneQuantVars[1]);
-      laneQuantSum.compute_root().vectorize(subBlockVar);
+      laneQuantSum.compute_root().vectorize(laneQuantVars[1]);
     }
   }
 
-  /// Vectorizes `lane` of a K-quant stage as runs of `run` lanes that share a sub-block (or
-  /// scale group): the loads indexed by lane / run become short broadcasts instead of gathers.
+  /// Vectorizes `lane` of a K-quant stage as runs of `run` lanes: the loads indexed by lane % run
+  /// or lane / run become short dense loads or broadcasts instead of gathers.
   Stage vectorizeLaneRuns(Stage stage, int run) {
     return stage.split(lane, laneRun, inRun, run).vectorize(inRun).vectorize(laneRun);
   }
 
-  /// Q6_K's register tile (rowTile x tokenTile accumulators): per block, the chunk dot products
-  /// of each row (and token) are computed right before they are scaled into the block's i32 sum,
-  /// which feeds one f32 multiply-add.
-  void scheduleQ6_KDot(const Var &rowTile, const Var &tokenTile) {
-    const int scaleRun = 4; // lanes per 16-element group
-    Stage sum = partial.update(0);
-    if (Prefill)
-      sum.reorder(lane, t, n, r.x).vectorize(lane).unroll(t).unroll(n);
-    else
-      sum.reorder(lane, n, r.x).vectorize(lane).unroll(n);
-    blockDot.compute_at(partial, r.x);
-    Stage init = vectorizeLaneRuns(blockDot, scaleRun).unroll(n);
-    Stage scaleChunks = vectorizeLaneRuns(blockDot.update(), scaleRun).unroll(n).unroll(chunkReduction.x);
-    // The loops of a register tile, innermost first (no token loop in matvec).
-    auto tile = [&](std::vector<VarOrRVar> inner) {
-      if (Prefill)
-        inner.push_back(t);
-      inner.push_back(n);
-      return inner;
-    };
-    if (Prefill)
-      init.unroll(t);
-    std::vector<VarOrRVar> chunkOrder = tile({inRun, laneRun});
-    chunkOrder.push_back(chunkReduction.x);
-    scaleChunks.reorder(chunkOrder);
-    if (Prefill)
-      scaleChunks.unroll(t);
-    for (Func chunkDot : {highDot, dot}) {
-      if (!chunkDot.defined())
-        continue;
-      chunkDot.compute_at(blockDot, chunkReduction.x);
-      Stage dotInit = vectorizeLaneRuns(chunkDot, 8).unroll(n);
-      Stage dotSum = vectorizeLaneRuns(chunkDot.update(), 8).unroll(n);
-      dotSum.reorder(tile({dotReduction.x, inRun, laneRun})).atomic().vectorize(dotReduction.x);
-      if (Prefill) {
-        dotInit.unroll(t);
-        dotSum.unroll(t);
-      }
-    }
-    blockHalf.compute_at(y, rowTile).vectorize(blockHalfVar, 8, TailStrategy::GuardWithIf);
-    Var group("group"), inGroup("in_group");
-    scaleCodes.compute_at(y, rowTile)
-        .split(scaleCodeVar, group, inGroup, 8)
-        .vectorize(inGroup)
-        .unroll(group);
-    groupScale.compute_at(y, tokenTile).vectorize(scaleGroup, 8, TailStrategy::GuardWithIf);
-  }
-
-  /// Q4_K's register tile: per block, the lane dots of each row (and token) are computed right
-  /// before their f32 step, each of the 4 steps loading the activation quants once for the tile.
-  void scheduleQ4_KDot(const Var &rowTile, const Var &tokenTile) {
+  /// The K-quants' register tile: per block, the lane dots of each row (and token) are computed
+  /// right before their f32 step, each of the 4 steps loading the activation quants once for the
+  /// tile.
+  void scheduleKQuantDot(const Var &rowTile, const Var &tokenTile) {
     // Lanes l and l + 8 share a sub-block: its scale bytes load as one run of 8.
     Stage sum = vectorizeLaneRuns(partial.update(0), 8).unroll(n);
     if (Prefill)
@@ -648,13 +559,11 @@ private:
   Func partial, decoded, laneSum, groupScale, groupOffset, activationBf16;
   // quantized_dot
   Func actPeak, actInverse, actScale, actQuant, quadBias, dot, blockHalf;
-  Func laneQuant, laneQuantSum, codeActivation; // Q4_K
-  Var codeActivationVar;
+  Func laneQuant, laneQuantSum, halfActScale, codeActivation; // K-quants
   std::vector<Var> laneQuantVars;
-  Func scaleCodes, blockDot, halfActScale, highDot; // K-quants
   Var laneRun{"lane_run"}, inRun{"in_run"};
-  Var actQuantVar, quadVar, subBlockVar, blockHalfVar, scaleCodeVar;
-  RDom dotReduction, chunkReduction;
+  Var actQuantVar, quadVar, blockHalfVar, codeActivationVar;
+  RDom dotReduction;
   int lanes = 8;
 };
 

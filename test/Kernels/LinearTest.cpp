@@ -178,13 +178,19 @@ TEST_P(LinearTest, MatvecAgreesWithMatmulOnOneToken) {
   ASSERT_EQ(c.matmul(weightBuffer(w, weights), xMat, yMat), 0);
   // With quantized activations both run the same arithmetic in the same order (strict_float):
   // prefill and decode, and so a prompt fed in chunks, must agree exactly. A difference in the
-  // last bit could round a quant of the next layer's input the other way.
+  // last bit could round a quant of the next layer's input the other way. With f32 activations
+  // matvec may sum in another order (the K-quants' follows their storage order): each result is
+  // within the reference test's bound of the exact product, so they differ by at most twice it.
   const bool exact = quantizedDot(c.family, c.type);
   for (int n = 0; n < kRows; ++n) {
-    if (exact)
+    if (exact) {
       EXPECT_EQ(yVec(n), yMat(n, 0)) << "row " << n;
-    else
-      EXPECT_NEAR(yVec(n), yMat(n, 0), 1e-5f * (1.0f + std::fabs(yVec(n)))) << "row " << n;
+      continue;
+    }
+    double magnitude = 0;
+    for (int k = 0; k < c.K; ++k)
+      magnitude += std::fabs(double(w.dequantized[size_t(n) * c.K + k]) * x[k]);
+    EXPECT_NEAR(yVec(n), yMat(n, 0), 2 * dotTolerance(c.K, 4, decodeOps(c.type), magnitude)) << "row " << n;
   }
 }
 

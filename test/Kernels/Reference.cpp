@@ -180,6 +180,8 @@ RandomWeights makeRandomWeights(WType type, int K, int N, uint32_t seed) {
   w.kernelBytes = w.bytes;
   if (type == WType::Q4_K)
     kernels::q4kToKernelOrder(w.kernelBytes.data(), w.kernelBytes.size() / info.blockBytes);
+  else if (type == WType::Q6_K)
+    kernels::q6kToKernelOrder(w.kernelBytes.data(), w.kernelBytes.size() / info.blockBytes);
   return w;
 }
 
