@@ -165,6 +165,14 @@ private:
   // --- ops
   /// y[T][N] = x[T][K] · W^T / divisor: matvec for one token, matmul otherwise (branch on `tokens` unless
   /// `oneToken`).
+  /// A product's weights: the generator parameters that describe them and their buffer (rows of K elements or
+  /// blocks; a stacked [E, N, K] tensor gets a third dimension).
+  struct ProductWeights {
+    std::map<std::string, std::string> params;
+    BufferArg matrix;
+    int64_t k, n;
+  };
+  FailureOr<ProductWeights> productWeights(Operation *op, WeightType type, Value weightData);
   LogicalResult emitProduct(Operation *op, WeightType type, Value weightData, Value x, int64_t xStride, Value y,
                             int64_t yStride, Value tokens, bool oneToken, float divisor);
   LogicalResult emitProduct(Operation *op, Value ref, Value x, int64_t xStride, Value y, int64_t yStride, Value tokens,
@@ -325,9 +333,8 @@ LogicalResult ForwardLowering::emitProduct(Operation *op, Value ref, Value x, in
   return emitProduct(op, weightType(ref), weightPtr(ref), x, xStride, y, yStride, tokens, oneToken, divisor);
 }
 
-LogicalResult ForwardLowering::emitProduct(Operation *op, WeightType type, Value weightData, Value x,
-                                           int64_t xStride, Value y, int64_t yStride, Value tokens, bool oneToken,
-                                           float divisor) {
+FailureOr<ForwardLowering::ProductWeights> ForwardLowering::productWeights(Operation *op, WeightType type,
+                                                                            Value weightData) {
   ArrayRef<int64_t> shape = type.getShape();
   int64_t k = shape.back(), n = shape[shape.size() - 2];
   ElementType storage;
@@ -345,11 +352,25 @@ LogicalResult ForwardLowering::emitProduct(Operation *op, WeightType type, Value
   default:
     return op->emitError() << "no product kernel for weight format " << stringifyWeightFormat(type.getFormat());
   }
-  std::map<std::string, std::string> params = {{"weight_type", stringifyWeightFormat(type.getFormat()).str()},
-                                               {"in_features", std::to_string(k)},
-                                               {"out_features", std::to_string(n)},
-                                               {"output_divisor", formatFloat(divisor)}};
-  BufferArg matrix{weightData, storage, {{i32(rowUnits), i32(1)}, {i32(n), i32(rowUnits)}}};
+  ProductWeights w{{{"weight_type", stringifyWeightFormat(type.getFormat()).str()},
+                    {"in_features", std::to_string(k)},
+                    {"out_features", std::to_string(n)}},
+                   {weightData, storage, {{i32(rowUnits), i32(1)}, {i32(n), i32(rowUnits)}}},
+                   k,
+                   n};
+  if (shape.size() == 3) // stacked matrices: the MoE experts
+    w.matrix.dims.push_back({i32(shape[0]), i32(rowUnits * n)});
+  return w;
+}
+
+LogicalResult ForwardLowering::emitProduct(Operation *op, WeightType type, Value weightData, Value x,
+                                           int64_t xStride, Value y, int64_t yStride, Value tokens, bool oneToken,
+                                           float divisor) {
+  FailureOr<ProductWeights> weights = productWeights(op, type, weightData);
+  if (failed(weights))
+    return failure();
+  auto [params, matrix, k, n] = *weights;
+  params["output_divisor"] = formatFloat(divisor);
   auto matvec = [&] { call("matvec", params, {matrix, vec(x, k), vec(y, n)}); };
   if (oneToken) {
     matvec();
@@ -361,11 +382,13 @@ LogicalResult ForwardLowering::emitProduct(Operation *op, WeightType type, Value
 }
 
 /// Scratch layout of moe_experts for maxTokens tokens: per (token, slot) expert outputs, then one expert's gathered
-/// rows, its gate, up and hidden rows, and the slot each gathered row came from.
+/// rows, its gate, up and hidden rows (or, for one token, those of its top-k experts), and the slot each gathered row
+/// came from.
 struct MoEScratch {
   MoEScratch(int64_t maxTokens, int64_t dim, int64_t ffn, int64_t topK)
-      : rows(floats(maxTokens * topK * dim)), gate(rows + floats(maxTokens * dim)), up(gate + floats(maxTokens * ffn)),
-        hidden(up + floats(maxTokens * ffn)), slots(hidden + floats(maxTokens * ffn)), bytes(slots + floats(maxTokens)) {}
+      : rows(floats(maxTokens * topK * dim)), gate(rows + floats(maxTokens * dim)),
+        up(gate + floats(std::max(maxTokens, topK) * ffn)), hidden(up + floats(std::max(maxTokens, topK) * ffn)),
+        slots(hidden + floats(std::max(maxTokens, topK) * ffn)), bytes(slots + floats(maxTokens)) {}
   static int64_t floats(int64_t n) { return static_cast<int64_t>(llvm::alignTo(4 * n, kAlignment)); }
   int64_t results = 0, rows, gate, up, hidden, slots, bytes;
 };
@@ -430,51 +453,80 @@ LogicalResult ForwardLowering::lowerMoEExperts(MoEExpertsOp op) {
   };
   Value slotsTotal = mul(countI64(), i64(topK)), rowBytes = i64(dim * 4);
   LogicalResult status = success();
+  auto matrix = [&](Value base, WeightType type, Value expert) {
+    return std::make_pair(byteOffset(base, mul(expert, i64(type.getSizeInBytes() / experts))),
+                          WeightType::get(type.getContext(), type.getShape().drop_front(), type.getFormat()));
+  };
+  // One token (decode): the gate and up products of its top-k experts are one expert_matvec each (one parallel
+  // call, the input quantized once), their SwiGLU one call; the down products, whose inputs differ, one matvec each.
+  auto decode = [&] {
+    auto selectedProducts = [&](WeightType type, Value base, Value y) {
+      FailureOr<ProductWeights> weights = productWeights(op, type, base);
+      if (failed(weights)) {
+        status = failure();
+        return;
+      }
+      weights->params["experts"] = std::to_string(experts);
+      weights->params["slots"] = std::to_string(topK);
+      call("expert_matvec", weights->params,
+           {weights->matrix, vec(routeIds, topK, kI32), vec(input, dim), vec(y, ffn * topK)});
+    };
+    selectedProducts(gateType, gateBase, gateOut);
+    selectedProducts(upType, upBase, upOut);
+    call("swiglu", {{"features", std::to_string(ffn)}},
+         {rows(gateOut, ffn, ffn, i32(topK)), rows(upOut, ffn, ffn, i32(topK)), rows(hidden, ffn, ffn, i32(topK))});
+    emitLoop(i64(topK), [&](Value slot) {
+      Value id = b.create<LLVM::SExtOp>(loc, i64Ty, b.create<LLVM::LoadOp>(loc, i32Ty, intAt(routeIds, slot)));
+      auto [downW, down2d] = matrix(downBase, downType, id);
+      if (failed(emitProduct(op, down2d, downW, floatAt(hidden, mul(slot, i64(ffn))), ffn,
+                             floatAt(results, mul(slot, i64(dim))), dim, i32(1), true, 1.0f)))
+        status = failure();
+    });
+  };
   // Per expert: gather the rows of the tokens that selected it, run its SwiGLU on all of them at once (matvec for
   // one row), and put each output row in its (token, slot) place. Only selected experts' weights are read.
-  emitLoop(i64(experts), [&](Value expert) {
-    b.create<LLVM::StoreOp>(loc, i32(0), counter);
-    emitLoop(slotsTotal, [&](Value slot) {
-      Value id = b.create<LLVM::SExtOp>(loc, i64Ty, b.create<LLVM::LoadOp>(loc, i32Ty, intAt(routeIds, slot)));
-      Value selected = b.create<LLVM::ICmpOp>(loc, LLVM::ICmpPredicate::eq, id, expert);
+  auto batch = [&] {
+    emitLoop(i64(experts), [&](Value expert) {
+      b.create<LLVM::StoreOp>(loc, i32(0), counter);
+      emitLoop(slotsTotal, [&](Value slot) {
+        Value id = b.create<LLVM::SExtOp>(loc, i64Ty, b.create<LLVM::LoadOp>(loc, i32Ty, intAt(routeIds, slot)));
+        Value selected = b.create<LLVM::ICmpOp>(loc, LLVM::ICmpPredicate::eq, id, expert);
+        emitIf(
+            selected,
+            [&] {
+              Value n = b.create<LLVM::LoadOp>(loc, i32Ty, counter);
+              Value n64 = b.create<LLVM::SExtOp>(loc, i64Ty, n);
+              Value token = b.create<LLVM::SDivOp>(loc, slot, i64(topK));
+              copy(floatAt(rowsOf, mul(n64, i64(dim))), floatAt(input, mul(token, i64(dim))), rowBytes);
+              b.create<LLVM::StoreOp>(loc, b.create<LLVM::TruncOp>(loc, i32Ty, slot), intAt(slotOf, n64));
+              b.create<LLVM::StoreOp>(loc, b.create<LLVM::AddOp>(loc, n, i32(1)), counter);
+            },
+            [] {});
+      });
+      Value n = b.create<LLVM::LoadOp>(loc, i32Ty, counter);
       emitIf(
-          selected,
+          b.create<LLVM::ICmpOp>(loc, LLVM::ICmpPredicate::sgt, n, i32(0)),
           [&] {
-            Value n = b.create<LLVM::LoadOp>(loc, i32Ty, counter);
-            Value n64 = b.create<LLVM::SExtOp>(loc, i64Ty, n);
-            Value token = b.create<LLVM::SDivOp>(loc, slot, i64(topK));
-            copy(floatAt(rowsOf, mul(n64, i64(dim))), floatAt(input, mul(token, i64(dim))), rowBytes);
-            b.create<LLVM::StoreOp>(loc, b.create<LLVM::TruncOp>(loc, i32Ty, slot), intAt(slotOf, n64));
-            b.create<LLVM::StoreOp>(loc, b.create<LLVM::AddOp>(loc, n, i32(1)), counter);
+            auto [gateW, gate2d] = matrix(gateBase, gateType, expert);
+            auto [upW, up2d] = matrix(upBase, upType, expert);
+            auto [downW, down2d] = matrix(downBase, downType, expert);
+            if (failed(emitProduct(op, gate2d, gateW, rowsOf, dim, gateOut, ffn, n, false, 1.0f)) ||
+                failed(emitProduct(op, up2d, upW, rowsOf, dim, upOut, ffn, n, false, 1.0f)))
+              status = failure();
+            call("swiglu", {{"features", std::to_string(ffn)}},
+                 {rows(gateOut, ffn, ffn, n), rows(upOut, ffn, ffn, n), rows(hidden, ffn, ffn, n)});
+            // The gathered input rows are dead once gate and up ran: the expert's output rows go there.
+            if (failed(emitProduct(op, down2d, downW, hidden, ffn, rowsOf, dim, n, false, 1.0f)))
+              status = failure();
+            emitLoop(b.create<LLVM::SExtOp>(loc, i64Ty, n), [&](Value r) {
+              Value slot = b.create<LLVM::SExtOp>(loc, i64Ty, b.create<LLVM::LoadOp>(loc, i32Ty, intAt(slotOf, r)));
+              copy(floatAt(results, mul(slot, i64(dim))), floatAt(rowsOf, mul(r, i64(dim))), rowBytes);
+            });
           },
           [] {});
     });
-    Value n = b.create<LLVM::LoadOp>(loc, i32Ty, counter);
-    emitIf(
-        b.create<LLVM::ICmpOp>(loc, LLVM::ICmpPredicate::sgt, n, i32(0)),
-        [&] {
-          auto matrix = [&](Value base, WeightType type) {
-            return std::make_pair(byteOffset(base, mul(expert, i64(type.getSizeInBytes() / experts))),
-                                  WeightType::get(type.getContext(), type.getShape().drop_front(), type.getFormat()));
-          };
-          auto [gateW, gate2d] = matrix(gateBase, gateType);
-          auto [upW, up2d] = matrix(upBase, upType);
-          auto [downW, down2d] = matrix(downBase, downType);
-          if (failed(emitProduct(op, gate2d, gateW, rowsOf, dim, gateOut, ffn, n, false, 1.0f)) ||
-              failed(emitProduct(op, up2d, upW, rowsOf, dim, upOut, ffn, n, false, 1.0f)))
-            status = failure();
-          call("swiglu", {{"features", std::to_string(ffn)}},
-               {rows(gateOut, ffn, ffn, n), rows(upOut, ffn, ffn, n), rows(hidden, ffn, ffn, n)});
-          // The gathered input rows are dead once gate and up ran: the expert's output rows go there.
-          if (failed(emitProduct(op, down2d, downW, hidden, ffn, rowsOf, dim, n, false, 1.0f)))
-            status = failure();
-          emitLoop(b.create<LLVM::SExtOp>(loc, i64Ty, n), [&](Value r) {
-            Value slot = b.create<LLVM::SExtOp>(loc, i64Ty, b.create<LLVM::LoadOp>(loc, i32Ty, intAt(slotOf, r)));
-            copy(floatAt(results, mul(slot, i64(dim))), floatAt(rowsOf, mul(r, i64(dim))), rowBytes);
-          });
-        },
-        [] {});
-  });
+  };
+  emitIf(b.create<LLVM::ICmpOp>(loc, LLVM::ICmpPredicate::eq, count, i32(1)), decode, batch);
   // result[t] = sum_j weights[t][j] * y[t][j], in top-k order from zero (as llama.cpp adds the weighted experts).
   b.create<LLVM::MemsetOp>(loc, result, b.create<LLVM::ConstantOp>(loc, i8Ty, b.getI8IntegerAttr(0)),
                            mul(countI64(), rowBytes), false);

@@ -68,10 +68,17 @@
 // CHECK: llvm.call @granite_ssm_scan_{{[0-9a-f]+}}(
 // CHECK-NOT: "llvm.intr.memcpy"
 // CHECK: llvm.call @granite_gated_rmsnorm_
-// MoE: router product and top-k. Then per expert e: the rows of the tokens that chose it are gathered (a row
-// counter on the stack), and its matrices (each 4096 bytes of bf16) run on all of them at once: matvec for one
-// row, matmul otherwise. The outputs go to their (token, slot) place and are summed per token in top-k order.
+// MoE: router product and top-k. One token: the gate and up products of its top-k experts are one expert_matvec
+// each, their SwiGLU one call, then one matvec per selected expert's down matrix.
 // CHECK: llvm.call @granite_moe_router_
+// CHECK: llvm.icmp "eq" %arg4, %{{[0-9]+}} : i32
+// CHECK: llvm.call @granite_expert_matvec_[[SELECTED:[0-9a-f]+]](
+// CHECK: llvm.call @granite_expert_matvec_[[SELECTED]](
+// CHECK: llvm.call @granite_swiglu_
+// CHECK: llvm.call @granite_matvec_
+// Otherwise per expert e: the rows of the tokens that chose it are gathered (a row counter on the stack), and its
+// matrices (each 4096 bytes of bf16) run on all of them at once: matvec for one row, matmul otherwise. The outputs
+// go to their (token, slot) place and are summed per token in top-k order.
 // CHECK: llvm.icmp "eq" %{{[0-9]+}}, %[[E:[0-9]+]] : i64
 // CHECK: %[[N:[0-9]+]] = llvm.load %{{[0-9]+}} : !llvm.ptr -> i32
 // CHECK: llvm.icmp "sgt" %[[N]]
