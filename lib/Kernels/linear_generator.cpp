@@ -288,7 +288,7 @@ public:
       } else {
         partial.update().reorder(lane, n, r.x, r.y, r.z).vectorize(lane).unroll(n).unroll(r.x).unroll(r.y);
       }
-      if (dot.defined() && prefetch_blocks > 0 && !Experts)
+      if (dot.defined() && prefetch_blocks > 0)
         partial.update(0).prefetch(weights, r.x, r.x, int(prefetch_blocks),
                                    PrefetchBoundStrategy::NonFaulting);
       laneSum.compute_at(y, ni).update().atomic().vectorize(reductionLanes.x);
