@@ -1,7 +1,7 @@
 // GGUF weight formats as seen by the kernel generators: names, block geometry, and Halide
 // expressions that decode one element of a weight matrix from its raw GGUF bytes (spec §3.4).
-// Q4_K blocks are the exception: granitec stores them in kernel order (KernelWeightOrder.h), and
-// the Q4_K expressions here read that order.
+// Q4_K and Q6_K blocks are the exception: granitec stores them in kernel order
+// (KernelWeightOrder.h), and their expressions here read that order.
 // The decode expressions are inlined into the products, so quantized weights are expanded only in
 // registers (matrix-vector) or in a per-tile scratch buffer (matrix-matrix), never as a whole copy.
 #pragma once
@@ -208,8 +208,7 @@ inline Halide::Expr blockQuant(WeightType type, const Halide::Func &bytes, const
     return cast<float>(reinterpret(Int(8), bytes(block * 34 + 2 + lane, row)));
   case WeightType::Q4_K: { // kernel order (see q4kScale)
     Expr codeByte = 64 * (lane / 8 % 2) + 4 * (subBlock + 8 * (lane / 16)) + lane % 4;
-    Expr packed = bytes(block * 144 + 16 + codeByte, row);
-    return cast<float>(select(lane / 4 % 2 == 0, packed & 0xF, packed >> 4));
+    return cast<float>(kQuantCode(WeightType::Q4_K, bytes, codeByte, lane / 4 % 2, block, row));
   }
   case WeightType::Q6_K: { // kernel order: element 16l + 4s + q is lane l, step s, quad q
     Expr position = lane % 16;
@@ -227,7 +226,7 @@ inline Halide::Expr blockQuant(WeightType type, const Halide::Func &bytes, const
 // for Q8_0 weights, Q8_K (256 per block, f32 scale) for the K-quants. The products then take
 // integer dot products of unsigned weight codes with the signed activation quants (VNNI
 // vpdpbusd: u8 x s8, four products per i32 lane): per 32-element Q8_0 block, per 64-element
-// chunk of a K-quant block.
+// step of a K-quant block (see kQuantLaneCode).
 
 /// Elements per block of quantized activations that pair with `type` weights (32 or 256).
 inline int activationBlock(WeightType type) { return type == WeightType::Q8_0 ? 32 : 256; }
@@ -250,7 +249,8 @@ inline Halide::Expr halfScaleOffset(WeightType type, const Halide::Expr &i) {
   }
 }
 
-/// What blockCode adds to the quant: 128 (Q8_0), 32 (Q6_K) or 0 (Q4_K, whose nibbles are the quants).
+/// What the unsigned code adds to the quant: 128 (Q8_0), 32 (Q6_K) or 0 (Q4_K, whose nibbles are
+/// the quants).
 inline int codeBias(WeightType type) {
   switch (type) {
   case WeightType::Q8_0: return 128;

@@ -78,8 +78,8 @@ public:
     const bool intDot = quantized_dot;
     granite::kernels::requireParam(!intDot || granite::kernels::isBlockQuantized(type),
                                    "quantized_dot needs block-quantized weights");
-    // The integer path keeps one i32 lane per 4 products: 8 lanes cover a 32-element sub-block
-    // (Q8_0's block), 16 a 64-element chunk of a K-quant block.
+    // The integer path keeps one i32 lane per 4 products: 8 lanes cover a 32-element Q8_0 block,
+    // 16 one step (a 512-bit vpdpbusd) of a K-quant block.
     lanes = !intDot ? granite::kernels::f32Lanes(this->get_target(), vector_width)
                     : type == WeightType::Q8_0 ? 8 : 16;
     granite::kernels::requireParam(!granite::kernels::isBlockQuantized(type) || 32 % lanes == 0,
@@ -141,7 +141,7 @@ public:
       r = RDom(0, 32 / lanes, 0, subBlocks, 0, blocks, "r");
       Expr laneInSub = r.x * lanes + lane;
       Expr element = r.z * geometry.elements + r.y * 32 + laneInSub;
-      Expr weight, activationValue = act(element);
+      Expr weight;
       if (intDot && type == WeightType::Q8_0) {
         defineQ8_0Dot(bytes, clampedRow, blocks, withToken);
       } else if (intDot) {
@@ -169,8 +169,8 @@ public:
                    granite::kernels::blockQuant(type, bytes, laneInSub, r.y, r.z, clampedRow);
         }
       }
-      if (!intDot && weight.defined())
-        partial(partialVars) += weight * activationValue;
+      if (!intDot && weight.defined()) // the K-quants' f32 products define their own update
+        partial(partialVars) += weight * act(element);
     } else {
       // With bf16_dot, r.x walks the pair of K elements that one vdpbf16ps lane multiplies.
       const int pairWidth = bf16_dot ? 2 : 1;
