@@ -1,7 +1,7 @@
 // Compiles each golden model with `granitec compile --emit=obj`, links the object with its kernels into a shared
 // library, and runs granite_forward against llama.cpp's logits (shared/golden/README.md): the prompt in one call,
 // the 16 greedy decode steps, and the prompt in chunks of 1, 5 and 12. One case builds the executable, one runs
-// dense-f32 compiled for aarch64 under qemu.
+// dense-f32 compiled for aarch64 under qemu, one dense-q4_k_m compiled for the x86 families without VNNI.
 #include "Codegen/WeightBlob.h"
 #include "Frontend/GGUF.h"
 #include "Frontend/GraniteConfig.h"
@@ -58,21 +58,22 @@ struct CompiledModel {
       nullptr;
 };
 
-/// Compiles, links and loads `model` once per process; fails the current test on any error.
-const CompiledModel *compiledModel(const std::string &model) {
+/// Compiles `model` for `family`, links and loads it, once per process; fails the current test on any error.
+const CompiledModel *compiledModel(const std::string &model, const std::string &family = "host") {
   static std::map<std::string, std::unique_ptr<CompiledModel>> models;
-  if (auto it = models.find(model); it != models.end())
+  const std::string key = model + "." + family;
+  if (auto it = models.find(key); it != models.end())
     return it->second.get();
   const fs::path gguf = fs::path(GRANITE_GOLDEN_DIR) / "models" / (model + ".gguf");
   // Per process: ctest runs cases of the same model in parallel processes.
-  const fs::path work = fs::path(GRANITE_TEST_WORK_DIR) / (model + "." + std::to_string(getpid()));
+  const fs::path work = fs::path(GRANITE_TEST_WORK_DIR) / (key + "." + std::to_string(getpid()));
   fs::create_directories(work);
   const fs::path object = work / "model.o", library = work / "model.so", blob = work / "model.weights";
 
   setenv("GRANITEC_KERNEL_CACHE", GRANITE_TEST_KERNEL_CACHE, 1);
   std::ostringstream compile;
-  compile << GRANITE_BIN_DIR << "/granitec compile " << gguf << " --emit=obj --max-tokens " << kMaxTokens
-          << " --ctx " << kContext << " -o " << object;
+  compile << GRANITE_BIN_DIR << "/granitec compile " << gguf << " --emit=obj --target " << family
+          << " --max-tokens " << kMaxTokens << " --ctx " << kContext << " -o " << object;
   EXPECT_EQ(std::system(compile.str().c_str()), 0) << compile.str();
   std::ostringstream link;
   link << "c++ -shared -o " << library << " " << object;
@@ -127,7 +128,7 @@ const CompiledModel *compiledModel(const std::string &model) {
   }
   compiled->weights = static_cast<const uint8_t *>(mapped);
   fs::remove_all(work); // loaded and mapped: the files are no longer needed (kept when anything above failed)
-  return (models[model] = std::move(compiled)).get();
+  return (models[key] = std::move(compiled)).get();
 }
 
 /// State and scratch of one sequence.
@@ -315,6 +316,38 @@ TEST(GoldenCrossTargetTest, DenseF32OnAarch64UnderQemu) {
   EXPECT_LE(diff, 1e-4f);
   std::cout << "dense-f32 on aarch64-neon: max |diff| prompt " << diff << "\n";
   fs::remove_all(work);
+}
+
+// The families without VNNI keep f32 activations (docs/kernels.md) and read the K-quants' kernel order with loops of
+// their own (storage order, 8 or 16 lanes): dense-q4_k_m (Q4_K and Q6_K) compiled for them, against the prompt
+// logits of llama.cpp on the dequantized weights.
+TEST(GoldenCrossTargetTest, DenseQ4_K_MWithF32Activations) {
+  const fs::path logitsDir = fs::path(GRANITE_GOLDEN_DIR) / "logits";
+  nlohmann::json facts = readJson(logitsDir / "dense-q4_k_m.deqref.json");
+  std::vector<int32_t> prompt = facts["prompt_ids"].get<std::vector<int32_t>>();
+  std::vector<float> expected = readFloats(logitsDir / "dense-q4_k_m.deqref.prompt_logits.f32");
+  int families = 0;
+  for (const char *name : {"x86-64-avx2", "x86-64-avx512"}) {
+    SCOPED_TRACE(name);
+    const granite::target::CpuFamily *family = granite::target::findFamily(name);
+    ASSERT_NE(family, nullptr);
+    if (!granite::target::hostCanRun(*family))
+      continue;
+    ++families;
+    const CompiledModel *model = compiledModel("dense-q4_k_m", name);
+    ASSERT_NE(model, nullptr);
+    ASSERT_EQ(expected.size(), prompt.size() * model->info->vocab_size);
+    Sequence sequence(*model->info);
+    std::vector<float> logits(expected.size());
+    ASSERT_EQ(model->forward(model->weights, sequence.state.get(), sequence.scratch.get(), prompt.data(),
+                             static_cast<int32_t>(prompt.size()), 0, 1, logits.data()),
+              0);
+    float diff = maxAbsDiff(logits.data(), expected.data(), logits.size());
+    EXPECT_LE(diff, 1e-3f);
+    std::cout << "dense-q4_k_m on " << name << ": max |diff| prompt " << diff << " (deqref)\n";
+  }
+  if (families == 0)
+    GTEST_SKIP() << "the host runs neither x86-64-avx2 nor x86-64-avx512 code";
 }
 
 std::string caseName(const testing::TestParamInfo<GoldenCase> &info) {
