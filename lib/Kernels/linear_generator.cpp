@@ -520,7 +520,8 @@ private:
   /// right before their f32 step, each of the 4 steps loading the activation quants once for the
   /// tile.
   void scheduleKQuantDot(const Var &rowTile, const Var &tokenTile) {
-    // Lanes l and l + 8 share a sub-block: its scale bytes load as one run of 8.
+    // The scale bytes load as runs of 8: Q4_K's lanes l and l + 8 share a sub-block, Q6_K's 16
+    // group scales are consecutive.
     Stage sum = vectorizeLaneRuns(partial.update(0), 8).unroll(n);
     if (Prefill)
       sum.reorder(inRun, laneRun, t, n, r.x).unroll(t);

@@ -163,8 +163,6 @@ private:
   void emitScale(Value data, Value elements, float scale);
 
   // --- ops
-  /// y[T][N] = x[T][K] · W^T / divisor: matvec for one token, matmul otherwise (branch on `tokens` unless
-  /// `oneToken`).
   /// A product's weights: the generator parameters that describe them and their buffer (rows of K elements or
   /// blocks; a stacked [E, N, K] tensor gets a third dimension).
   struct ProductWeights {
@@ -173,6 +171,8 @@ private:
     int64_t k, n;
   };
   FailureOr<ProductWeights> productWeights(Operation *op, WeightType type, Value weightData);
+  /// y[T][N] = x[T][K] · W^T / divisor: matvec for one token, matmul otherwise (branch on `tokens` unless
+  /// `oneToken`).
   LogicalResult emitProduct(Operation *op, WeightType type, Value weightData, Value x, int64_t xStride, Value y,
                             int64_t yStride, Value tokens, bool oneToken, float divisor);
   LogicalResult emitProduct(Operation *op, Value ref, Value x, int64_t xStride, Value y, int64_t yStride, Value tokens,
