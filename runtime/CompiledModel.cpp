@@ -3,6 +3,7 @@
 #include "runtime/ThreadPool.h"
 
 #include <algorithm>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <sys/mman.h>
@@ -35,6 +36,33 @@ uint8_t *mapZeroed(uint64_t bytes, const char *what) {
   return static_cast<uint8_t *>(address);
 }
 
+/// The state's ranges as the compiled model lists them; a model that lists none (a hand-written test model) has its
+/// whole state as one recurrent range, which is always safe to copy and never truncated.
+std::vector<GraniteStateRegion> stateRegions(const GraniteModelInfo &info) {
+  if (info.state_region_count > 0 && info.state_regions)
+    return {info.state_regions, info.state_regions + info.state_region_count};
+  if (info.state_bytes == 0) return {};
+  return {GraniteStateRegion{0, info.state_bytes, 0}};
+}
+
+/// The bytes of every state range a prefix of `position` tokens uses, back to back, in region order.
+class CompiledSnapshot : public ModelSnapshot {
+public:
+  CompiledSnapshot(const CompiledModel *owner, int32_t position, uint64_t bytes)
+      : owner(owner), position(position), size(bytes), data(new uint8_t[bytes]) {}
+  uint64_t bytes() const override { return size; }
+
+  const CompiledModel *owner;
+  int32_t position;
+  uint64_t size;
+  std::unique_ptr<uint8_t[]> data; // not zeroed: every byte is copied in
+};
+
+/// How much of `region` holds the state of the first `position` positions.
+uint64_t usedBytes(const GraniteStateRegion &region, int32_t position) {
+  return region.bytes_per_position ? region.bytes_per_position * static_cast<uint64_t>(position) : region.bytes;
+}
+
 /// The pool the kernels' parallel loops run on. granite_set_parallel_for is process-wide, so the pool is too.
 std::unique_ptr<ThreadPool> &kernelPool() {
   static std::unique_ptr<ThreadPool> pool;
@@ -48,7 +76,14 @@ int runOnKernelPool(void *context, GraniteTask task, int min, int extent, uint8_
 } // namespace
 
 CompiledModel::CompiledModel(const uint8_t *weights, uint64_t weightBytes)
-    : info_(checkedInfo()), weights_(weights), chunkSize_(info_.max_tokens) {
+    : info_(checkedInfo()), weights_(weights), regions_(stateRegions(info_)), contextLength_(info_.context_length),
+      chunkSize_(info_.max_tokens) {
+  for (const GraniteStateRegion &region : regions_) {
+    if (region.offset + region.bytes > info_.state_bytes ||
+        region.bytes_per_position * static_cast<uint64_t>(info_.context_length) > region.bytes)
+      throw ModelError("the compiled model's state table lists a range outside its state");
+    recurrent_ = recurrent_ || region.bytes_per_position == 0;
+  }
   if (weightBytes != info_.weights_bytes)
     throw ModelError("the weight blob holds " + std::to_string(weightBytes) + " bytes, the compiled model reads " +
                      std::to_string(info_.weights_bytes));
@@ -72,6 +107,45 @@ void CompiledModel::reset() {
   if (position_ > 0 && state_ && madvise(state_, info_.state_bytes, MADV_DONTNEED) != 0)
     throw ModelError("cannot reset the model state");
   position_ = 0;
+}
+
+bool CompiledModel::truncate(int32_t positions) {
+  if (recurrent_ || positions < 0 || positions > position_) return false;
+  // The entries past `positions` stay in memory but are never read: attention reads positions below the current one.
+  position_ = positions;
+  return true;
+}
+
+std::unique_ptr<ModelSnapshot> CompiledModel::snapshot() const {
+  uint64_t total = 0;
+  for (const GraniteStateRegion &region : regions_) total += usedBytes(region, position_);
+  auto copy = std::make_unique<CompiledSnapshot>(this, position_, total);
+  uint8_t *out = copy->data.get();
+  for (const GraniteStateRegion &region : regions_) {
+    uint64_t bytes = usedBytes(region, position_);
+    std::memcpy(out, state_ + region.offset, bytes);
+    out += bytes;
+  }
+  return copy;
+}
+
+void CompiledModel::restore(const ModelSnapshot &snapshot) {
+  auto *copy = dynamic_cast<const CompiledSnapshot *>(&snapshot);
+  if (!copy || copy->owner != this) throw ModelError("a state snapshot was restored into a model that did not take it");
+  const uint8_t *in = copy->data.get();
+  for (const GraniteStateRegion &region : regions_) {
+    uint64_t bytes = usedBytes(region, copy->position);
+    std::memcpy(state_ + region.offset, in, bytes);
+    in += bytes;
+  }
+  position_ = copy->position;
+}
+
+void CompiledModel::limitContext(int32_t positions) {
+  if (positions <= 0 || positions > info_.context_length)
+    throw ModelError("a context of " + std::to_string(positions) + " positions does not fit the compiled context of " +
+                     std::to_string(info_.context_length));
+  contextLength_ = positions;
 }
 
 int32_t CompiledModel::setThreads(int32_t threads) {
@@ -102,9 +176,9 @@ void CompiledModel::forwardAll(const int32_t *ids, int32_t count, float *allLogi
 
 void CompiledModel::run(const int32_t *ids, int32_t count, bool allLogits, float *logits) {
   if (count <= 0) throw ModelError("forward needs at least one token");
-  if (count > info_.context_length - position_)
+  if (count > contextLength_ - position_)
     throw ModelError("the context is full: " + std::to_string(position_) + " + " + std::to_string(count) +
-                     " tokens exceed " + std::to_string(info_.context_length) + " positions");
+                     " tokens exceed " + std::to_string(contextLength_) + " positions");
   for (int32_t i = 0; i < count; ++i)
     if (ids[i] < 0 || ids[i] >= info_.vocab_size)
       throw ModelError("token id " + std::to_string(ids[i]) + " is outside the model's vocabulary of " +

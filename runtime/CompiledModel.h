@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <stdexcept>
+#include <vector>
 
 namespace granite::runtime {
 
@@ -25,9 +26,15 @@ public:
   CompiledModel &operator=(const CompiledModel &) = delete;
 
   int32_t vocabSize() const override { return info_.vocab_size; }
-  int32_t contextLength() const override { return info_.context_length; }
+  int32_t contextLength() const override { return contextLength_; }
   void reset() override;
   void forward(const int32_t *ids, int32_t count, float *lastLogits) override;
+  bool truncate(int32_t positions) override;
+  std::unique_ptr<ModelSnapshot> snapshot() const override;
+  void restore(const ModelSnapshot &snapshot) override;
+
+  /// Uses only the first `positions` positions of the compiled context (-c); throws ModelError above it.
+  void limitContext(int32_t positions);
 
   /// Like forward, but writes the logits of every token: [count][vocabSize()].
   void forwardAll(const int32_t *ids, int32_t count, float *allLogits);
@@ -47,10 +54,13 @@ private:
 
   const GraniteModelInfo &info_;
   const uint8_t *weights_;
+  std::vector<GraniteStateRegion> regions_;
   uint8_t *state_ = nullptr;
   uint8_t *scratch_ = nullptr;
+  int32_t contextLength_;
   int32_t chunkSize_;
   int32_t position_ = 0;
+  bool recurrent_ = false; ///< some state region is a recurrent state (it cannot be truncated)
 };
 
 } // namespace granite::runtime

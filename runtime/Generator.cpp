@@ -49,9 +49,16 @@ const char *stopReasonName(StopReason reason) {
   return "unknown";
 }
 
-Generator::Generator(Model &model, Tokenizer &tokenizer, SamplingParams sampling)
-    : model_(model), tokenizer_(tokenizer), sampler_(sampling, unsampleableIds(model, tokenizer)),
-      logits_(static_cast<size_t>(model.vocabSize())) {}
+Generator::Generator(Model &model, Tokenizer &tokenizer, SamplingParams sampling, StateCache *cache)
+    : model_(model), tokenizer_(tokenizer), cache_(cache), neverSample_(unsampleableIds(model, tokenizer)),
+      sampler_(sampling, neverSample_), logits_(static_cast<size_t>(model.vocabSize())) {}
+
+void Generator::setSampling(const SamplingParams &sampling) { sampler_ = Sampler(sampling, neverSample_); }
+
+void Generator::rememberState() {
+  if (!cache_ || cache_->capacityBytes() == 0 || held_.empty() || cache_->contains(held_)) return;
+  if (std::unique_ptr<ModelSnapshot> snapshot = model_.snapshot()) cache_->insert(held_, std::move(snapshot));
+}
 
 void Generator::feed(const int32_t *ids, int32_t count) {
   model_.forward(ids, count, logits_.data());
@@ -63,15 +70,26 @@ void Generator::feedPrompt(const std::vector<int32_t> &prompt, GenerationResult 
   if (model_.contextLength() > 0 && prompt.size() >= static_cast<size_t>(model_.contextLength()))
     throw std::invalid_argument("the prompt has " + std::to_string(prompt.size()) +
                                 " tokens, the model's context holds " + std::to_string(model_.contextLength()));
+  // At least one id is fed again, whatever is reused, so that the logits are those after the prompt.
+  const size_t limit = prompt.size() - 1;
   size_t common = std::mismatch(held_.begin(), held_.end(), prompt.begin(), prompt.end()).first - held_.begin();
-  // Reuse only when the model holds a prefix of the prompt and at least one new id remains to give fresh logits.
-  if (common < held_.size() || common == prompt.size()) {
-    model_.reset();
-    held_.clear();
-    common = 0;
+  common = std::min(common, limit);
+  // What the model holds is reused when the prompt extends it, or when the model can roll back to the common part
+  // (attention only: a recurrent state cannot).
+  const bool heldAnything = !held_.empty();
+  size_t reused = common == held_.size() || (common > 0 && model_.truncate(static_cast<int32_t>(common))) ? common : 0;
+  held_.resize(reused);
+  if (cache_) {
+    if (const StateCache::Entry *entry = cache_->longestPrefix(prompt, reused + 1, limit)) {
+      model_.restore(*entry->snapshot);
+      held_ = entry->tokens;
+      reused = held_.size();
+    }
   }
-  feed(prompt.data() + common, static_cast<int32_t>(prompt.size() - common));
-  result.evaluatedPromptTokens = static_cast<int32_t>(prompt.size() - common);
+  if (reused == 0 && heldAnything) model_.reset();
+  feed(prompt.data() + reused, static_cast<int32_t>(prompt.size() - reused));
+  result.evaluatedPromptTokens = static_cast<int32_t>(prompt.size() - reused);
+  rememberState();
   sampler_.clearHistory();
   for (int32_t id : prompt) sampler_.accept(id);
 }
@@ -106,6 +124,7 @@ GenerationResult Generator::generate(const std::vector<int32_t> &prompt, const G
       break;
     }
     result.ids.push_back(id);
+    if (limits.topLogprobs >= 0) result.logprobs.push_back(sampler_.logprobs(logits_, id, limits.topLogprobs));
     size_t searchFrom = text.size();
     text += decoder.push(id);
     bool stopped = false;
@@ -131,6 +150,8 @@ GenerationResult Generator::generate(const std::vector<int32_t> &prompt, const G
     }
     feed(&id, 1);
   }
+  // The state after a reply that ended on its own is where the next turn of the conversation continues.
+  if (result.stopReason == StopReason::EndOfGeneration || result.stopReason == StopReason::MaxTokens) rememberState();
   if (result.stopReason != StopReason::StopString) text += decoder.flush();
   emitUpTo(text.size());
   result.text = std::move(text);

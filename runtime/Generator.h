@@ -1,10 +1,12 @@
-// One reply: feeds the prompt (reusing whatever prefix the model already holds, since a recurrent state cannot
-// be rolled back but can be extended), then samples token by token, streaming text as it becomes final: whole
-// UTF-8 characters only, and never the beginning of a stop string that may still complete.
+// One reply: feeds the prompt (reusing whatever prefix the model already holds or a snapshot of the state cache
+// holds, since a recurrent state cannot be rolled back but can be extended), then samples token by token, streaming
+// text as it becomes final: valid UTF-8 only (whole characters, U+FFFD for bytes that form none), and never the
+// beginning of a stop string that may still complete.
 #pragma once
 
 #include "runtime/Model.h"
 #include "runtime/Sampler.h"
+#include "runtime/StateCache.h"
 #include "runtime/Tokenizer.h"
 
 #include <atomic>
@@ -20,6 +22,7 @@ struct GenerationLimits {
   std::vector<std::string> stopStrings; ///< the reply ends before the first occurrence of any of them
   std::vector<int32_t> stopIds;         ///< ids that end the reply besides EOS (not part of the text)
   bool renderSpecial = false;           ///< control tokens appear in the text
+  int32_t topLogprobs = -1;             ///< < 0: no logprobs; else each token's and this many alternatives'
 };
 
 enum class StopReason { EndOfGeneration, StopString, MaxTokens, ContextFull, Interrupted };
@@ -30,6 +33,7 @@ struct GenerationResult {
   std::vector<int32_t> ids;    ///< sampled ids, without the end token
   int32_t promptTokens = 0;    ///< the prompt's length
   int32_t evaluatedPromptTokens = 0; ///< of those, how many the model had to process (the rest was reused)
+  std::vector<TokenLogprobs> logprobs; ///< one per id of `ids` when limits.topLogprobs >= 0
   StopReason stopReason = StopReason::EndOfGeneration;
   double promptSeconds = 0;
   double generationSeconds = 0;
@@ -37,7 +41,12 @@ struct GenerationResult {
 
 class Generator {
 public:
-  Generator(Model &model, Tokenizer &tokenizer, SamplingParams sampling);
+  /// With a `cache`, the state is snapshotted after every prompt and reply, and a prompt that does not extend what
+  /// the model holds resumes from the longest cached prefix.
+  Generator(Model &model, Tokenizer &tokenizer, SamplingParams sampling, StateCache *cache = nullptr);
+
+  /// The sampling of the next replies; the random stream restarts from `sampling.seed`.
+  void setSampling(const SamplingParams &sampling);
 
   /// Generates a reply to `prompt` (ids). `onText` receives the text as it becomes final; `interrupt`, when set
   /// (e.g. from a SIGINT handler), ends the reply after the current token.
@@ -49,9 +58,13 @@ private:
   /// Brings the model to exactly `prompt` and leaves its last logits in logits_.
   void feedPrompt(const std::vector<int32_t> &prompt, GenerationResult &result);
   void feed(const int32_t *ids, int32_t count);
+  /// Stores a snapshot of the state after held_ in the cache (if there is one and it lacks that prefix).
+  void rememberState();
 
   Model &model_;
   Tokenizer &tokenizer_;
+  StateCache *cache_;
+  std::vector<bool> neverSample_; ///< ids the sampler never picks (unused tokens, padding rows)
   Sampler sampler_;
   std::vector<int32_t> held_; ///< the ids the model holds, in order
   std::vector<float> logits_; ///< after the last held id

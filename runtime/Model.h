@@ -1,10 +1,20 @@
 // The model as the runtime sees it. Generated code implements this interface (the compiled forward pass); the
-// runtime's CLI, chat loop and samplers only call these four functions. Tests use scripted fakes.
+// runtime's CLI, server, chat loop and samplers only call these functions. Tests use scripted fakes.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 
 namespace granite::runtime {
+
+/// A copy of a model's state after some prefix of tokens (KV entries of those positions, recurrent states), for
+/// resuming there later (runtime/StateCache.h). Only the model that took it can restore it.
+class ModelSnapshot {
+public:
+  virtual ~ModelSnapshot() = default;
+  /// The memory the snapshot holds.
+  virtual uint64_t bytes() const = 0;
+};
 
 class Model {
 public:
@@ -19,6 +29,14 @@ public:
   /// Appends `count` ≥ 1 ids at the next positions and writes the final logits (already divided by the logit
   /// scale) of the last one to `lastLogits[0 .. vocabSize())`.
   virtual void forward(const int32_t *ids, int32_t count, float *lastLogits) = 0;
+
+  /// Goes back to the first `positions` positions it holds, as if only their ids had been fed; false (and nothing
+  /// changed) when the state cannot be rolled back (a recurrent state, or a fake without the notion).
+  virtual bool truncate(int32_t /*positions*/) { return false; }
+  /// A copy of the current state; nullptr when this model cannot take snapshots.
+  virtual std::unique_ptr<ModelSnapshot> snapshot() const { return nullptr; }
+  /// Puts the state of `snapshot` (taken by this model) back: the next forward continues after its positions.
+  virtual void restore(const ModelSnapshot & /*snapshot*/) {}
 };
 
 } // namespace granite::runtime

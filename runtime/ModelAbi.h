@@ -9,7 +9,17 @@
 extern "C" {
 #endif
 
-#define GRANITE_MODEL_ABI_VERSION 2
+#define GRANITE_MODEL_ABI_VERSION 3
+
+/* One range of the state. Per-position ranges hold [context_length][bytes_per_position] (the keys or the values of one
+   attention layer's KV cache): position p's entry depends on the ids at positions 0..p only, so the first p entries
+   are the state of a p-token prefix. A recurrent range (bytes_per_position 0: a Mamba2 conv or SSM state) holds the
+   whole sequence's summary and cannot be rolled back. */
+typedef struct GraniteStateRegion {
+  uint64_t offset;             /* from the start of the state */
+  uint64_t bytes;              /* the whole range */
+  uint64_t bytes_per_position; /* 0: a recurrent state */
+} GraniteStateRegion;
 
 /* Facts about the compiled model: a constant emitted by granitec. */
 typedef struct GraniteModelInfo {
@@ -25,6 +35,8 @@ typedef struct GraniteModelInfo {
   const char *weight_types; /* human-readable summary, e.g. "BF16 x123, F32 x200" */
   const char *build_id;     /* identifies the compilation (model, target, granitec version) */
   int32_t default_threads;  /* granitec compile --threads; 0: one per CPU */
+  int32_t state_region_count;              /* the ranges of the state, ascending, covering every byte used */
+  const GraniteStateRegion *state_regions;
 } GraniteModelInfo;
 
 const GraniteModelInfo *granite_model_info(void);

@@ -79,6 +79,28 @@ void Sampler::accept(int32_t id) {
   while (recent_.size() > static_cast<size_t>(params_.penaltyWindow)) recent_.pop_front();
 }
 
+TokenLogprobs Sampler::logprobs(const std::vector<float> &logits, int32_t chosen, int32_t top) const {
+  auto sampleable = [&](size_t id) { return id >= neverSample_.size() || !neverSample_[id]; };
+  float maxLogit = -INFINITY;
+  for (size_t id = 0; id < logits.size(); ++id)
+    if (sampleable(id)) maxLogit = std::max(maxLogit, logits[id]);
+  double sum = 0;
+  for (size_t id = 0; id < logits.size(); ++id)
+    if (sampleable(id)) sum += std::exp(double(logits[id]) - maxLogit);
+  const double logSum = maxLogit + std::log(sum);
+  auto logprob = [&](int32_t id) { return static_cast<float>(logits.at(static_cast<size_t>(id)) - logSum); };
+
+  TokenLogprobs result{{chosen, logprob(chosen)}, {}};
+  if (top > 0) {
+    std::vector<TokenCandidate> candidates;
+    for (size_t id = 0; id < logits.size(); ++id)
+      if (sampleable(id)) candidates.push_back({static_cast<int32_t>(id), logits[id]});
+    keepTopK(candidates, top);
+    for (const TokenCandidate &c : candidates) result.top.push_back({c.id, logprob(c.id)});
+  }
+  return result;
+}
+
 int32_t Sampler::sample(const std::vector<float> &logits) {
   std::vector<TokenCandidate> candidates;
   candidates.reserve(logits.size());
@@ -86,6 +108,11 @@ int32_t Sampler::sample(const std::vector<float> &logits) {
     if (id >= neverSample_.size() || !neverSample_[id]) candidates.push_back({static_cast<int32_t>(id), logits[id]});
   if (candidates.empty()) throw std::invalid_argument("no token may be sampled (all are masked)");
 
+  if (!params_.logitBias.empty()) {
+    std::unordered_map<int32_t, float> bias(params_.logitBias.begin(), params_.logitBias.end());
+    for (TokenCandidate &c : candidates)
+      if (auto it = bias.find(c.id); it != bias.end()) c.logit += it->second;
+  }
   applyPenalties(candidates, recent_, params_);
   if (params_.temperature <= 0) return std::min_element(candidates.begin(), candidates.end(), higher)->id;
   if (params_.topK > 0) keepTopK(candidates, params_.topK);

@@ -1,4 +1,4 @@
-// Picks the next token from logits with llama.cpp's semantics and order: penalties, top-k, top-p, min-p,
+// Picks the next token from logits with llama.cpp's semantics and order: logit bias, penalties, top-k, top-p, min-p,
 // temperature, then a draw from the softmax (or the argmax when temperature ≤ 0). Masked ids (the unused [PAD…]
 // tokens) are never picked. The draw uses std::mt19937_64, whose output the C++ standard fixes, and our own
 // float conversion, so the same seed gives the same tokens with any standard library.
@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <deque>
 #include <random>
+#include <utility>
 #include <vector>
 
 namespace granite::runtime {
@@ -20,12 +21,20 @@ struct SamplingParams {
   float presencePenalty = 0.0f; ///< subtracted once from every token seen in the window
   float frequencyPenalty = 0.0f;///< subtracted once per occurrence in the window
   int32_t penaltyWindow = 64;   ///< how many recent tokens the penalties look at (0: off)
+  std::vector<std::pair<int32_t, float>> logitBias; ///< added to those ids' logits first (OpenAI's logit_bias)
   uint64_t seed = 0;
 };
 
 struct TokenCandidate {
   int32_t id;
   float logit;
+};
+
+/// A sampled token's log-probability and the most likely alternatives at that step (log-softmax of the model's
+/// logits over the ids that may be sampled, before bias, penalties and temperature), most likely first.
+struct TokenLogprobs {
+  TokenCandidate chosen;            ///< logit field: the log-probability
+  std::vector<TokenCandidate> top;  ///< likewise
 };
 
 class Sampler {
@@ -35,6 +44,8 @@ public:
 
   /// Picks one id from `logits` (one per vocabulary entry); the logits are left untouched.
   int32_t sample(const std::vector<float> &logits);
+  /// The log-probability of `chosen` in `logits` and the `top` most likely ids'.
+  TokenLogprobs logprobs(const std::vector<float> &logits, int32_t chosen, int32_t top) const;
   /// Records a token of the context (prompt or generated) for the penalties.
   void accept(int32_t id);
   /// Forgets the penalty window (a new conversation); the random stream continues.

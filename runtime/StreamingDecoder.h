@@ -1,6 +1,6 @@
-// Turns generated ids into text as they arrive without ever emitting part of a UTF-8 character: a token that ends
-// inside a multi-byte character (byte-level BPE splits emoji and CJK this way) leaves those bytes pending until a
-// later token completes them.
+// Turns generated ids into text as they arrive, always valid UTF-8: a token that ends inside a multi-byte character
+// (byte-level BPE splits emoji and CJK this way) leaves those bytes pending until a later token completes them, and
+// bytes that can form no character (a model may sample any byte token) become U+FFFD.
 #pragma once
 
 #include "runtime/Tokenizer.h"
@@ -16,7 +16,7 @@ public:
 
   /// The text that became complete with `id` (possibly empty).
   std::string push(int32_t id);
-  /// Whatever is still pending (an unfinished sequence at the end of a reply), and resets.
+  /// Whatever is still pending (an unfinished sequence at the end of a reply becomes U+FFFD), and resets.
   std::string flush();
 
 private:

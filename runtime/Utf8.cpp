@@ -67,6 +67,23 @@ size_t completeUtf8Prefix(std::string_view bytes) {
   return size;
 }
 
+std::string toValidUtf8(std::string_view bytes) {
+  std::string text;
+  text.reserve(bytes.size());
+  size_t pos = 0;
+  while (pos < bytes.size()) {
+    size_t start = pos;
+    if (decodeUtf8(bytes, pos)) {
+      text.append(bytes.substr(start, pos - start));
+      continue;
+    }
+    appendUtf8(text, 0xFFFD);
+    for (++pos; pos < bytes.size() && isContinuation(static_cast<unsigned char>(bytes[pos])); ++pos) {
+    }
+  }
+  return text;
+}
+
 bool isValidUtf8(std::string_view text) {
   size_t pos = 0;
   while (pos < text.size())

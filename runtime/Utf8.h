@@ -22,4 +22,8 @@ size_t completeUtf8Prefix(std::string_view bytes);
 
 bool isValidUtf8(std::string_view text);
 
+/// `bytes` with every maximal run of bytes that form no character (an invalid or truncated sequence and the
+/// continuation bytes after its first byte) replaced by U+FFFD.
+std::string toValidUtf8(std::string_view bytes);
+
 } // namespace granite::runtime

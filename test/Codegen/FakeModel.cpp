@@ -24,7 +24,9 @@ const GraniteModelInfo kInfo = {GRANITE_MODEL_ABI_VERSION,
                                  "test-cpu",
                                  "U8 x1",
                                  "fake-build-" FAKE_VARIANT,
-                                 /*default_threads=*/2};
+                                 /*default_threads=*/2,
+                                 /*state_region_count=*/0, // the runtime then treats the state as one recurrent range
+                                 /*state_regions=*/nullptr};
 
 int32_t threadsInEffect = 1;
 GraniteParallelFor installedParallelFor = nullptr;

@@ -27,14 +27,34 @@ TEST(StreamingDecoder, HoldsPartialCharactersUntilTheyComplete) {
   EXPECT_EQ(streamed, text);
 }
 
-TEST(StreamingDecoder, FlushReturnsAnUnfinishedTail) {
+TEST(StreamingDecoder, FlushTurnsAnUnfinishedTailIntoOneReplacementCharacter) {
   Tokenizer &tokenizer = graniteTokenizer();
   std::vector<int32_t> ids = tokenizer.encode("🙂", false);
   ASSERT_GT(ids.size(), 1u);
   StreamingDecoder decoder(tokenizer, false);
   EXPECT_EQ(decoder.push(ids[0]), "");
-  EXPECT_EQ(decoder.flush(), tokenizer.tokenBytes(ids[0], false));
+  EXPECT_EQ(decoder.flush(), "\xEF\xBF\xBD");
   EXPECT_EQ(decoder.flush(), "");
+}
+
+TEST(StreamingDecoder, BytesThatFormNoCharacterBecomeReplacementCharacters) {
+  Tokenizer &tokenizer = graniteTokenizer();
+  // The byte tokens of a lone continuation byte, then of a lead byte that the next token does not continue.
+  auto byteToken = [&](std::string_view byte) {
+    for (int32_t id = 0; id < tokenizer.size(); ++id)
+      if (tokenizer.tokenBytes(id, false) == byte) return id;
+    return -1;
+  };
+  int32_t continuation = byteToken("\x80"), lead = byteToken("\xE2");
+  ASSERT_GE(continuation, 0);
+  ASSERT_GE(lead, 0);
+  StreamingDecoder decoder(tokenizer, false);
+  std::string text = decoder.push(tokenizer.encode("a", false)[0]);
+  text += decoder.push(continuation);
+  text += decoder.push(lead);
+  text += decoder.push(tokenizer.encode("b", false)[0]);
+  text += decoder.flush();
+  EXPECT_EQ(text, "a\xEF\xBF\xBD\xEF\xBF\xBD" "b");
 }
 
 TEST(StreamingDecoder, RendersControlTokensOnlyWhenAsked) {

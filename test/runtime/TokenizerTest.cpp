@@ -61,6 +61,15 @@ TEST(Utf8, CompletePrefixHoldsOnlyUnfinishedCharacters) {
   EXPECT_EQ(completeUtf8Prefix("a\xFF"), 2u);
 }
 
+TEST(Utf8, ToValidReplacesEachRunThatFormsNoCharacter) {
+  const std::string smile = "\xF0\x9F\x99\x82", replacement = "\xEF\xBF\xBD";
+  EXPECT_EQ(toValidUtf8("a" + smile + "b"), "a" + smile + "b");
+  EXPECT_EQ(toValidUtf8("a\x80\x80" "b"), "a" + replacement + "b");      // stray continuation bytes: one U+FFFD
+  EXPECT_EQ(toValidUtf8("a" + smile.substr(0, 3) + "b"), "a" + replacement + "b"); // a truncated sequence
+  EXPECT_EQ(toValidUtf8("\xFF\xC0\xAF"), replacement + replacement);  // an invalid byte, then an overlong '/'
+  EXPECT_EQ(toValidUtf8("\xED\xA0\x80"), replacement);               // a surrogate
+}
+
 TEST(PreTokenizer, SplitsLikeCl100k) {
   EXPECT_EQ(split("dbrx", "Hello world's 12345 !!\n\n  x"),
             (std::vector<std::string>{"Hello", " world", "'s", " ", "123", "45", " !!\n\n", " ", " x"}));

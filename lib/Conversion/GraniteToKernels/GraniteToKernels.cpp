@@ -851,6 +851,28 @@ struct GraniteToKernels : mlir::granite::impl::GraniteToKernelsBase<GraniteToKer
   void emitSetParallelFor(OpBuilder &b);
 };
 
+/// GraniteStateRegion {offset, bytes, bytes_per_position} of every range of the state, ascending: a KV cache is its
+/// keys [context][kv_heads][key_dim] then its values (see lowerAttention), a conv or SSM state one recurrent range.
+SmallVector<std::array<int64_t, 3>> stateRegions(func::FuncOp forward, int64_t contextLength) {
+  SmallVector<std::array<int64_t, 3>> regions;
+  for (BlockArgument arg : forward.getArguments()) {
+    auto offset = forward.getArgAttrOfType<IntegerAttr>(arg.getArgNumber(), "granite.state_offset");
+    auto bytes = forward.getArgAttrOfType<IntegerAttr>(arg.getArgNumber(), "granite.state_bytes");
+    if (!offset || !bytes)
+      continue;
+    if (auto cache = dyn_cast<KVCacheType>(arg.getType())) {
+      int64_t keyRow = 4 * cache.getKvHeads() * cache.getKeyDim();
+      int64_t valueRow = 4 * cache.getKvHeads() * cache.getValueDim();
+      regions.push_back({offset.getInt(), contextLength * keyRow, keyRow});
+      regions.push_back({offset.getInt() + contextLength * keyRow, contextLength * valueRow, valueRow});
+    } else {
+      regions.push_back({offset.getInt(), bytes.getInt(), 0});
+    }
+  }
+  llvm::sort(regions);
+  return regions;
+}
+
 /// "BF16 x123, F32 x200": the weight formats of the module, by name.
 std::string weightTypeSummary(ModuleOp module) {
   std::map<std::string, int> counts;
@@ -869,7 +891,8 @@ void GraniteToKernels::emitModelInfo(OpBuilder &b, const ForwardLowering &loweri
   MLIRContext *ctx = &getContext();
   Type ptrTy = LLVM::LLVMPointerType::get(ctx), i32Ty = b.getI32Type(), i64Ty = b.getI64Type();
   auto infoTy = LLVM::LLVMStructType::getLiteral(
-      ctx, {i32Ty, i32Ty, i32Ty, i32Ty, i64Ty, i64Ty, i64Ty, ptrTy, ptrTy, ptrTy, ptrTy, i32Ty});
+      ctx, {i32Ty, i32Ty, i32Ty, i32Ty, i64Ty, i64Ty, i64Ty, ptrTy, ptrTy, ptrTy, ptrTy, i32Ty, i32Ty, ptrTy});
+  auto regionTy = LLVM::LLVMStructType::getLiteral(ctx, {i64Ty, i64Ty, i64Ty});
   auto string = [&](StringRef symbol, StringRef text) {
     std::string bytes = text.str();
     bytes.push_back('\0');
@@ -880,6 +903,23 @@ void GraniteToKernels::emitModelInfo(OpBuilder &b, const ForwardLowering &loweri
   string("granite_info_target", target);
   string("granite_info_weight_types", weightTypeSummary(module));
   string("granite_info_build_id", buildId);
+  SmallVector<std::array<int64_t, 3>> regions = stateRegions(module.lookupSymbol<func::FuncOp>("forward"), lowering.contextLength);
+  if (!regions.empty()) {
+    auto arrayTy = LLVM::LLVMArrayType::get(regionTy, regions.size());
+    auto table = b.create<LLVM::GlobalOp>(loc, arrayTy, /*isConstant=*/true, LLVM::Linkage::Internal,
+                                          "granite_info_state_regions", Attribute());
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(b.createBlock(&table.getInitializerRegion()));
+    Value array = b.create<LLVM::UndefOp>(loc, arrayTy);
+    for (auto [i, region] : llvm::enumerate(regions)) {
+      Value entry = b.create<LLVM::UndefOp>(loc, regionTy);
+      for (auto [field, v] : llvm::enumerate(region))
+        entry = b.create<LLVM::InsertValueOp>(
+            loc, entry, b.create<LLVM::ConstantOp>(loc, i64Ty, b.getI64IntegerAttr(v)), field);
+      array = b.create<LLVM::InsertValueOp>(loc, array, entry, i);
+    }
+    b.create<LLVM::ReturnOp>(loc, array);
+  }
 
   auto info = b.create<LLVM::GlobalOp>(loc, infoTy, /*isConstant=*/true, LLVM::Linkage::Internal, "granite_info",
                                        Attribute());
@@ -891,7 +931,7 @@ void GraniteToKernels::emitModelInfo(OpBuilder &b, const ForwardLowering &loweri
     auto insert = [&](Value element) { value = b.create<LLVM::InsertValueOp>(loc, value, element, field++); };
     auto i32 = [&](int64_t v) { insert(b.create<LLVM::ConstantOp>(loc, i32Ty, b.getI32IntegerAttr(v))); };
     auto i64 = [&](int64_t v) { insert(b.create<LLVM::ConstantOp>(loc, i64Ty, b.getI64IntegerAttr(v))); };
-    i32(2); // GRANITE_MODEL_ABI_VERSION
+    i32(3); // GRANITE_MODEL_ABI_VERSION
     i32(vocab);
     i32(lowering.contextLength);
     i32(lowering.maxTokens);
@@ -902,6 +942,9 @@ void GraniteToKernels::emitModelInfo(OpBuilder &b, const ForwardLowering &loweri
                              "granite_info_build_id"})
       insert(b.create<LLVM::AddressOfOp>(loc, ptrTy, symbol));
     i32(threads);
+    i32(regions.size());
+    insert(regions.empty() ? b.create<LLVM::ZeroOp>(loc, ptrTy).getResult()
+                           : b.create<LLVM::AddressOfOp>(loc, ptrTy, "granite_info_state_regions").getResult());
     b.create<LLVM::ReturnOp>(loc, value);
   }
   auto function = b.create<LLVM::LLVMFuncOp>(loc, "granite_model_info", LLVM::LLVMFunctionType::get(ptrTy, {}));
