@@ -130,3 +130,35 @@ TEST(Sampler, NeverDrawsMaskedIds) {
 
 } // namespace
 } // namespace granite::runtime::testing
+
+namespace granite::runtime::testing {
+namespace {
+
+TEST(Sampler, LogitBiasShiftsLogitsBeforeEverythingElse) {
+  SamplingParams params = onlyTemperature(0, 1);
+  params.logitBias = {{0, -100.0f}, {2, 2.5f}};
+  Sampler sampler(params, {});
+  // Id 0 is banned in effect, id 2 overtakes id 1 (1.0 + 2.5 > 3.0).
+  EXPECT_EQ(sampler.sample({9.0f, 3.0f, 1.0f}), 2);
+  params.logitBias = {{2, 1.5f}};
+  EXPECT_EQ(Sampler(params, {}).sample({0.0f, 3.0f, 1.0f}), 1);
+}
+
+TEST(Sampler, LogprobsAreTheLogSoftmaxOverSampleableIds) {
+  std::vector<double> p = {0.5, 0.25, 0.125, 0.125};
+  std::vector<float> logits = logitsForProbabilities(p);
+  logits.push_back(50.0f); // a masked id: excluded from the distribution
+  Sampler sampler(onlyTemperature(0, 1), {false, false, false, false, true});
+  TokenLogprobs logprobs = sampler.logprobs(logits, 2, 2);
+  EXPECT_EQ(logprobs.chosen.id, 2);
+  EXPECT_NEAR(logprobs.chosen.logit, std::log(0.125), 1e-6);
+  ASSERT_EQ(logprobs.top.size(), 2u);
+  EXPECT_EQ(logprobs.top[0].id, 0);
+  EXPECT_NEAR(logprobs.top[0].logit, std::log(0.5), 1e-6);
+  EXPECT_EQ(logprobs.top[1].id, 1);
+  EXPECT_NEAR(logprobs.top[1].logit, std::log(0.25), 1e-6);
+  EXPECT_TRUE(sampler.logprobs(logits, 0, 0).top.empty());
+}
+
+} // namespace
+} // namespace granite::runtime::testing

@@ -2,10 +2,11 @@
 // RUN: not granite-opt %s -granite-to-kernels 2>&1 | FileCheck %s --check-prefix=UNPLANNED
 // RUN: granite-opt %s -granite-plan-memory='max-tokens=4 context-length=8' -granite-to-kernels='threads=3' | FileCheck %s --check-prefix=THREADS
 
-// A baked-in thread count is the default the runtime reads from the model info (its last field); the forward pass
+// A baked-in thread count is the default the runtime reads from the model info (field 11); the forward pass
 // never touches the thread pool itself.
 // THREADS-LABEL: llvm.mlir.global internal constant @granite_info()
-// THREADS: %[[THREE:.*]] = llvm.mlir.constant(3 : i32) : i32
+// THREADS: llvm.insertvalue %{{.*}}, %{{.*}}[10]
+// THREADS-NEXT: %[[THREE:.*]] = llvm.mlir.constant(3 : i32) : i32
 // THREADS-NEXT: llvm.insertvalue %[[THREE]], %{{.*}}[11]
 
 // UNPLANNED: error: granite-to-kernels needs granite.memory_plan (run granite-plan-memory first)
@@ -100,15 +101,42 @@
 // CHECK: llvm.mlir.global internal constant @granite_info_target("x86-64-avx2\00")
 // CHECK: llvm.mlir.global internal constant @granite_info_weight_types("BF16 x1, F32 x11, Q8_0 x1\00")
 // CHECK: llvm.mlir.global internal constant @granite_info_build_id("lit\00")
-// ABI version, vocabulary, context, max tokens, state bytes (2048 KV + 1152 conv + 4096 SSM), scratch, weights.
+// The state's ranges {offset, bytes, bytes per position}: the KV cache's keys and values (8 positions of 32 floats),
+// then the recurrent conv and SSM states.
+// CHECK: llvm.mlir.global internal constant @granite_info_state_regions() {{.*}} : !llvm.array<4 x struct<(i64, i64, i64)>>
+// CHECK: llvm.mlir.constant(0 : i64)
+// CHECK-NEXT: llvm.insertvalue
+// CHECK-NEXT: llvm.mlir.constant(1024 : i64)
+// CHECK-NEXT: llvm.insertvalue
+// CHECK-NEXT: llvm.mlir.constant(128 : i64)
+// CHECK: llvm.mlir.constant(1024 : i64)
+// CHECK-NEXT: llvm.insertvalue
+// CHECK-NEXT: llvm.mlir.constant(1024 : i64)
+// CHECK-NEXT: llvm.insertvalue
+// CHECK-NEXT: llvm.mlir.constant(128 : i64)
+// CHECK: llvm.mlir.constant(2048 : i64)
+// CHECK-NEXT: llvm.insertvalue
+// CHECK-NEXT: llvm.mlir.constant(1152 : i64)
+// CHECK-NEXT: llvm.insertvalue
+// CHECK-NEXT: llvm.mlir.constant(0 : i64)
+// CHECK: llvm.mlir.constant(3200 : i64)
+// CHECK-NEXT: llvm.insertvalue
+// CHECK-NEXT: llvm.mlir.constant(4096 : i64)
+// CHECK-NEXT: llvm.insertvalue
+// CHECK-NEXT: llvm.mlir.constant(0 : i64)
+// ABI version, vocabulary, context, max tokens, state bytes (2048 KV + 1152 conv + 4096 SSM), scratch, weights,
+// ..., threads, then the 4 state ranges.
 // CHECK: llvm.mlir.global internal constant @granite_info()
-// CHECK: llvm.mlir.constant(2 : i32)
+// CHECK: llvm.mlir.constant(3 : i32)
 // CHECK: llvm.mlir.constant(16 : i32)
 // CHECK: llvm.mlir.constant(8 : i32)
 // CHECK: llvm.mlir.constant(4 : i32)
 // CHECK: llvm.mlir.constant(7296 : i64)
 // CHECK: llvm.mlir.constant({{[0-9]+}} : i64)
 // CHECK: llvm.mlir.constant({{[0-9]+}} : i64)
+// CHECK: llvm.mlir.constant(4 : i32)
+// CHECK-NEXT: llvm.insertvalue
+// CHECK-NEXT: llvm.mlir.addressof @granite_info_state_regions
 // CHECK-LABEL: llvm.func @granite_model_info() -> !llvm.ptr
 // CHECK-LABEL: llvm.func @granite_set_threads(%arg0: i32) -> i32
 // CHECK: llvm.call @halide_set_num_threads
