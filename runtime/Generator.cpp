@@ -77,7 +77,10 @@ void Generator::feedPrompt(const std::vector<int32_t> &prompt, GenerationResult 
   // What the model holds is reused when the prompt extends it, or when the model can roll back to the common part
   // (attention only: a recurrent state cannot).
   const bool heldAnything = !held_.empty();
-  size_t reused = common == held_.size() || (common > 0 && model_.truncate(static_cast<int32_t>(common))) ? common : 0;
+  const bool reuseOff = cache_ && cache_->capacityBytes() == 0;
+  size_t reused =
+      !reuseOff && (common == held_.size() || (common > 0 && model_.truncate(static_cast<int32_t>(common)))) ? common
+                                                                                                           : 0;
   held_.resize(reused);
   if (cache_) {
     if (const StateCache::Entry *entry = cache_->longestPrefix(prompt, reused + 1, limit)) {

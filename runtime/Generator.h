@@ -41,8 +41,9 @@ struct GenerationResult {
 
 class Generator {
 public:
-  /// With a `cache`, the state is snapshotted after every prompt and reply, and a prompt that does not extend what
-  /// the model holds resumes from the longest cached prefix.
+  /// Without a `cache`, a prompt that extends what the model holds (or that an attention-only model can roll back
+  /// to) is fed only past that prefix. With one, the state is also snapshotted after every prompt and reply, and a
+  /// prompt resumes from the longest cached prefix; a cache of capacity 0 turns all reuse off.
   Generator(Model &model, Tokenizer &tokenizer, SamplingParams sampling, StateCache *cache = nullptr);
 
   /// The sampling of the next replies; the random stream restarts from `sampling.seed`.

@@ -15,7 +15,9 @@ namespace granite::runtime {
 
 class StateCache {
 public:
-  /// `capacityBytes` 0 disables the cache.
+  /// `capacityBytes` 0 turns state reuse off altogether (--state-cache-mb 0): the Generator then prefills every
+  /// prompt from its first token, even one that extends what the model holds. That is the reference that reuse is
+  /// checked and measured against.
   explicit StateCache(uint64_t capacityBytes) : capacity_(capacityBytes) {}
 
   struct Entry {

@@ -159,3 +159,18 @@ TEST(StateCache, AnotherConversationInBetweenStillResumes) {
 
 } // namespace
 } // namespace granite::runtime::testing
+
+namespace granite::runtime::testing {
+namespace {
+
+TEST(StateCache, CapacityZeroPrefillsEveryPromptFromItsFirstToken) {
+  HistoryModel model(true);
+  StateCache off(0);
+  Turns turns = converse(model, &off);
+  for (const GenerationResult &result : turns.results)
+    EXPECT_EQ(result.evaluatedPromptTokens, result.promptTokens);
+  EXPECT_EQ(off.entries(), 0u);
+}
+
+} // namespace
+} // namespace granite::runtime::testing
