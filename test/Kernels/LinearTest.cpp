@@ -196,44 +196,51 @@ TEST_P(LinearTest, MatvecAgreesWithMatmulOnOneToken) {
 
 // expert_matvec reads only the experts named in expert_ids (repeats allowed) from the
 // [K, N, E] tensor; output slot s holds expert ids[s]'s product, N floats per slot.
-TEST(ExpertMatvecTest, SelectedExpertsOnly) {
+using ExpertMatvec = int (*)(halide_buffer_t *, halide_buffer_t *, halide_buffer_t *, halide_buffer_t *);
+struct ExpertCase {
+  const char *family;
+  WType type;
+  int K;
+  ExpertMatvec expert;
+};
+
+class ExpertMatvecTest : public ::testing::TestWithParam<ExpertCase> {};
+
+TEST_P(ExpertMatvecTest, SelectedExpertsOnly) {
+  const ExpertCase &c = GetParam();
+  GRANITE_SKIP_UNLESS_HOST_RUNS(c.family);
   const int N = 19, E = 5, slots = 3;
-  struct Case {
-    const char *family;
-    WType type;
-    int K;
-    int (*expert)(halide_buffer_t *, halide_buffer_t *, halide_buffer_t *, halide_buffer_t *);
-  };
-  for (const Case &c : {Case{"avx2", WType::F32, 100, avx2_expert_matvec_f32},
-                        Case{"avx2", WType::Q4_K, 512, avx2_expert_matvec_q4_k},
-                        Case{"bf16", WType::F32, 100, bf16_expert_matvec_f32},
-                        Case{"bf16", WType::Q4_K, 512, bf16_expert_matvec_q4_k}}) {
-    SCOPED_TRACE(std::string(c.family) + " " + infoOf(c.type).name);
-    if (!target::hostCanRun(testFamily(c.family)))
-      continue;
-    // E experts stacked as one matrix of E*N rows: expert e is rows [e*N, (e+1)*N).
-    RandomWeights all = makeRandomWeights(c.type, c.K, N * E, 61);
-    std::vector<int32_t> ids = {4, 0, 4};
-    std::vector<float> x = randomFloats(c.K, 62);
-    Halide::Runtime::Buffer<void> weights;
-    if (c.type == WType::F32)
-      weights = Halide::Runtime::Buffer<float>((float *)all.kernelBytes.data(), c.K, N, E);
-    else
-      weights = Halide::Runtime::Buffer<uint8_t>(all.kernelBytes.data(), int(all.rowBytes), N, E);
-    Halide::Runtime::Buffer<int32_t> idBuf(ids.data(), slots);
-    Halide::Runtime::Buffer<float> xBuf(x.data(), c.K), yBuf(N * slots);
-    ASSERT_EQ(c.expert(weights, idBuf, xBuf, yBuf), 0);
-    for (int s = 0; s < slots; ++s) {
-      RandomWeights expert = all;
-      expert.N = N;
-      expert.dequantized.assign(all.dequantized.begin() + size_t(ids[s]) * N * c.K,
-                                all.dequantized.begin() + size_t(ids[s] + 1) * N * c.K);
-      expert.bytes.assign(all.bytes.begin() + size_t(ids[s]) * N * all.rowBytes,
-                          all.bytes.begin() + size_t(ids[s] + 1) * N * all.rowBytes);
-      expectProductMatches(expert, x, 1, yBuf.data() + s * N, quantizedDot(c.family, c.type));
-    }
+  // E experts stacked as one matrix of E*N rows: expert e is rows [e*N, (e+1)*N).
+  RandomWeights all = makeRandomWeights(c.type, c.K, N * E, 61);
+  std::vector<int32_t> ids = {4, 0, 4};
+  std::vector<float> x = randomFloats(c.K, 62);
+  Halide::Runtime::Buffer<void> weights;
+  if (c.type == WType::F32)
+    weights = Halide::Runtime::Buffer<float>((float *)all.kernelBytes.data(), c.K, N, E);
+  else
+    weights = Halide::Runtime::Buffer<uint8_t>(all.kernelBytes.data(), int(all.rowBytes), N, E);
+  Halide::Runtime::Buffer<int32_t> idBuf(ids.data(), slots);
+  Halide::Runtime::Buffer<float> xBuf(x.data(), c.K), yBuf(N * slots);
+  ASSERT_EQ(c.expert(weights, idBuf, xBuf, yBuf), 0);
+  for (int s = 0; s < slots; ++s) {
+    RandomWeights expert = all;
+    expert.N = N;
+    expert.dequantized.assign(all.dequantized.begin() + size_t(ids[s]) * N * c.K,
+                              all.dequantized.begin() + size_t(ids[s] + 1) * N * c.K);
+    expert.bytes.assign(all.bytes.begin() + size_t(ids[s]) * N * all.rowBytes,
+                        all.bytes.begin() + size_t(ids[s] + 1) * N * all.rowBytes);
+    expectProductMatches(expert, x, 1, yBuf.data() + s * N, quantizedDot(c.family, c.type));
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(Families, ExpertMatvecTest,
+                         ::testing::Values(ExpertCase{"avx2", WType::F32, 100, avx2_expert_matvec_f32},
+                                           ExpertCase{"avx2", WType::Q4_K, 512, avx2_expert_matvec_q4_k},
+                                           ExpertCase{"bf16", WType::F32, 100, bf16_expert_matvec_f32},
+                                           ExpertCase{"bf16", WType::Q4_K, 512, bf16_expert_matvec_q4_k}),
+                         [](const ::testing::TestParamInfo<ExpertCase> &info) {
+                           return std::string(info.param.family) + "_" + infoOf(info.param.type).name;
+                         });
 
 /// Rounds to the nearest BF16, ties to even (what the kernel's f32 -> bf16 cast does).
 float roundToBf16(float v) {
