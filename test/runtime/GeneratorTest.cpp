@@ -67,6 +67,25 @@ TEST(Generator, HoldsBackAPossibleStopPrefixThenReleasesIt) {
   EXPECT_EQ(streamed.all(), "one ST two");
 }
 
+TEST(Generator, AStopStringSplitAcrossTokensIsNeverStreamedInPart) {
+  Tokenizer &tokenizer = graniteTokenizer();
+  std::vector<int32_t> reply = tokenizer.encode(" hello world again", false);
+  // "lo wo" begins inside the first token and ends inside the second.
+  ASSERT_EQ(tokenizer.decode({reply[0]}, false), " hello");
+  ASSERT_EQ(tokenizer.decode({reply[1]}, false), " world");
+  ScriptedModel model(kGraniteVocabularySize, {withEnd(reply)}, kGraniteEndOfTextId);
+  Generator generator(model, tokenizer, greedy());
+  GenerationLimits limits;
+  limits.stopStrings = {"lo wo"};
+  Streamed streamed;
+  GenerationResult result = generator.generate(tokenizer.encode("Hi", false), limits,
+                                               [&](std::string_view t) { streamed.chunks.emplace_back(t); });
+  EXPECT_EQ(result.text, " hel");
+  EXPECT_EQ(result.stopReason, StopReason::StopString);
+  // After " hello" only " hel" was final: "lo" could begin the stop string, and it did.
+  EXPECT_EQ(streamed.chunks, (std::vector<std::string>{" hel"}));
+}
+
 TEST(Generator, MaxTokensAndContextLimit) {
   Tokenizer &tokenizer = graniteTokenizer();
   std::vector<int32_t> script = tokenizer.encode("a b c d e f g", false);
