@@ -67,12 +67,16 @@ protected:
   }
   void TearDown() override { fs::remove_all(dir_); }
 
-  ToolResult inspect(const std::string &bytes, const std::string &name) {
-    const fs::path file = dir_ / (name + ".gguf"), out = dir_ / (name + ".out"), err = dir_ / (name + ".err");
+  fs::path write(const std::string &bytes, const std::string &name) {
+    const fs::path file = dir_ / (name + ".gguf");
     std::ofstream(file, std::ios::binary) << bytes;
-    const std::string tool = std::string(GRANITE_BIN_DIR) + "/granitec-inspect-sanitized";
-    const std::string cmd = "timeout 60 '" + tool + "' '" + file.string() + "' >'" + out.string() + "' 2>'" +
-                            err.string() + "'";
+    return file;
+  }
+
+  /// Runs `command` (a tool and its arguments, quoted) with a time limit, capturing stdout and stderr.
+  ToolResult run(const std::string &command, const std::string &name) {
+    const fs::path out = dir_ / (name + ".out"), err = dir_ / (name + ".err");
+    const std::string cmd = "timeout 60 " + command + " >'" + out.string() + "' 2>'" + err.string() + "'";
     const int status = std::system(cmd.c_str());
     ToolResult r;
     r.exitCode = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
@@ -81,17 +85,33 @@ protected:
     return r;
   }
 
-  /// Both checks for one hostile file.
+  /// `granitec inspect` built with ASan and UBSan.
+  ToolResult inspect(const std::string &bytes, const std::string &name) {
+    const fs::path file = write(bytes, name);
+    return run("'" + std::string(GRANITE_BIN_DIR) + "/granitec-inspect-sanitized' '" + file.string() + "'", name);
+  }
+
+  /// `granitec compile FILE -o OUT`: must fail before writing OUT.
+  ToolResult compile(const std::string &bytes, const std::string &name) {
+    const fs::path file = write(bytes, name), executable = dir_ / (name + ".exe");
+    ToolResult r = run("'" + std::string(GRANITE_BIN_DIR) + "/granitec' compile '" + file.string() + "' -o '" +
+                           executable.string() + "'",
+                       name + ".compile");
+    EXPECT_FALSE(fs::exists(executable)) << name << ": compile left an output behind";
+    return r;
+  }
+
+  /// The three checks of one hostile file: the reader's message is exactly `expected`, and inspect and compile
+  /// each print exactly that in one line naming the file and exit with status 1.
   void expectRejected(const std::string &bytes, const std::string &name, const std::string &expected) {
     SCOPED_TRACE(name);
-    const std::string message = inProcessError(bytes);
-    EXPECT_NE(message.find(expected), std::string::npos) << "message: " << message;
-    ToolResult r = inspect(bytes, name);
-    EXPECT_EQ(r.exitCode, 1) << r.err; // 124 = hang, sanitizer aborts give other codes
-    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
-    EXPECT_NE(r.err.find(expected), std::string::npos) << r.err;
-    EXPECT_EQ(r.err.rfind("granitec: error: ", 0), 0u) << r.err;
-    EXPECT_TRUE(r.out.empty()) << r.out;
+    EXPECT_EQ(inProcessError(bytes), expected);
+    const std::string line = "granitec: error: " + (dir_ / (name + ".gguf")).string() + ": " + expected + "\n";
+    for (const ToolResult &r : {inspect(bytes, name), compile(bytes, name)}) {
+      EXPECT_EQ(r.exitCode, 1) << r.err; // 124 = hang, sanitizer aborts give other codes
+      EXPECT_EQ(r.err, line);
+      EXPECT_TRUE(r.out.empty()) << r.out;
+    }
   }
 
   fs::path dir_;
@@ -126,10 +146,12 @@ TEST_F(HostileFiles, TruncationAnywhereIsReported) {
     EXPECT_TRUE(message.find("truncated") != std::string::npos || message.find("past the end") != std::string::npos ||
                 message.find("more than") != std::string::npos)
         << "cut at " << cuts[k] << ": " << message;
-    if (k % 8 == 0) { // every 8th cut also through the command-line tool
-      ToolResult r = inspect(bytes, "cut" + std::to_string(cuts[k]));
-      EXPECT_EQ(r.exitCode, 1) << "cut at " << cuts[k] << ": " << r.err;
-      EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    if (k % 8 == 0) { // every 8th cut also through the command-line tools
+      const std::string name = "cut" + std::to_string(cuts[k]);
+      for (const ToolResult &r : {inspect(bytes, name), compile(bytes, name)}) {
+        EXPECT_EQ(r.exitCode, 1) << "cut at " << cuts[k] << ": " << r.err;
+        EXPECT_EQ(r.err, "granitec: error: " + (dir_ / (name + ".gguf")).string() + ": " + message + "\n");
+      }
       ++viaTool;
     }
   }
@@ -137,35 +159,41 @@ TEST_F(HostileFiles, TruncationAnywhereIsReported) {
   EXPECT_GT(viaTool, 10u);
 }
 
-TEST_F(HostileFiles, EmptyFile) { expectRejected("", "empty", "truncated file: the GGUF magic needs 4 bytes"); }
+TEST_F(HostileFiles, EmptyFile) {
+  expectRejected("", "empty", "truncated file: the GGUF magic needs 4 bytes at offset 0, but the file ends at 0");
+}
 
 TEST_F(HostileFiles, BadMagic) {
   std::string b = goldenBytes("dense-q8_0");
   b[0] = 'F';
-  expectRejected(b, "magic", "not a GGUF file: magic bytes are 46 47 55 46");
+  expectRejected(b, "magic", "not a GGUF file: magic bytes are 46 47 55 46, expected 47 47 55 46 (\"GGUF\")");
 }
 
 TEST_F(HostileFiles, Versions1And4) {
   std::string b = goldenBytes("dense-q8_0");
   poke<uint32_t>(b, 4, 1);
-  expectRejected(b, "v1", "unsupported GGUF version 1");
+  expectRejected(b, "v1", "unsupported GGUF version 1 (granitec reads versions 2 and 3)");
   poke<uint32_t>(b, 4, 4);
-  expectRejected(b, "v4", "unsupported GGUF version 4");
+  expectRejected(b, "v4", "unsupported GGUF version 4 (granitec reads versions 2 and 3)");
 }
 
 TEST_F(HostileFiles, HugeCounts) {
   std::string b = goldenBytes("dense-q8_0");
   poke<uint64_t>(b, 8, uint64_t(1) << 60);
-  expectRejected(b, "tensors2e60", "tensor count 1152921504606846976 is more than a file of");
+  const std::string size = std::to_string(b.size());
+  expectRejected(b, "tensors2e60",
+                 "tensor count 1152921504606846976 is more than a file of " + size + " bytes can hold");
   b = goldenBytes("dense-q8_0");
   poke<uint64_t>(b, 16, ~uint64_t(0));
-  expectRejected(b, "kv-max", "metadata count 18446744073709551615 is more than a file of");
+  expectRejected(b, "kv-max", "metadata count 18446744073709551615 is more than a file of " + size + " bytes can hold");
 }
 
 TEST_F(HostileFiles, StringLengthPastEndOfFile) {
   std::string b = goldenBytes("dense-q8_0");
   poke<uint64_t>(b, 24, uint64_t(1) << 40); // length of the first metadata key
-  expectRejected(b, "strlen", "has length 1099511627776 at offset 24, past the end of the file");
+  expectRejected(b, "strlen",
+                 "the key of metadata entry 0 has length 1099511627776 at offset 24, past the end of the file (" +
+                     std::to_string(b.size()) + " bytes)");
 }
 
 TEST_F(HostileFiles, ArrayCountPastEndOfFile) {
@@ -177,7 +205,10 @@ TEST_F(HostileFiles, ArrayCountPastEndOfFile) {
   std::string b = written(w);
   // The new array is the first entry: key length (8) + key (9) + type (4) + element type (4) -> count at 49.
   poke<uint64_t>(b, 24 + 8 + 9 + 4 + 4, uint64_t(1) << 59);
-  expectRejected(b, "arraycount", "metadata key 'big.array' claims 576460752303423488 array elements");
+  // The elements would start after the count, at 57.
+  expectRejected(b, "arraycount",
+                 "metadata key 'big.array' claims 576460752303423488 array elements of type u64, more than the " +
+                     std::to_string(b.size() - 57) + " bytes left in the file can hold");
 }
 
 TEST_F(HostileFiles, DeeplyNestedArrays) {
@@ -234,33 +265,38 @@ TEST_F(HostileFiles, TensorOffsets) {
   gguf::File f = parseGolden("dense-q8_0");
   gguf::Writer past = gguf::copyOf(f);
   past.tensors().back().offsetOverride = uint64_t(1) << 40;
-  expectRejected(written(past), "offsetpast", "extends past the end of the file");
+  const std::string end = " extends past the end of the file (" + std::to_string(written(past).size()) + " bytes)";
+  expectRejected(written(past), "offsetpast",
+                 "tensor 'blk.1.ffn_up.weight' (139264 bytes at data offset 1099511627776)" + end);
   gguf::Writer wrapping = gguf::copyOf(f);
   wrapping.tensors().back().offsetOverride = ~uint64_t(31); // aligned, and start + offset overflows
-  expectRejected(written(wrapping), "offsetwrap", "extends past the end of the file");
+  expectRejected(written(wrapping), "offsetwrap",
+                 "tensor 'blk.1.ffn_up.weight' (139264 bytes at data offset 18446744073709551584)" + end);
   gguf::Writer misaligned = gguf::copyOf(f);
   misaligned.tensors().back().offsetOverride = 16;
-  expectRejected(written(misaligned), "misaligned", "data offset 16, not a multiple of the alignment 32");
+  expectRejected(written(misaligned), "misaligned",
+                 "tensor 'blk.1.ffn_up.weight' has data offset 16, not a multiple of the alignment 32");
   gguf::Writer overlap = gguf::copyOf(f);
   overlap.tensors()[1].offsetOverride = 0;
-  expectRejected(written(overlap), "overlap", "overlap in the data section");
+  expectRejected(written(overlap), "overlap",
+                 "tensors 'token_embd.weight' and 'output_norm.weight' overlap in the data section");
 }
 
 TEST_F(HostileFiles, DimensionsProductOverflow) {
   gguf::File f = parseGolden("dense-q8_0");
   gguf::Writer w = gguf::copyOf(f);
   w.tensors().back().ne = {uint64_t(1) << 32, uint64_t(1) << 32, 16};
-  expectRejected(written(w), "dims", "the product of its dimensions overflows");
+  expectRejected(written(w), "dims", "tensor 'blk.1.ffn_up.weight': the product of its dimensions overflows");
   gguf::Writer many = gguf::copyOf(f);
   many.tensors().back().ne = {1, 1, 1, 1, 1};
-  expectRejected(written(many), "ndims", "has 5 dimensions (1 to 4 allowed)");
+  expectRejected(written(many), "ndims", "tensor 'blk.1.ffn_up.weight' has 5 dimensions (1 to 4 allowed)");
 }
 
 TEST_F(HostileFiles, UnknownTensorType) {
   gguf::File f = parseGolden("dense-q8_0");
   gguf::Writer w = gguf::copyOf(f);
   w.tensors().back().type = 99;
-  expectRejected(written(w), "type99", "has unknown or unsupported tensor type 99");
+  expectRejected(written(w), "type99", "tensor 'blk.1.ffn_up.weight' has unknown or unsupported tensor type 99");
 }
 
 TEST_F(HostileFiles, WrongArchitecture) {
@@ -268,7 +304,9 @@ TEST_F(HostileFiles, WrongArchitecture) {
   gguf::Writer w = gguf::copyOf(f);
   static const std::string llama = "llama";
   w.metadata().front().second = gguf::Value::makeString(llama);
-  expectRejected(written(w), "llama", "architecture 'llama' is not a Granite 4.0 model");
+  expectRejected(written(w), "llama",
+                 "architecture 'llama' is not a Granite 4.0 model (granitec compiles granite, granitehybrid and "
+                 "granitemoe)");
 }
 
 TEST_F(HostileFiles, MissingRequiredTensor) {
