@@ -4,12 +4,16 @@
 #include "runtime/CliOptions.h"
 #include "runtime/Generator.h"
 #include "runtime/InterruptGuard.h"
-#include "runtime/ToolCalls.h"
+#include "runtime/OpenAiResponse.h"
+#include "runtime/Server.h"
+#include "runtime/StateCache.h"
 
 #include <nlohmann/json.hpp>
 
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <iterator>
 #include <random>
 #include <unistd.h>
 
@@ -27,46 +31,49 @@ Json loadTools(const std::string &path) {
   return tools;
 }
 
-Json replyJson(const GenerationResult &result, uint64_t seed) {
-  ParsedReply parsed = parseToolCalls(result.text);
-  Json calls = Json::array();
-  for (const ToolCall &call : parsed.toolCalls) calls.push_back(toolCallJson(call));
-  double tokensPerSecond = result.generationSeconds > 0 ? result.ids.size() / result.generationSeconds : 0;
-  return Json{{"text", result.text},
-              {"content", parsed.content},
-              {"tool_calls", calls},
-              {"tool_call_errors", parsed.errors},
-              {"stop_reason", stopReasonName(result.stopReason)},
-              {"prompt_tokens", result.promptTokens},
-              {"evaluated_prompt_tokens", result.evaluatedPromptTokens},
-              {"completion_tokens", result.ids.size()},
-              {"seed", seed},
-              {"timings",
-               {{"prompt_ms", result.promptSeconds * 1e3},
-                {"generation_ms", result.generationSeconds * 1e3},
-                {"tokens_per_second", tokensPerSecond}}}};
+/// The text of -f FILE, or of stdin for "-". One final newline is dropped, as llama.cpp's -f does: files and piped
+/// text end with one that is not part of the prompt.
+std::string readPromptFile(const std::string &path, std::istream &in) {
+  std::string text;
+  if (path == "-") {
+    text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  } else {
+    std::ifstream file(path, std::ios::binary);
+    if (!file) throw UsageError("-f: cannot open '" + path + "'");
+    text.assign(std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>());
+  }
+  if (!text.empty() && text.back() == '\n') text.pop_back();
+  return text;
+}
+
+/// The program's file name without its directory: the model name in --json replies and in the server's responses.
+std::string baseName(const std::string &path) {
+  size_t slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
 class GenerationSession {
 public:
-  GenerationSession(const CliOptions &options, Tokenizer &tokenizer, Model &model, CliStreams streams)
-      : options_(options), tokenizer_(tokenizer), streams_(streams),
+  GenerationSession(const CliOptions &options, Tokenizer &tokenizer, Model &model, CliStreams streams,
+                    std::string modelName, StateCache *cache)
+      : options_(options), tokenizer_(tokenizer), streams_(streams), modelName_(std::move(modelName)),
         seed_(options.seedGiven ? options.sampling.seed : std::random_device{}()),
-        generator_(model, tokenizer, withSeed(options.sampling, seed_)) {
+        generator_(model, tokenizer, withSeed(options.sampling, seed_), cache) {
     limits_.maxTokens = options.maxTokens;
     limits_.stopStrings = options.stopStrings;
     limits_.renderSpecial = options.special;
   }
 
-  /// Generates, streams (or prints the JSON object) and returns the reply.
-  GenerationResult reply(const std::vector<int32_t> &prompt) {
+  /// Generates, streams (or prints the OpenAI-shaped JSON object: a chat.completion for a chat turn, else a
+  /// text_completion) and returns the reply.
+  GenerationResult reply(const std::vector<int32_t> &prompt, bool chatTurn) {
     InterruptGuard guard;
     auto stream = [&](std::string_view text) {
       if (!options_.json) streams_.out << text << std::flush;
     };
     GenerationResult result = generator_.generate(prompt, limits_, stream, &guard.flag());
     if (options_.json)
-      streams_.out << replyJson(result, seed_).dump(-1, ' ', false, Json::error_handler_t::replace) << "\n";
+      streams_.out << dumpJson(replyJson(result, chatTurn)) << "\n";
     else
       streams_.out << "\n";
     streams_.out.flush();
@@ -85,21 +92,94 @@ private:
     return params;
   }
 
+  /// OpenAI's object, plus what only a local run knows: the seed (to repeat a random run), why the reply ended
+  /// (finish_reason does not tell an interrupted reply or a full context apart) and the timings.
+  Json replyJson(const GenerationResult &result, bool chatTurn) const {
+    Json object;
+    if (chatTurn) {
+      ChatReplyOptions reply;
+      reply.renderSpecial = options_.special;
+      object = chatCompletionJson(result, tokenizer_, newChatResponseInfo(modelName_), reply);
+    } else {
+      object = textCompletionJson(result, tokenizer_, newCompletionResponseInfo(modelName_), /*logprobs=*/false,
+                                  options_.special);
+    }
+    double tokensPerSecond = result.generationSeconds > 0 ? result.ids.size() / result.generationSeconds : 0;
+    object["seed"] = seed_;
+    object["stop_reason"] = stopReasonName(result.stopReason);
+    object["timings"] = {{"prompt_ms", result.promptSeconds * 1e3},
+                         {"generation_ms", result.generationSeconds * 1e3},
+                         {"tokens_per_second", tokensPerSecond}};
+    return object;
+  }
+
   const CliOptions &options_;
   Tokenizer &tokenizer_;
   CliStreams streams_;
+  std::string modelName_;
   uint64_t seed_;
   Generator generator_;
   GenerationLimits limits_;
 };
 
-void runChat(const CliOptions &options, Tokenizer &tokenizer, Model &model, CliStreams streams) {
-  Json messages = Json::array();
-  if (options.system) messages.push_back({{"role", "system"}, {"content", *options.system}});
-  Json tools = options.toolsFile ? loadTools(*options.toolsFile) : Json();
-  GenerationSession session(options, tokenizer, model, streams);
-  session.stopAtRoleHeaders();
+/// The chat's messages as the model sees them: rendered with the template and tokenized.
+class Conversation {
+public:
+  Conversation(const CliOptions &options, Tokenizer &tokenizer) : tokenizer_(tokenizer), special_(options.special) {
+    if (options.system) messages_.push_back({{"role", "system"}, {"content", *options.system}});
+    kept_ = messages_.size();
+    if (options.toolsFile) tools_ = loadTools(*options.toolsFile);
+  }
 
+  void add(const char *role, const std::string &content) {
+    messages_.push_back({{"role", role}, {"content", content}});
+  }
+  void removeNewest() { messages_.erase(messages_.size() - 1); }
+
+  /// The prompt of the whole conversation, ready for the assistant's next reply.
+  std::vector<int32_t> prompt() { return encode(messages_); }
+  /// The prompt of the system message and the newest message only: what dropping every exchange would leave.
+  std::vector<int32_t> shortestPrompt() {
+    Json shortest = Json::array();
+    for (size_t i = 0; i < kept_; ++i) shortest.push_back(messages_[i]);
+    shortest.push_back(messages_.back());
+    return encode(shortest);
+  }
+  /// Drops the oldest user message and the reply to it (never the system message); false when no exchange
+  /// precedes the newest message.
+  bool dropOldestExchange() {
+    if (messages_.size() < kept_ + 3) return false;
+    auto first = messages_.begin() + static_cast<std::ptrdiff_t>(kept_);
+    messages_.erase(first, first + 2);
+    return true;
+  }
+
+private:
+  std::vector<int32_t> encode(const Json &messages) {
+    RenderedChat rendered = renderGraniteChat(messages, tools_, Json(), /*addGenerationPrompt=*/true);
+    // What the user typed stays text ("<|start_of_role|>" in a message is not a role switch) unless --special.
+    return tokenizer_.encodeTemplate(rendered.text, special_ ? std::vector<TextSpan>{} : rendered.literalSpans);
+  }
+
+  Tokenizer &tokenizer_;
+  bool special_;
+  Json messages_ = Json::array();
+  size_t kept_ = 0; ///< leading messages that are never dropped (the system message)
+  Json tools_;
+};
+
+/// Runs the chat; returns 1 when some turn was skipped (too long for the context), else 0.
+int runChat(const CliOptions &options, Tokenizer &tokenizer, Model &model, CliStreams streams,
+            const std::string &program) {
+  Conversation conversation(options, tokenizer);
+  StateCache cache(static_cast<uint64_t>(options.stateCacheMb) << 20);
+  GenerationSession session(options, tokenizer, model, streams, baseName(program), &cache);
+  session.stopAtRoleHeaders();
+  // A turn needs room for its reply after the prompt: -n tokens, or 256 without -n, but at most half the context.
+  const int64_t context = model.contextLength();
+  const int64_t replyRoom = std::min<int64_t>(options.maxTokens >= 0 ? std::max(options.maxTokens, 1) : 256,
+                                              context / 2);
+  int status = 0;
   std::optional<std::string> pending = options.prompt;
   for (;;) {
     std::string line;
@@ -107,22 +187,54 @@ void runChat(const CliOptions &options, Tokenizer &tokenizer, Model &model, CliS
       line = *pending;
       pending.reset();
     } else {
-      if (streams.interactive) streams.out << "> " << std::flush;
+      if (streams.interactive) streams.err << "> " << std::flush;
       if (!std::getline(streams.in, line)) break;
       if (line.empty()) continue;
     }
-    messages.push_back({{"role", "user"}, {"content", line}});
-    RenderedChat rendered = renderGraniteChat(messages, tools, Json(), /*addGenerationPrompt=*/true);
-    // What the user typed stays text ("<|start_of_role|>" in a message is not a role switch) unless --special.
-    GenerationResult result = session.reply(tokenizer.encodeTemplate(
-        rendered.text, options.special ? std::vector<TextSpan>{} : rendered.literalSpans));
-    // The reply goes into the history as generated (tool-call blocks included), so the next render reproduces
-    // exactly the tokens the model saw.
-    messages.push_back({{"role", "assistant"}, {"content", result.text}});
+    conversation.add("user", line);
+    std::vector<int32_t> prompt = conversation.prompt();
+    if (context > 0 && static_cast<int64_t>(prompt.size()) + replyRoom > context) {
+      const size_t shortest = conversation.shortestPrompt().size();
+      if (static_cast<int64_t>(shortest) >= context) {
+        streams.err << program << ": error: this message does not fit the context: " << shortest
+                    << " tokens with the chat template, the context holds " << context << "; it was skipped\n";
+        conversation.removeNewest();
+        status = 1;
+        continue;
+      }
+      int dropped = 0;
+      while (static_cast<int64_t>(prompt.size()) + replyRoom > context && conversation.dropOldestExchange()) {
+        ++dropped;
+        prompt = conversation.prompt();
+      }
+      if (dropped)
+        streams.err << program << ": the chat fills the context of " << context << " positions: dropped its "
+                    << (dropped == 1 ? "oldest exchange" : std::to_string(dropped) + " oldest exchanges") << "\n";
+    }
+    GenerationResult result = session.reply(prompt, /*chatTurn=*/true);
+    // The reply goes into the history as printed (tool-call blocks included), so the next render usually extends
+    // exactly the tokens the model holds; where it does not (U+FFFD in place of bytes that formed no character), the
+    // state cache resumes from the snapshot taken after this turn's prompt.
+    conversation.add("assistant", result.text);
   }
+  return status;
 }
 
-int run(const CliOptions &options, Tokenizer &tokenizer, const ModelLoader &loadModel, CliStreams streams) {
+int serve(const CliOptions &options, Tokenizer &tokenizer, Model &model, CliStreams streams,
+          const std::string &program) {
+  ServerOptions server;
+  server.host = options.host;
+  server.port = options.port;
+  const char *environmentKey = std::getenv("GRANITE_API_KEY");
+  server.apiKey = options.apiKey ? *options.apiKey : environmentKey ? environmentKey : "";
+  server.modelName = baseName(program);
+  server.defaults = options.sampling;
+  StateCache cache(static_cast<uint64_t>(options.stateCacheMb) << 20);
+  return runServer(server, tokenizer, model, cache, streams.err);
+}
+
+int run(CliOptions options, Tokenizer &tokenizer, const ModelLoader &loadModel, CliStreams streams,
+        const std::string &program) {
   if (options.tokenize) {
     std::vector<int32_t> ids = tokenizer.encode(*options.tokenize, options.special);
     for (size_t i = 0; i < ids.size(); ++i) streams.out << (i ? " " : "") << ids[i];
@@ -133,14 +245,14 @@ int run(const CliOptions &options, Tokenizer &tokenizer, const ModelLoader &load
     streams.out << tokenizer.decode(parseIdList("--detokenize", *options.detokenize), options.special);
     return 0;
   }
-  if (options.compiledModelMode()) throw UsageError("--ids, --bench and --info need a compiled model executable");
+  if (options.compiledModelMode())
+    throw UsageError("--ids, --bench, --info and --version need a compiled model executable");
+  if (options.promptFile) options.prompt = readPromptFile(*options.promptFile, streams.in);
   std::unique_ptr<Model> model = loadModel();
-  if (options.chat) {
-    runChat(options, tokenizer, *model, streams);
-    return 0;
-  }
-  GenerationSession session(options, tokenizer, *model, streams);
-  session.reply(tokenizer.encode(*options.prompt, options.special));
+  if (options.serve) return serve(options, tokenizer, *model, streams, program);
+  if (options.chat) return runChat(options, tokenizer, *model, streams, program);
+  GenerationSession session(options, tokenizer, *model, streams, baseName(program), /*cache=*/nullptr);
+  session.reply(tokenizer.encode(*options.prompt, options.special), /*chatTurn=*/false);
   return 0;
 }
 
@@ -154,7 +266,7 @@ int runCli(const std::string &programName, const std::vector<std::string> &args,
       streams.out << cliHelp(programName);
       return 0;
     }
-    return run(options, tokenizer, loadModel, streams);
+    return run(options, tokenizer, loadModel, streams, programName);
   } catch (const UsageError &e) {
     streams.err << programName << ": " << e.what() << "\n";
     return 2;

@@ -19,6 +19,7 @@ public:
 struct CliOptions {
   bool help = false;
   std::optional<std::string> prompt;     ///< -p: raw completion, or the first user turn with --chat
+  std::optional<std::string> promptFile; ///< -f FILE (or "-p -": "-", stdin): the CLI reads it into `prompt`
   bool chat = false;
   std::optional<std::string> system;
   std::optional<std::string> toolsFile;
@@ -30,6 +31,14 @@ struct CliOptions {
   std::vector<std::string> stopStrings;
   SamplingParams sampling;
   bool seedGiven = false;
+  int32_t stateCacheMb = 1024;              ///< --state-cache-mb: snapshots for multi-turn reuse (0: off)
+  int32_t contextSize = 0;                  ///< -c/--ctx-size: positions to use (0: the compiled context)
+
+  // The OpenAI-compatible server (runtime/Server.h).
+  bool serve = false;
+  std::string host = "127.0.0.1";
+  int32_t port = 8080;                      ///< 0: any free port (the one taken is printed)
+  std::optional<std::string> apiKey;        ///< --api-key, else GRANITE_API_KEY
 
   // Checks of the compiled model itself, served by the generated executable's main (runtime/ModelMain.cpp).
   std::optional<std::vector<int32_t>> ids;  ///< --ids: the prompt as token ids (no BOS, no tokenizer)
@@ -40,12 +49,13 @@ struct CliOptions {
   bool bench = false;
   int32_t benchPrompt = 0;                  ///< 0: 512, less when the context is shorter
   int32_t benchGen = 0;                     ///< 0: 128, less when the context is shorter
-  int32_t threads = 0;                      ///< --threads: kernel worker threads (0: the kernels' default)
+  int32_t threads = 0;                      ///< -t/--threads: kernel worker threads (0: the kernels' default)
   bool info = false;
+  bool version = false;
   bool mmap = false;                        ///< --mmap: the kernels read the mapped weights (runtime/WeightMemory.h)
 
   /// A mode that needs the compiled model's own interface, not just runtime/Model.h.
-  bool compiledModelMode() const { return ids || bench || info; }
+  bool compiledModelMode() const { return ids || bench || info || version; }
 };
 
 /// Parses "1,2,3" (spaces around ids allowed). Throws UsageError naming `flag`.

@@ -1,6 +1,6 @@
 // main() of every generated executable: maps the payload granitec appended, builds the tokenizer from the embedded
 // vocabulary and serves the command line. The checks of the compiled model itself (--ids, --logits, --greedy,
-// --bench, --info) are here; everything else is runtime/Cli.h over the Model interface.
+// --bench, --info, --version) and -c are here; everything else is runtime/Cli.h over the Model interface.
 #include "runtime/ChatTemplate.h"
 #include "runtime/Cli.h"
 #include "runtime/CliOptions.h"
@@ -208,6 +208,12 @@ void printInfo(const CompiledModel &model, int32_t threads, const MappedPayload 
   if (threads) std::cout << "threads: " << threads << "\n";
 }
 
+/// --version: what granite_model_info() knows without the weights.
+void printVersion(const GraniteModelInfo &info) {
+  std::cout << "build id: " << info.build_id << "\n"
+            << "target: " << info.target << "\n";
+}
+
 WeightMemory placeWeights(const CliOptions &options, const MappedPayload &payload) {
   return options.mmap ? WeightMemory::mapped(payload.weights()) : WeightMemory::hugePageCopy(payload.weights());
 }
@@ -217,6 +223,7 @@ int runCompiledModelMode(const std::string &program, const CliOptions &options, 
   try {
     WeightMemory weights = placeWeights(options, payload);
     CompiledModel model(weights.data(), weights.size());
+    if (options.contextSize) model.limitContext(options.contextSize); // checked against the compiled one in main
     int32_t threads = options.threads ? model.setThreads(options.threads) : 0;
     model.setChunkSize(options.chunk);
     if (options.info)
@@ -250,6 +257,16 @@ int main(int argc, char **argv) {
     std::cout << cliHelp(program);
     return 0;
   }
+  const GraniteModelInfo &info = *granite_model_info();
+  if (options.version) {
+    printVersion(info);
+    return 0;
+  }
+  if (options.contextSize > info.context_length) {
+    std::cerr << program << ": -c " << options.contextSize << " is more than the compiled context of "
+              << info.context_length << " positions\n";
+    return 2;
+  }
 
   std::optional<MappedPayload> payload;
   std::unique_ptr<Tokenizer> tokenizer;
@@ -267,6 +284,7 @@ int main(int argc, char **argv) {
   return runCliMain(argc, argv, *tokenizer, [&]() -> std::unique_ptr<Model> {
     weights.emplace(placeWeights(options, *payload));
     auto model = std::make_unique<CompiledModel>(weights->data(), weights->size());
+    if (options.contextSize) model->limitContext(options.contextSize);
     if (options.threads) model->setThreads(options.threads);
     return model;
   });

@@ -384,20 +384,23 @@ gguf::Writer synthesizeModel(const GraniteConfig &config, SynthDtype dtype, uint
 const std::string &graniteChatTemplate() {
   // Written after the Granite 4.0 template (spec §5): one system turn (system text, tools block, documents block,
   // or the default prompt), tool results as user turns, tool calls in assistant history, the generation prompt.
+  // Like the published template, a leading system message is joined to the tools and documents blocks with "\n\n"
+  // even when its text is empty, and a list content puts "\n" before a text part only once some text came before.
   static const std::string jinja = R"JINJA({%- set tools_prefix = 'You are a helpful assistant with access to the following tools. You may call one or more tools to assist with the user query.\n\nYou are provided with function signatures within <tools></tools> XML tags:\n<tools>' %}
 {%- set tools_suffix = '\n</tools>\n\nFor each tool call, return a json object with function name and arguments within <tool_call></tool_call> XML tags:\n<tool_call>\n{"name": <function-name>, "arguments": <args-json-object>}\n</tool_call>. If a tool does not exist in the provided list of tools, notify the user that you do not have the ability to fulfill the request.' %}
 {%- set documents_prefix = 'You are a helpful assistant with access to the following documents. You may use one or more documents to assist with the user query.\n\nYou are given a list of documents within <documents></documents> XML tags:\n<documents>' %}
 {%- set documents_suffix = '\n</documents>\n\nWrite the response to the user\'s input by strictly aligning with the facts in the provided documents. If the information needed to answer the question is not available in the documents, inform the user that the question cannot be answered based on the available data.' %}
 {%- set default_system = 'You are a helpful assistant. Please ensure responses are professional, accurate, and safe.' %}
-{%- set ns = namespace(system='', tools='', documents='', block='', text='') %}
+{%- set ns = namespace(system='', leading_system=false, tools='', documents='', block='', text='') %}
 {%- if messages and messages[0].role == 'system' %}
   {%- if messages[0].content is string %}
     {%- set ns.system = messages[0].content %}
   {%- elif messages[0].content %}
     {%- for part in messages[0].content if part.type == 'text' %}
-      {%- set ns.system = ns.system + ('\n' if not loop.first else '') + part.text %}
+      {%- set ns.system = ns.system + ('\n' if ns.system else '') + part.text %}
     {%- endfor %}
   {%- endif %}
+  {%- set ns.leading_system = true %}
   {%- set loop_messages = messages[1:] %}
 {%- else %}
   {%- set loop_messages = messages %}
@@ -412,8 +415,9 @@ const std::string &graniteChatTemplate() {
   {%- for document in documents %}{%- set ns.documents = ns.documents + '\n' + (document | tojson) %}{%- endfor %}
   {%- set ns.documents = ns.documents + documents_suffix %}
 {%- endif %}
-{%- for part in [ns.system, ns.tools, ns.documents] if part %}
-  {%- set ns.block = ns.block + ('\n\n' if not loop.first else '') + part %}
+{%- set ns.block = ns.system %}
+{%- for part in [ns.tools, ns.documents] if part %}
+  {%- set ns.block = ns.block + ('\n\n' if ns.leading_system or not loop.first else '') + part %}
 {%- endfor %}
 {{- '<|start_of_role|>system<|end_of_role|>' + (ns.block if ns.block else default_system) + '<|end_of_text|>\n' }}
 {%- for message in loop_messages %}
@@ -422,7 +426,7 @@ const std::string &graniteChatTemplate() {
   {%- else %}
     {%- set ns.text = '' %}
     {%- for part in (message.content or []) if part.type == 'text' %}
-      {%- set ns.text = ns.text + ('\n' if not loop.first else '') + part.text %}
+      {%- set ns.text = ns.text + ('\n' if ns.text else '') + part.text %}
     {%- endfor %}
   {%- endif %}
   {%- if message.role == 'tool' %}

@@ -6,6 +6,7 @@
 #include "runtime/ChatTemplate.h"
 #include "runtime/Payload.h"
 #include "runtime/Tokenizer.h"
+#include "runtime/Utf8.h"
 #include "runtime/VocabularyBlob.h"
 
 #include <gtest/gtest.h>
@@ -231,7 +232,8 @@ TEST_F(LinkedExecutable, CompletionRunsTheCompiledModelThroughTheRuntimeCli) {
     if (tokenizer.isEndOfGeneration(continuation[i])) continuation.resize(i);
   ProcessResult completion = run(path(false), {"-p", "Hello", "-n", "5", "--threads", "2"});
   ASSERT_EQ(completion.status, 0) << completion.err;
-  EXPECT_EQ(completion.out, tokenizer.decode(continuation, false) + "\n");
+  // Printed text is valid UTF-8: bytes of the random model's tokens that form no character become U+FFFD.
+  EXPECT_EQ(completion.out, runtime::toValidUtf8(tokenizer.decode(continuation, false)) + "\n");
 }
 
 TEST_F(LinkedExecutable, ChatCarriesTheModelStateAcrossTurns) {
@@ -248,7 +250,8 @@ TEST_F(LinkedExecutable, ChatCarriesTheModelStateAcrossTurns) {
         referenceGreedy(tokenizer.encodeTemplate(rendered.text, rendered.literalSpans), 3, unusedIds(tokenizer), nullptr);
     for (size_t i = 0; i < reply.size(); ++i)
       if (tokenizer.isEndOfGeneration(reply[i]) || reply[i] == startOfRole) reply.resize(i);
-    std::string text = tokenizer.decode(reply, false);
+    // The reply as printed, and as it goes into the history: valid UTF-8.
+    std::string text = runtime::toValidUtf8(tokenizer.decode(reply, false));
     expected += text + "\n";
     messages.push_back({{"role", "assistant"}, {"content", text}});
   }
@@ -272,6 +275,31 @@ TEST_F(LinkedExecutable, BadCommandLinesExitTwoWithOneLine) {
   EXPECT_EQ(help.status, 0);
   for (const char *flag : {"--ids", "--logits", "--greedy", "--gen-logits", "--chunk", "--bench", "--threads", "--info"})
     EXPECT_NE(help.out.find(flag), std::string::npos) << flag;
+}
+
+TEST_F(LinkedExecutable, VersionAndContextSizeComeFromTheCompiledModel) {
+  ProcessResult version = run(path(false), {"--version"});
+  ASSERT_EQ(version.status, 0) << version.err;
+  EXPECT_EQ(version.out, "build id: fake-build-small\ntarget: test-cpu\n");
+  // No weights are read: it answers even when the external weights file is gone.
+  const std::string moved = path(true) + ".weights-moved";
+  fs::rename(path(true) + ".weights", moved);
+  EXPECT_EQ(run(path(true), {"--version"}).out, version.out);
+  fs::rename(moved, path(true) + ".weights");
+
+  ProcessResult tooLarge = run(path(false), {"-c", "300", "-p", "Hello"});
+  EXPECT_EQ(tooLarge.status, 2);
+  EXPECT_EQ(tooLarge.err, path(false) + ": -c 300 is more than the compiled context of 256 positions\n");
+  EXPECT_EQ(tooLarge.out, "");
+  // -c shrinks what the model holds: --bench's default sizes follow it, and --ids must fit it.
+  ProcessResult bench = run(path(false), {"--bench", "--ctx-size=64"});
+  ASSERT_EQ(bench.status, 0) << bench.err;
+  EXPECT_EQ(bench.out.rfind("prefill: 48 tokens in ", 0), 0u) << bench.out;
+  EXPECT_NE(bench.out.find("decode: 16 tokens in "), std::string::npos) << bench.out;
+  EXPECT_EQ(run(path(false), {"-c", "12", "--ids", kPromptText}).status, 0);
+  ProcessResult idsTooLong = run(path(false), {"-c", "8", "--ids", kPromptText});
+  EXPECT_EQ(idsTooLong.status, 2);
+  EXPECT_EQ(idsTooLong.err, path(false) + ": --ids needs 12 positions, the context holds 8\n");
 }
 
 TEST_F(LinkedExecutable, BenchReportsPrefillAndDecodeSpeed) {

@@ -35,6 +35,8 @@ TEST(ModelCliOptions, ParsesTheCompiledModelChecks) {
   EXPECT_EQ(bench.benchPrompt, 7);
   EXPECT_EQ(bench.benchGen, 8);
   EXPECT_FALSE(parseCliOptions({"-p", "x", "--threads", "2"}).compiledModelMode());
+  EXPECT_TRUE(parseCliOptions({"--version"}).compiledModelMode());
+  EXPECT_EQ(parseCliOptions({"--bench", "-t", "3", "--ctx-size=64"}).threads, 3);
 }
 
 TEST(ModelCliOptions, RejectsFlagsWithoutTheirMode) {
@@ -44,8 +46,9 @@ TEST(ModelCliOptions, RejectsFlagsWithoutTheirMode) {
   EXPECT_EQ(usageError({"--info", "--bench-gen", "2"}), "--bench-prompt and --bench-gen need --bench");
   EXPECT_EQ(usageError({"--ids", ""}), "--ids expects at least one token id");
   EXPECT_EQ(usageError({"--ids", "1", "--chunk", "0"}), "--chunk must be at least 1");
-  EXPECT_EQ(usageError({"--info", "--bench"}),
-            "--tokenize, --detokenize, generation (-p/--chat), --ids, --bench and --info cannot be combined");
+  EXPECT_EQ(usageError({"--info", "--bench"}), "--bench and --info cannot be combined");
+  EXPECT_EQ(usageError({"--version", "-p", "x"}), "-p and --version cannot be combined");
+  EXPECT_EQ(usageError({"--version=1"}), "--version takes no value");
 }
 
 TEST(ModelCliOptions, TheRuntimeCliRefusesThemWithoutACompiledModel) {
@@ -56,15 +59,17 @@ TEST(ModelCliOptions, TheRuntimeCliRefusesThemWithoutACompiledModel) {
   }
   Tokenizer tokenizer(bytesOnly);
   std::istringstream in;
-  std::ostringstream out, err;
   bool loaded = false;
-  int status = runCli("granite", {"--info"}, tokenizer, [&]() -> std::unique_ptr<Model> {
-    loaded = true;
-    return nullptr;
-  }, {in, out, err});
-  EXPECT_EQ(status, 2);
+  for (const char *mode : {"--info", "--version"}) {
+    std::ostringstream out, err;
+    int status = runCli("granite", {mode}, tokenizer, [&]() -> std::unique_ptr<Model> {
+      loaded = true;
+      return nullptr;
+    }, {in, out, err});
+    EXPECT_EQ(status, 2);
+    EXPECT_EQ(err.str(), "granite: --ids, --bench, --info and --version need a compiled model executable\n");
+  }
   EXPECT_FALSE(loaded);
-  EXPECT_EQ(err.str(), "granite: --ids, --bench and --info need a compiled model executable\n");
 }
 
 } // namespace

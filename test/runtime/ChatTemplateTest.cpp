@@ -162,6 +162,14 @@ TEST(TemplateJson, WritesLikePythonJsonDumps) {
   EXPECT_THROW(toTemplateJson(Json("\xFF")), std::invalid_argument);
 }
 
+TEST(TemplateJson, WritesFloatsLikePythonRepr) {
+  // Python's json.dumps output for the same numbers (positional up to 1e16, shortest round-trip digits).
+  Json value = Json::parse(
+      "[1e15, 1e16, 1234567890123456.7, 0.0001, 1e-05, 100.0, -0.0, 0.30000000000000004, 5e-324, 1.5e300, 2.5e-5]");
+  EXPECT_EQ(toTemplateJson(value), "[1000000000000000.0, 1e+16, 1234567890123456.8, 0.0001, 1e-05, 100.0, -0.0, "
+                                   "0.30000000000000004, 5e-324, 1.5e+300, 2.5e-05]");
+}
+
 TEST(ChatTemplateFamily, DetectsGranite4TemplatesLikeLlamaCpp) {
   EXPECT_TRUE(isGranite4ChatTemplate("{{- '<|start_of_role|>system<|end_of_role|>' }}...<tool_call>..."));
   EXPECT_TRUE(isGranite4ChatTemplate("<|start_of_role|> ... <tools>"));

@@ -1,15 +1,21 @@
-// The runtime's main as a separate process: stdin is a pipe (no prompt is shown), Ctrl-C arrives as a real SIGINT
-// from outside and ends only the current reply, and the exit statuses are what --help promises.
+// The runtime's main as a separate process: stdin is a pipe (no prompt is shown) or a terminal (the "> " prompt goes
+// to stderr), Ctrl-C arrives as a real SIGINT from outside and ends only the current reply, --serve answers HTTP until
+// SIGINT, and the exit statuses are what --help promises.
 #include "GraniteVocabularyFixture.h"
 #include "runtime/VocabularyBlob.h"
 
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
 #include <chrono>
 #include <cstdio>
 #include <csignal>
+#include <cstdlib>
+#include <fcntl.h>
 #include <fstream>
+#include <netinet/in.h>
 #include <poll.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
@@ -17,13 +23,26 @@
 namespace granite::runtime::testing {
 namespace {
 
-/// A child process running FakeGraniteCli with pipes on stdin, stdout and stderr.
+struct ProcessSetup {
+  bool terminalStdin = false; ///< stdin is a pseudo-terminal instead of a pipe
+  std::vector<std::pair<std::string, std::string>> environment;
+};
+
+/// A child process running FakeGraniteCli with pipes (or a terminal for stdin) on stdin, stdout and stderr.
 class FakeCliProcess {
 public:
-  explicit FakeCliProcess(const std::vector<std::string> &args) {
+  explicit FakeCliProcess(const std::vector<std::string> &args, const ProcessSetup &setup = {}) {
     static const std::string blobPath = writeBlob();
     int in[2], out[2], err[2];
-    if (pipe(in) || pipe(out) || pipe(err)) throw std::runtime_error("pipe failed");
+    if (setup.terminalStdin) {
+      in[1] = posix_openpt(O_RDWR | O_NOCTTY);
+      if (in[1] < 0 || grantpt(in[1]) || unlockpt(in[1])) throw std::runtime_error("no pseudo-terminal");
+      in[0] = open(ptsname(in[1]), O_RDWR | O_NOCTTY);
+      if (in[0] < 0) throw std::runtime_error("cannot open the pseudo-terminal");
+    } else if (pipe(in)) {
+      throw std::runtime_error("pipe failed");
+    }
+    if (pipe(out) || pipe(err)) throw std::runtime_error("pipe failed");
     pid_ = fork();
     if (pid_ == 0) {
       dup2(in[0], 0);
@@ -31,6 +50,8 @@ public:
       dup2(err[1], 2);
       for (int fd : {in[0], in[1], out[0], out[1], err[0], err[1]}) close(fd);
       setenv("GRANITE_FAKE_VOCABULARY", blobPath.c_str(), 1);
+      unsetenv("GRANITE_API_KEY");
+      for (const auto &[name, value] : setup.environment) setenv(name.c_str(), value.c_str(), 1);
       std::vector<char *> argv;
       std::string program = std::string(GRANITE_BIN_DIR) + "/FakeGraniteCli";
       argv.push_back(program.data());
@@ -64,14 +85,10 @@ public:
   void interrupt() { kill(pid_, SIGINT); }
 
   /// Reads stdout until it contains `text` or `seconds` pass.
-  bool waitForOutput(const std::string &text, double seconds) {
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
-    while (out.find(text) == std::string::npos) {
-      if (std::chrono::steady_clock::now() > deadline) return false;
-      pollfd p{stdout_, POLLIN, 0};
-      if (poll(&p, 1, 50) > 0 && !readSome(stdout_, out)) return false;
-    }
-    return true;
+  bool waitForOutput(const std::string &text, double seconds) { return waitFor(stdout_, out, text, 0, seconds); }
+  /// Reads stderr until it contains `text` at or after `from`, or `seconds` pass.
+  bool waitForError(const std::string &text, double seconds, size_t from = 0) {
+    return waitFor(stderr_, err, text, from, seconds);
   }
 
   /// Waits for the exit status, collecting the rest of stdout and stderr.
@@ -95,6 +112,15 @@ private:
     std::ofstream(temporary, std::ios::binary).write(reinterpret_cast<const char *>(blob.data()), blob.size());
     if (std::rename(temporary.c_str(), path.c_str()) != 0) throw std::runtime_error("cannot write " + path);
     return path;
+  }
+  static bool waitFor(int fd, std::string &into, const std::string &text, size_t from, double seconds) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+    while (into.find(text, from) == std::string::npos) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      pollfd p{fd, POLLIN, 0};
+      if (poll(&p, 1, 50) > 0 && !readSome(fd, into)) return false;
+    }
+    return true;
   }
   static bool readSome(int fd, std::string &into) {
     char buffer[4096];
@@ -136,6 +162,68 @@ TEST(CliProcess, ExitStatusesAreAsDocumented) {
   EXPECT_EQ(emptyPrompt.finish(), 1);
   EXPECT_NE(emptyPrompt.err.find("the prompt has no tokens"), std::string::npos) << emptyPrompt.err;
 }
+
+TEST(CliProcess, PromptFromAPipedStdin) {
+  FakeCliProcess process({"-p", "-", "-n", "3"});
+  process.write("Count\nfor me.\n");
+  process.closeStdin();
+  EXPECT_EQ(process.finish(), 0) << process.err;
+  EXPECT_EQ(process.out, " tick tick tick\n");
+  EXPECT_EQ(process.err, "");
+}
+
+TEST(CliProcess, ThePromptGoesToStderrWhenStdinIsATerminal) {
+  FakeCliProcess process({"--chat", "-n", "2"}, ProcessSetup{/*terminalStdin=*/true, {}});
+  process.write("Count for me.\n\x04"); // a line, then Ctrl-D: end of input
+  EXPECT_EQ(process.finish(), 0) << process.err;
+  EXPECT_EQ(process.out, " tick tick\n");
+  EXPECT_EQ(process.err, "> > ");
+}
+
+/// One HTTP/1.1 GET on 127.0.0.1:`port`; the whole response (status line, headers, body), or "" on failure.
+std::string httpGet(int port, const std::string &path, const std::string &headers = "") {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<uint16_t>(port));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::string response;
+  if (connect(fd, reinterpret_cast<sockaddr *>(&address), sizeof address) == 0) {
+    std::string request = "GET " + path + " HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n" + headers + "\r\n";
+    if (::write(fd, request.data(), request.size()) == ssize_t(request.size())) {
+      char buffer[4096];
+      for (ssize_t n; (n = read(fd, buffer, sizeof buffer)) > 0;) response.append(buffer, static_cast<size_t>(n));
+    }
+  }
+  close(fd);
+  return response;
+}
+
+TEST(CliProcess, ServeAnswersWithTheProgramsNameAndKeyUntilSigint) {
+  for (bool keyFromEnvironment : {false, true}) {
+    SCOPED_TRACE(keyFromEnvironment ? "GRANITE_API_KEY" : "--api-key");
+    ProcessSetup setup;
+    std::vector<std::string> args = {"--serve", "--port", "0"};
+    if (keyFromEnvironment)
+      setup.environment = {{"GRANITE_API_KEY", "sekrit"}};
+    else
+      args.insert(args.end(), {"--api-key", "sekrit"});
+    FakeCliProcess process(args, setup);
+    const std::string listening = "listening on http://127.0.0.1:";
+    ASSERT_TRUE(process.waitForError(listening, 60)) << process.err;
+    ASSERT_TRUE(process.waitForError("\n", 10, process.err.find(listening))) << process.err;
+    const int port = std::atoi(process.err.c_str() + process.err.find(listening) + listening.size());
+    ASSERT_GT(port, 0) << process.err;
+
+    EXPECT_EQ(httpGet(port, "/v1/models").rfind("HTTP/1.1 401", 0), 0u);
+    std::string models = httpGet(port, "/v1/models", "Authorization: Bearer sekrit\r\n");
+    EXPECT_EQ(models.rfind("HTTP/1.1 200", 0), 0u) << models;
+    EXPECT_NE(models.find("\"FakeGraniteCli\""), std::string::npos) << "the model is named after the program";
+    process.interrupt();
+    EXPECT_EQ(process.finish(), 0) << process.err;
+  }
+}
+
 
 } // namespace
 } // namespace granite::runtime::testing
