@@ -229,6 +229,7 @@ int serve(const CliOptions &options, Tokenizer &tokenizer, Model &model, CliStre
   server.apiKey = options.apiKey ? *options.apiKey : environmentKey ? environmentKey : "";
   server.modelName = baseName(program);
   server.defaults = options.sampling;
+  server.maxQueue = options.maxQueue;
   StateCache cache(static_cast<uint64_t>(options.stateCacheMb) << 20);
   return runServer(server, tokenizer, model, cache, streams.err);
 }

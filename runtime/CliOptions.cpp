@@ -116,6 +116,10 @@ CliOptions parseCliOptions(const std::vector<std::string> &args) {
          if (o.port < 0 || o.port > 65535) throw UsageError(f + " must be between 0 and 65535, got '" + v + "'");
          serverFlagGiven = true;
        }},
+      {"--max-queue", [&](auto &f, auto &v) {
+         o.maxQueue = parseCount(f, v, 0);
+         serverFlagGiven = true;
+       }},
       {"--api-key", [&](auto &f, auto &v) {
          if (v.empty()) throw UsageError(f + " expects a non-empty key");
          o.apiKey = v;
@@ -186,7 +190,7 @@ CliOptions parseCliOptions(const std::vector<std::string> &args) {
     throw UsageError("--chat reads its turns from stdin; give the first one with -p TEXT or -f FILE");
   if (!o.chat && (o.system || o.toolsFile)) throw UsageError("--system and --tools need --chat");
   if (serverFlagGiven && !o.serve)
-    throw UsageError("--host, --port and --api-key need --serve");
+    throw UsageError("--host, --port, --api-key and --max-queue need --serve");
   if (o.serve && (o.maxTokens >= 0 || !o.stopStrings.empty() || o.seedGiven || o.json || o.special))
     throw UsageError("-n, --stop, --seed, --json and --special do not apply to --serve (requests set max_tokens, "
                      "stop and seed)");
@@ -251,6 +255,7 @@ Server (--serve; the sampling flags above but --seed are the defaults of request
   --port N                 the TCP port, 0 to 65535 (default 8080; 0 takes any free port and prints it)
   --api-key KEY            requests must send "Authorization: Bearer KEY" (default: the GRANITE_API_KEY
                            environment variable; neither: no key needed)
+  --max-queue N            requests that may wait while one runs (default 16, 0 = none); more get 503
 
 Context and memory:
   -c, --ctx-size N         use N positions of the context, at most the compiled one (default: all of it)

@@ -39,6 +39,7 @@ struct CliOptions {
   std::string host = "127.0.0.1";
   int32_t port = 8080;                      ///< 0: any free port (the one taken is printed)
   std::optional<std::string> apiKey;        ///< --api-key, else GRANITE_API_KEY
+  int32_t maxQueue = 16;                    ///< --max-queue: requests that may wait behind the running one
 
   // Checks of the compiled model itself, served by the generated executable's main (runtime/ModelMain.cpp).
   std::optional<std::vector<int32_t>> ids;  ///< --ids: the prompt as token ids (no BOS, no tokenizer)

@@ -185,6 +185,9 @@ void CompiledModel::run(const int32_t *ids, int32_t count, bool allLogits, float
                        std::to_string(info_.vocab_size));
   for (int32_t done = 0; done < count;) {
     int32_t piece = std::min(chunkSize_, count - done);
+    // A prompt's last piece never holds one token alone: one token takes the matrix-vector path of decode, which
+    // rounds differently, and a prompt's logits must not depend on where its pieces begin (runtime/Generator.h).
+    if (count - done - piece == 1 && piece > 2) --piece;
     // Without allLogits every piece writes its last row to the same place; the final piece's row remains.
     float *out = allLogits ? logits + static_cast<size_t>(done) * info_.vocab_size : logits;
     int32_t status = granite_forward(weights_, state_, scratch_, ids + done, piece, position_, allLogits ? 1 : 0, out);

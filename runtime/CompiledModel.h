@@ -38,7 +38,8 @@ public:
 
   /// Like forward, but writes the logits of every token: [count][vocabSize()].
   void forwardAll(const int32_t *ids, int32_t count, float *allLogits);
-  /// Feeds at most `tokens` tokens per granite_forward call from now on (0 or more than max_tokens: max_tokens).
+  /// Feeds at most `tokens` tokens per granite_forward call from now on (0 or more than max_tokens: max_tokens); a
+  /// piece of one token is only fed alone when the call has one token, or when `tokens` is 1 or 2.
   void setChunkSize(int32_t tokens);
   int32_t chunkSize() const { return chunkSize_; }
   /// Threads the kernels run on, the caller's included (0: the compiled default, else one per CPU); returns the

@@ -50,14 +50,20 @@ const char *stopReasonName(StopReason reason) {
 }
 
 Generator::Generator(Model &model, Tokenizer &tokenizer, SamplingParams sampling, StateCache *cache)
-    : model_(model), tokenizer_(tokenizer), cache_(cache), neverSample_(unsampleableIds(model, tokenizer)),
+    : model_(model), tokenizer_(tokenizer), cache_(cache), snapshots_(cache && cache->capacityBytes() > 0),
+      neverSample_(unsampleableIds(model, tokenizer)),
       sampler_(sampling, neverSample_), logits_(static_cast<size_t>(model.vocabSize())) {}
 
 void Generator::setSampling(const SamplingParams &sampling) { sampler_ = Sampler(sampling, neverSample_); }
 
 void Generator::rememberState() {
-  if (!cache_ || cache_->capacityBytes() == 0 || held_.empty() || cache_->contains(held_)) return;
-  if (std::unique_ptr<ModelSnapshot> snapshot = model_.snapshot()) cache_->insert(held_, std::move(snapshot));
+  if (!snapshots_ || held_.empty() || cache_->contains(held_)) return;
+  std::unique_ptr<ModelSnapshot> snapshot = model_.snapshot();
+  if (!snapshot) {
+    snapshots_ = false; // this model cannot take them: reuse falls back to extending what it holds
+    return;
+  }
+  cache_->insert(held_, std::move(snapshot));
 }
 
 void Generator::feed(const int32_t *ids, int32_t count) {
@@ -70,27 +76,35 @@ void Generator::feedPrompt(const std::vector<int32_t> &prompt, GenerationResult 
   if (model_.contextLength() > 0 && prompt.size() >= static_cast<size_t>(model_.contextLength()))
     throw std::invalid_argument("the prompt has " + std::to_string(prompt.size()) +
                                 " tokens, the model's context holds " + std::to_string(model_.contextLength()));
-  // At least one id is fed again, whatever is reused, so that the logits are those after the prompt.
-  const size_t limit = prompt.size() - 1;
-  size_t common = std::mismatch(held_.begin(), held_.end(), prompt.begin(), prompt.end()).first - held_.begin();
-  common = std::min(common, limit);
-  // What the model holds is reused when the prompt extends it, or when the model can roll back to the common part
-  // (attention only: a recurrent state cannot).
   const bool heldAnything = !held_.empty();
-  const bool reuseOff = cache_ && cache_->capacityBytes() == 0;
-  size_t reused =
-      !reuseOff && (common == held_.size() || (common > 0 && model_.truncate(static_cast<int32_t>(common)))) ? common
-                                                                                                           : 0;
-  held_.resize(reused);
-  if (cache_) {
-    if (const StateCache::Entry *entry = cache_->longestPrefix(prompt, reused + 1, limit)) {
-      model_.restore(*entry->snapshot);
-      held_ = entry->tokens;
-      reused = held_.size();
-    }
+  size_t reused = 0;
+  if (!(cache_ && cache_->capacityBytes() == 0)) {
+    // With snapshots, a prompt gives the same logits as when it is prefilled from its first token, bit for bit:
+    // reuse stops where the last prompt ended, because the reply's ids after it were fed one at a time, and a
+    // matrix-vector product rounds differently from the matrix product of a prefill (BF16 targets round the
+    // activations too). Those ids are prefilled again, after the snapshot of the prompt, in pieces of at least two
+    // tokens (CompiledModel::forward), as a prefill from the start would feed them. At least one id is always fed,
+    // so that the logits are those after the prompt.
+    const size_t limit = snapshots_ ? std::max<size_t>(prompt.size(), 2) - 2 : prompt.size() - 1;
+    size_t common = std::mismatch(held_.begin(), held_.end(), prompt.begin(), prompt.end()).first - held_.begin();
+    common = std::min({common, limit, snapshots_ ? prefilled_ : held_.size()});
+    // What the model holds is reused when the prompt extends it, or when the model can roll back to the common
+    // part (attention only: a recurrent state cannot).
+    if (common == held_.size() || (common > 0 && model_.truncate(static_cast<int32_t>(common)))) reused = common;
+    held_.resize(reused);
+    if (snapshots_)
+      if (const StateCache::Entry *entry = cache_->longestPrefix(prompt, reused + 1, limit)) {
+        model_.restore(*entry->snapshot);
+        held_ = entry->tokens;
+        reused = held_.size();
+      }
   }
-  if (reused == 0 && heldAnything) model_.reset();
+  if (reused == 0) {
+    held_.clear();
+    if (heldAnything) model_.reset();
+  }
   feed(prompt.data() + reused, static_cast<int32_t>(prompt.size() - reused));
+  prefilled_ = prompt.size();
   result.evaluatedPromptTokens = static_cast<int32_t>(prompt.size() - reused);
   rememberState();
   sampler_.clearHistory();
@@ -153,8 +167,6 @@ GenerationResult Generator::generate(const std::vector<int32_t> &prompt, const G
     }
     feed(&id, 1);
   }
-  // The state after a reply that ended on its own is where the next turn of the conversation continues.
-  if (result.stopReason == StopReason::EndOfGeneration || result.stopReason == StopReason::MaxTokens) rememberState();
   if (result.stopReason != StopReason::StopString) text += decoder.flush();
   emitUpTo(text.size());
   result.text = std::move(text);

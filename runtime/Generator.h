@@ -42,8 +42,9 @@ struct GenerationResult {
 class Generator {
 public:
   /// Without a `cache`, a prompt that extends what the model holds (or that an attention-only model can roll back
-  /// to) is fed only past that prefix. With one, the state is also snapshotted after every prompt and reply, and a
-  /// prompt resumes from the longest cached prefix; a cache of capacity 0 turns all reuse off.
+  /// to) is fed only past that prefix. With one, the state is snapshotted after every prompt, and a prompt resumes
+  /// from the longest cached prefix, with logits identical to a prefill from the first token; a cache of capacity 0
+  /// turns all reuse off.
   Generator(Model &model, Tokenizer &tokenizer, SamplingParams sampling, StateCache *cache = nullptr);
 
   /// The sampling of the next replies; the random stream restarts from `sampling.seed`.
@@ -59,15 +60,17 @@ private:
   /// Brings the model to exactly `prompt` and leaves its last logits in logits_.
   void feedPrompt(const std::vector<int32_t> &prompt, GenerationResult &result);
   void feed(const int32_t *ids, int32_t count);
-  /// Stores a snapshot of the state after held_ in the cache (if there is one and it lacks that prefix).
+  /// Stores a snapshot of the state after held_ (a whole prompt) in the cache, unless it holds that one already.
   void rememberState();
 
   Model &model_;
   Tokenizer &tokenizer_;
   StateCache *cache_;
+  bool snapshots_; ///< a cache with room, and a model that can take snapshots
   std::vector<bool> neverSample_; ///< ids the sampler never picks (unused tokens, padding rows)
   Sampler sampler_;
   std::vector<int32_t> held_; ///< the ids the model holds, in order
+  size_t prefilled_ = 0;      ///< how many of them the last prompt's prefill fed (the rest are the reply's)
   std::vector<float> logits_; ///< after the last held id
 };
 

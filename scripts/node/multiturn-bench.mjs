@@ -1,32 +1,37 @@
 // Multi-turn time to first token, for scripts/bench --multiturn: one compiled executable served twice (`--serve`),
 // once with its state cache (the default) and once with `--state-cache-mb 0` (every turn prefills the whole
 // conversation, as llama.cpp does on Granite's hybrid models), and the same conversation sent to both as an OpenAI
-// client does: every request carries all earlier messages. Each turn adds a user message of about `--words` words;
-// replies are greedy and at most `--reply-tokens` long. The time to first token is measured from sending the
-// request to the first streamed chunk that carries content or a finish reason. Prints one JSON object on stdout.
+// client does: every request carries all earlier messages. The first user message is long (`--first-words`, like
+// a document or a tool result to discuss, about 1,100 tokens by default), each later one adds `--words` words;
+// replies are greedy and at most `--reply-tokens` long, so the conversation ends near 2,000 tokens. The time to
+// first token is measured from sending the request to the first streamed chunk that carries content or a finish
+// reason; one short request before the conversation warms each server up. Prints one JSON object on stdout.
 //
-//   node scripts/node/multiturn-bench.mjs --exe EXE [--turns 8] [--words 180] [--reply-tokens 32] [--threads T]
+//   node scripts/node/multiturn-bench.mjs --exe EXE [--turns 8] [--first-words 800] [--words 60] [--reply-tokens 32]
+//                                         [--threads T]
 import { spawn } from "node:child_process";
 
 function usage(message) {
   process.stderr.write(`multiturn-bench.mjs: ${message}\n` +
-    "usage: node multiturn-bench.mjs --exe EXE [--turns N] [--words N] [--reply-tokens N] [--threads T]\n");
+    "usage: node multiturn-bench.mjs --exe EXE [--turns N] [--first-words N] [--words N] [--reply-tokens N] " +
+    "[--threads T]\n");
   process.exit(2);
 }
 
-const args = { turns: 8, words: 180, replyTokens: 32, threads: 0 };
+const args = { turns: 8, firstWords: 800, words: 60, replyTokens: 32, threads: 0 };
 for (let i = 2; i < process.argv.length; i += 2) {
   const flag = process.argv[i], value = process.argv[i + 1];
   if (value === undefined) usage(`${flag} needs a value`);
   if (flag === "--exe") args.exe = value;
   else if (flag === "--turns") args.turns = Number(value);
+  else if (flag === "--first-words") args.firstWords = Number(value);
   else if (flag === "--words") args.words = Number(value);
   else if (flag === "--reply-tokens") args.replyTokens = Number(value);
   else if (flag === "--threads") args.threads = Number(value);
   else usage(`unknown flag ${flag}`);
 }
 if (!args.exe) usage("--exe is required");
-for (const key of ["turns", "words", "replyTokens"])
+for (const key of ["turns", "firstWords", "words", "replyTokens"])
   if (!Number.isInteger(args[key]) || args[key] < 1) usage(`--${key} must be a positive integer`);
 
 /// Starts `exe --serve --port 0 ...` and resolves with {child, url} once it prints the address it listens on.
@@ -98,10 +103,11 @@ async function streamTurn(url, messages) {
 async function converse(extraArgs) {
   const { child, url } = await startServer(extraArgs);
   try {
+    await streamTurn(url, [{ role: "user", content: "Hi" }]);
     const messages = [];
     const turns = [];
     for (let turn = 0; turn < args.turns; ++turn) {
-      messages.push({ role: "user", content: userMessage(turn, args.words) });
+      messages.push({ role: "user", content: userMessage(turn, turn === 0 ? args.firstWords : args.words) });
       const { firstTokenMs, reply, usage } = await streamTurn(url, messages);
       messages.push({ role: "assistant", content: reply });
       turns.push({ turn: turn + 1, first_token_ms: firstTokenMs, prompt_tokens: usage.prompt_tokens,

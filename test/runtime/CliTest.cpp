@@ -145,14 +145,15 @@ TEST(Cli, HelpListsExactlyTheFlagsTheParserAccepts) {
   for (const char *flag : {"-p", "--chat", "--system", "--tools", "--json", "--tokenize", "--detokenize", "--special",
                            "--temp", "--top-k", "--top-p", "--min-p", "--repeat-penalty", "--presence-penalty",
                            "--frequency-penalty", "--seed", "--stop", "--max-tokens", "--file", "--threads",
-                           "--ctx-size", "--version", "--serve", "--host", "--port", "--api-key", "--state-cache-mb"})
+                           "--ctx-size", "--version", "--serve", "--host", "--port", "--api-key", "--max-queue",
+                           "--state-cache-mb"})
     EXPECT_NE(run.out.find(std::string(flag) + " "), std::string::npos) << flag;
   for (const char *alias : {"-f, --file", "-t, --threads", "-c, --ctx-size", "-n, --max-tokens"})
     EXPECT_NE(run.out.find(alias), std::string::npos) << alias;
   // The server's flags have a section of their own.
   const size_t server = run.out.find("\nServer ");
   ASSERT_NE(server, std::string::npos);
-  for (const char *flag : {"--host", "--port", "--api-key"})
+  for (const char *flag : {"--host", "--port", "--api-key", "--max-queue"})
     EXPECT_LT(run.out.find(std::string("  ") + flag, server), run.out.find("\n\n", server)) << flag;
 }
 
@@ -336,8 +337,8 @@ TEST(Cli, BadConventionsAreOneLineAndStatusTwo) {
       {{"--serve", "--json"}, kNotForServe},
       {{"--serve", "--seed", "3"}, kNotForServe},
       {{"--serve", "--api-key", ""}, "--api-key expects a non-empty key"},
-      {{"-p", "x", "--host", "0.0.0.0"}, "--host, --port and --api-key need --serve"},
-      {{"--chat", "--port", "8080"}, "--host, --port and --api-key need --serve"},
+      {{"-p", "x", "--host", "0.0.0.0"}, "--host, --port, --api-key and --max-queue need --serve"},
+      {{"--chat", "--port", "8080"}, "--host, --port, --api-key and --max-queue need --serve"},
       {{"-p", "x", "--state-cache-mb", "8"}, "--state-cache-mb needs --chat or --serve"},
       {{"--chat", "--state-cache-mb", "-1"}, "--state-cache-mb must be at least 0"},
       {{"-c", "64"}, "nothing to do: give -p TEXT, -f FILE, --chat, --serve, --tokenize, --detokenize, --ids, "

@@ -10,8 +10,10 @@
 namespace granite::runtime::testing {
 namespace {
 
-/// A model whose next token is a hash of every id it was fed, like a recurrent state: any reuse of the wrong state
-/// changes the replies. It can take snapshots; with `rollsBack` it can also truncate, like an attention-only model.
+/// A model whose next token is a hash of every id it was fed and of whether each came alone or in a batch, like a
+/// recurrent state whose arithmetic differs between decode and prefill: any reuse of the wrong state, or of a state
+/// built differently from a prefill, changes the replies. It can take snapshots; with `rollsBack` it can also
+/// truncate, like an attention-only model.
 class HistoryModel : public Model {
 public:
   explicit HistoryModel(bool rollsBack) : rollsBack_(rollsBack) {}
@@ -25,10 +27,10 @@ public:
   int32_t contextLength() const override { return 0; }
   void reset() override { history.clear(); }
   void forward(const int32_t *ids, int32_t count, float *lastLogits) override {
-    history.insert(history.end(), ids, ids + count);
+    for (int32_t i = 0; i < count; ++i) history.push_back(count == 1 ? -1 - ids[i] : ids[i]);
     fed += count;
     uint64_t hash = 1469598103934665603ull;
-    for (int32_t id : history) hash = (hash ^ static_cast<uint64_t>(id)) * 1099511628211ull;
+    for (int32_t entry : history) hash = (hash ^ static_cast<uint64_t>(entry)) * 1099511628211ull;
     std::fill(lastLogits, lastLogits + kGraniteVocabularySize, 0.0f);
     // Ids 300..427 are ordinary tokens; now and then the end token, so replies stay short.
     lastLogits[hash % 5 == 0 ? kGraniteEndOfTextId : 300 + static_cast<int32_t>(hash % 128)] = 10.0f;
@@ -111,32 +113,45 @@ TEST(StateCache, KeepsTheMostRecentlyUsedWithinItsCapacity) {
 
 TEST(StateCache, ARecurrentModelResumesFromTheCutPromptAndRepliesAsWithoutTheCache) {
   HistoryModel plain(false), cached(false);
-  Turns without = converse(plain, nullptr);
+  StateCache off(0);
+  Turns without = converse(plain, &off);
   StateCache cache(1 << 20);
   Turns with = converse(cached, &cache);
   for (size_t turn = 0; turn < 4; ++turn) {
     EXPECT_EQ(with.results[turn].ids, without.results[turn].ids) << "turn " << turn;
     if (turn == 0) continue;
-    // At most the reply's kept id, the end token and the new message are prefilled: the state resumes from the
-    // snapshot after the previous prompt, or extends what the model holds when the reply was that one id.
-    EXPECT_LE(with.results[turn].evaluatedPromptTokens,
+    // The reply's kept id, the end token and the new message are prefilled after the snapshot of the previous
+    // prompt; the reply's ids the model holds were fed one at a time, so they are not reused.
+    EXPECT_EQ(with.results[turn].evaluatedPromptTokens,
               with.results[turn].promptTokens - with.results[turn - 1].promptTokens)
         << "turn " << turn;
   }
   EXPECT_LT(with.fed, without.fed);
-  EXPECT_GE(cache.hits(), 1u);
+  EXPECT_EQ(cache.hits(), 3u);
 }
 
-TEST(StateCache, AnAttentionOnlyModelRollsBackWithoutSnapshots) {
+TEST(StateCache, AnAttentionOnlyModelRollsBackToThePreviousPrompt) {
   HistoryModel plain(true), rolled(true);
-  Turns without = converse(plain, nullptr);
-  Turns with = converse(rolled, nullptr);
+  StateCache off(0), on(1 << 20);
+  Turns without = converse(plain, &off);
+  Turns with = converse(rolled, &on);
   for (size_t turn = 1; turn < 4; ++turn) {
     EXPECT_EQ(with.results[turn].ids, without.results[turn].ids);
-    // Rolled back to the previous prompt and the reply's first id, which the model had been fed.
-    const GenerationResult &previous = with.results[turn - 1];
     EXPECT_EQ(with.results[turn].evaluatedPromptTokens,
-              with.results[turn].promptTokens - previous.promptTokens - (previous.ids.empty() ? 0 : 1));
+              with.results[turn].promptTokens - with.results[turn - 1].promptTokens);
+  }
+  EXPECT_LT(with.fed, without.fed);
+}
+
+TEST(StateCache, WithoutACacheTheHeldReplyIsExtended) {
+  // No snapshots: what the model holds is reused as far as the prompt extends it, the reply's first id included,
+  // at the price of logits that may differ from a prefill from the first token in the last bits.
+  HistoryModel model(true);
+  Turns turns = converse(model, nullptr);
+  for (size_t turn = 1; turn < 4; ++turn) {
+    const GenerationResult &previous = turns.results[turn - 1];
+    EXPECT_EQ(turns.results[turn].evaluatedPromptTokens,
+              turns.results[turn].promptTokens - previous.promptTokens - (previous.ids.empty() ? 0 : 1));
   }
 }
 
