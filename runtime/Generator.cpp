@@ -79,7 +79,8 @@ void Generator::feedPrompt(const std::vector<int32_t> &prompt, GenerationResult 
   const bool heldAnything = !held_.empty();
   size_t reused = 0;
   if (!(cache_ && cache_->capacityBytes() == 0)) {
-    // With snapshots, a prompt gives the same logits as when it is prefilled from its first token, bit for bit:
+    // With snapshots, a prompt gives the same logits as when it is prefilled from its first token, bit for bit
+    // (MoE models: to the rounding of their expert groups, docs/executable.md):
     // reuse stops where the last prompt ended, because the reply's ids after it were fed one at a time, and a
     // matrix-vector product rounds differently from the matrix product of a prefill (BF16 targets round the
     // activations too). Those ids are prefilled again, after the snapshot of the prompt, in pieces of at least two
