@@ -2,12 +2,12 @@
 // once with its state cache (the default) and once with `--state-cache-mb 0` (every turn prefills the whole
 // conversation, as llama.cpp does on Granite's hybrid models), and the same conversation sent to both as an OpenAI
 // client does: every request carries all earlier messages. The first user message is long (`--first-words`, like
-// a document or a tool result to discuss, about 1,100 tokens by default), each later one adds `--words` words;
+// a document or a tool result to discuss, about 1,150 tokens by default), each later one adds `--words` words;
 // replies are greedy and at most `--reply-tokens` long, so the conversation ends near 2,000 tokens. The time to
 // first token is measured from sending the request to the first streamed chunk that carries content or a finish
 // reason; one short request before the conversation warms each server up. Prints one JSON object on stdout.
 //
-//   node scripts/node/multiturn-bench.mjs --exe EXE [--turns 8] [--first-words 800] [--words 60] [--reply-tokens 32]
+//   node scripts/node/multiturn-bench.mjs --exe EXE [--turns 8] [--first-words 1100] [--words 60] [--reply-tokens 32]
 //                                         [--threads T]
 import { spawn } from "node:child_process";
 
@@ -18,7 +18,7 @@ function usage(message) {
   process.exit(2);
 }
 
-const args = { turns: 8, firstWords: 800, words: 60, replyTokens: 32, threads: 0 };
+const args = { turns: 8, firstWords: 1100, words: 60, replyTokens: 32, threads: 0 };
 for (let i = 2; i < process.argv.length; i += 2) {
   const flag = process.argv[i], value = process.argv[i + 1];
   if (value === undefined) usage(`${flag} needs a value`);
