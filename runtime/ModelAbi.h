@@ -9,7 +9,7 @@
 extern "C" {
 #endif
 
-#define GRANITE_MODEL_ABI_VERSION 3
+#define GRANITE_MODEL_ABI_VERSION 4
 
 /* One range of the state. Per-position ranges hold [context_length][bytes_per_position] (the keys or the values of one
    attention layer's KV cache): position p's entry depends on the ids at positions 0..p only, so the first p entries
@@ -37,7 +37,12 @@ typedef struct GraniteModelInfo {
   int32_t default_threads;  /* granitec compile --threads; 0: one per CPU */
   int32_t state_region_count;              /* the ranges of the state, ascending, covering every byte used */
   const GraniteStateRegion *state_regions;
+  const char *required_features; /* "avx2,fma,...": the CPU features the code may use (runtime/CpuFeatures.h names) */
+  const char *other_targets;     /* "name:feature,...;...": the architecture's other families, most capable first */
 } GraniteModelInfo;
+
+/* granite_model_info returns an address and runs nothing else, so every CPU of the architecture can call it: the
+   runtime reads required_features before any other code compiled for the family runs. */
 
 const GraniteModelInfo *granite_model_info(void);
 

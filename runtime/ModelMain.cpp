@@ -5,6 +5,7 @@
 #include "runtime/Cli.h"
 #include "runtime/CliOptions.h"
 #include "runtime/CompiledModel.h"
+#include "runtime/CpuFeatures.h"
 #include "runtime/Payload.h"
 #include "runtime/ReadBandwidth.h"
 #include "runtime/VocabularyBlob.h"
@@ -208,10 +209,11 @@ void printInfo(const CompiledModel &model, int32_t threads, const MappedPayload 
   if (threads) std::cout << "threads: " << threads << "\n";
 }
 
-/// --version: what granite_model_info() knows without the weights.
+/// --version: what granite_model_info() knows without the weights, on any CPU.
 void printVersion(const GraniteModelInfo &info) {
   std::cout << "build id: " << info.build_id << "\n"
-            << "target: " << info.target << "\n";
+            << "target: " << info.target << "\n"
+            << "cpu features: " << info.required_features << "\n";
 }
 
 WeightMemory placeWeights(const CliOptions &options, const MappedPayload &payload) {
@@ -242,9 +244,8 @@ int runCompiledModelMode(const std::string &program, const CliOptions &options, 
   }
 }
 
-} // namespace
-
-int main(int argc, char **argv) {
+/// Everything main does; `refusal` is why this CPU cannot run the compiled model's code, or "".
+int runMain(int argc, char **argv, const GraniteModelInfo &info, const std::string &refusal) {
   const std::string program = argc > 0 ? argv[0] : "granite";
   CliOptions options;
   try {
@@ -257,10 +258,14 @@ int main(int argc, char **argv) {
     std::cout << cliHelp(program);
     return 0;
   }
-  const GraniteModelInfo &info = *granite_model_info();
   if (options.version) {
     printVersion(info);
     return 0;
+  }
+  // Every other mode runs code compiled for the family: --info too, which starts the kernels' thread pool.
+  if (!refusal.empty()) {
+    std::cerr << program << ": error: " << refusal << "\n";
+    return 1;
   }
   if (options.contextSize > info.context_length) {
     std::cerr << program << ": -c " << options.contextSize << " is more than the compiled context of "
@@ -288,4 +293,23 @@ int main(int argc, char **argv) {
     if (options.threads) model->setThreads(options.threads);
     return model;
   });
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  // granite_model_info only returns an address (runtime/ModelAbi.h), so it runs on any CPU of the architecture. A
+  // model of another ABI version has no required_features; CompiledModel reports the mismatch.
+  const GraniteModelInfo &info = *granite_model_info();
+  const std::string refusal = info.abi_version == GRANITE_MODEL_ABI_VERSION
+                                  ? cpuRefusal(info.target, info.required_features, info.other_targets)
+                                  : "";
+  const int status = runMain(argc, argv, info, refusal);
+  if (!refusal.empty()) {
+    // exit() would run the Halide runtime's destructors, which are compiled for the family: leave without them.
+    std::cout.flush();
+    std::cerr.flush();
+    _exit(status);
+  }
+  return status;
 }

@@ -31,11 +31,11 @@ ParsedArgs::ParsedArgs(const std::string &command, const std::vector<std::string
     if (!spec->takesValue) {
       if (hasInline)
         throw UsageError("option '" + name + "' takes no value");
-      values_[name] = "";
+      values_[name].push_back("");
     } else if (hasInline) {
-      values_[name] = inlineValue;
+      values_[name].push_back(inlineValue);
     } else if (i + 1 < args.size()) {
-      values_[name] = args[++i];
+      values_[name].push_back(args[++i]);
     } else {
       throw UsageError("option '" + name + "' needs a value");
     }
@@ -46,7 +46,12 @@ std::optional<std::string> ParsedArgs::value(const std::string &flag) const {
   auto it = values_.find(flag);
   if (it == values_.end())
     return std::nullopt;
-  return it->second;
+  return it->second.back();
+}
+
+std::vector<std::string> ParsedArgs::values(const std::string &flag) const {
+  auto it = values_.find(flag);
+  return it == values_.end() ? std::vector<std::string>() : it->second;
 }
 
 } // namespace granite::driver

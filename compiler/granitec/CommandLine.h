@@ -27,11 +27,14 @@ public:
   ParsedArgs(const std::string &command, const std::vector<std::string> &args, const std::vector<FlagSpec> &flags);
 
   bool has(const std::string &flag) const { return values_.count(flag) != 0; }
+  /// The last value given for `flag`.
   std::optional<std::string> value(const std::string &flag) const;
+  /// Every value given for `flag`, in order (a flag given several times).
+  std::vector<std::string> values(const std::string &flag) const;
   const std::vector<std::string> &positionals() const { return positionals_; }
 
 private:
-  std::map<std::string, std::string> values_;
+  std::map<std::string, std::vector<std::string>> values_;
   std::vector<std::string> positionals_;
 };
 

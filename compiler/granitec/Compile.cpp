@@ -13,6 +13,7 @@
 #include "Codegen/HuggingFaceVocabulary.h"
 #include "runtime/ChatTemplate.h"
 #include "Codegen/Link.h"
+#include "OciOutput.h"
 #include "Codegen/WeightBlob.h"
 #include "runtime/VocabularyBlob.h"
 #include "Conversion/GraniteToKernels/Passes.h"
@@ -60,7 +61,11 @@ options:
   --emit-after=PASS   with --emit=mlir: run the pipeline up to and including PASS and print the IR then;
                       PASS is one of granite-verify-model, granite-fold-multipliers, granite-fuse,
                       granite-plan-memory, granite-to-kernels (in pipeline order)
-  --target FAMILY     CPU family or alias the code is compiled for (default: host)
+  --target FAMILY     CPU family or CPU name the code is compiled for (default: host; 'granitec targets' lists
+                      them); with --oci it may be given several times: one executable per family (OUT.FAMILY)
+                      and one image per platform
+  --oci DIR[:TAG]     with --emit=exe: also write an OCI image layout to DIR (tag TAG, default latest) whose
+                      image runs the executable (docs/executable.md, "Images")
   --ctx N             positions of the KV cache (default: the model's context length, at most 32768)
   --max-tokens N      most tokens per forward call, the prefill chunk (default 512)
   --threads N         threads the executable runs the kernels on unless its --threads says otherwise
@@ -175,6 +180,7 @@ int linkModel(mlir::ModuleOp lowered, const ModelSource &source, const runtime::
   inputs.vocabulary = runtime::serializeVocabulary(vocabulary);
   inputs.chatTemplate = chatTemplate;
   inputs.outputPath = *options.output;
+  inputs.targetTriple = options.family->llvmTriple;
   inputs.weightsExternal = options.weightsExternal;
   bool linked = codegen::linkExecutable(inputs, error);
   std::filesystem::remove(object);
@@ -288,6 +294,7 @@ int runCompile(const std::vector<std::string> &args) {
                       {{"--emit", true},
                        {"--emit-after", true},
                        {"--target", true},
+                       {"--oci", true},
                        {"--ctx", true},
                        {"--max-tokens", true},
                        {"--weights", true},
@@ -334,9 +341,35 @@ int runCompile(const std::vector<std::string> &args) {
         throw UsageError("unknown pass '" + *options.emitAfter + "' for --emit-after (one of " + names + ")");
     }
     std::string family = parsed.value("--target").value_or("host");
-    options.family = target::findFamily(family);
+    try {
+      options.family = target::findFamily(family);
+    } catch (const std::runtime_error &e) { // host, on a CPU no family covers
+      throw UsageError(std::string(e.what()) + "; name a family with --target (see 'granitec targets')");
+    }
     if (!options.family)
-      throw UsageError("unknown --target '" + family + "'");
+      throw UsageError("unknown --target '" + family + "' (one of " + target::validTargetNames() +
+                       "; see 'granitec targets')");
+    // --oci takes several --target: one executable and one image per family.
+    const std::optional<std::string> oci = parsed.value("--oci");
+    if (oci && options.emit != "exe")
+      throw UsageError("--oci goes with --emit=exe");
+    std::vector<const target::CpuFamily *> families = {options.family};
+    if (const std::vector<std::string> targets = parsed.values("--target"); targets.size() > 1) {
+      if (!oci)
+        throw UsageError("several --target go with --oci DIR (one executable and image per family)");
+      families.clear();
+      for (const std::string &name : targets) {
+        const target::CpuFamily *next = target::findFamily(name);
+        if (!next)
+          throw UsageError("unknown --target '" + name + "' (one of " + target::validTargetNames() +
+                           "; see 'granitec targets')");
+        for (const target::CpuFamily *earlier : families)
+          if (ociPlatformName(*earlier) == ociPlatformName(*next))
+            throw UsageError("--target " + earlier->name + " and " + next->name + " are both " +
+                             ociPlatformName(*next) + ": a container runtime could not choose between them");
+        families.push_back(next);
+      }
+    }
     options.maxTokens = parseCount(parsed, "--max-tokens", kDefaultMaxTokens);
     options.threads = parseCount(parsed, "--threads", 0);
 
@@ -359,16 +392,37 @@ int runCompile(const std::vector<std::string> &args) {
     }
     options.context = parseCount(parsed, "--ctx", std::min<int64_t>(source->config.contextLength, kMaxDefaultContext));
     options.variant = matchVariant(source->config);
-    options.buildId = "granitec " GRANITEC_VERSION " " + std::filesystem::path(path).filename().string() + " " +
-                      options.family->name + " ctx " + std::to_string(options.context) + " max-tokens " +
-                      std::to_string(options.maxTokens) +
-                      (options.threads ? " threads " + std::to_string(options.threads) : "");
-    try {
-      return compile(*source, TokenizerSource{gguf ? &*gguf : nullptr, gguf ? "" : path}, options);
-    } catch (const std::exception &e) { // kernel instantiation, the tokenizer files
-      std::cerr << "granitec: error: " << e.what() << "\n";
-      return 1;
+    const std::optional<std::string> output = options.output;
+    std::vector<BuiltExecutable> built;
+    for (const target::CpuFamily *family : families) {
+      options.family = family;
+      if (families.size() > 1)
+        options.output = *output + "." + family->name;
+      options.buildId = "granitec " GRANITEC_VERSION " " + std::filesystem::path(path).filename().string() + " " +
+                        options.family->name + " ctx " + std::to_string(options.context) + " max-tokens " +
+                        std::to_string(options.maxTokens) +
+                        (options.threads ? " threads " + std::to_string(options.threads) : "");
+      try {
+        if (int status = compile(*source, TokenizerSource{gguf ? &*gguf : nullptr, gguf ? "" : path}, options))
+          return status;
+      } catch (const std::exception &e) { // kernel instantiation, the tokenizer files
+        std::cerr << "granitec: error: " << e.what() << "\n";
+        return 1;
+      }
+      if (oci)
+        built.push_back({*options.output, options.weightsExternal, family, options.buildId});
     }
+    if (oci) {
+      StageTimer timer(!options.quiet);
+      std::string error;
+      if (!writeOciImages(built, std::filesystem::path(*output).filename().string(), options.variant, *oci, error)) {
+        std::cerr << "granitec: error: " << error << "\n";
+        return 1;
+      }
+      timer.done("OCI image " + *oci + " (" + std::to_string(built.size()) + " platform" +
+                 (built.size() > 1 ? "s)" : ")"));
+    }
+    return 0;
   } catch (const UsageError &e) {
     std::cerr << "granitec: error: " << e.what() << "\n";
     return 2;

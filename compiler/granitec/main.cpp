@@ -2,6 +2,7 @@
 #include "Compile.h"
 #include "Inspect.h"
 #include "Synth.h"
+#include "Targets.h"
 
 #include <iostream>
 #include <string>
@@ -21,6 +22,7 @@ commands:
   inspect MODEL.gguf [--json]   show a model's architecture, variant, layer map, hyperparameters and tensors
   compile MODEL -o OUT          compile a GGUF file into an executable (--emit=mlir|llvm|obj: the stages)
   synth --like VARIANT ...      write a synthetic model with a variant's shapes, tokenizer and random weights
+  targets                       list the CPU families for --target, their aliases and features, and what host picks
 
 options:
   -h, --help                    show this help ('granitec <command> --help' for a command's options)
@@ -51,6 +53,8 @@ int main(int argc, char **argv) {
     return granite::driver::runCompile(rest);
   if (command == "synth")
     return granite::driver::runSynth(rest);
+  if (command == "targets")
+    return granite::driver::runTargets(rest);
   std::cerr << "granitec: error: unknown command '" << command << "' (see 'granitec --help')\n";
   return 2;
 }

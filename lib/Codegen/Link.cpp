@@ -73,12 +73,54 @@ bool runCapturingOutput(const std::vector<std::string> &argv, int &status, std::
   return true;
 }
 
+#if defined(__x86_64__)
+constexpr const char *kHostArch = "x86_64";
+#elif defined(__aarch64__)
+constexpr const char *kHostArch = "aarch64";
+#else
+#error "granitec runs on x86-64 and aarch64 hosts"
+#endif
+
+/// The C++ driver, and the runtime archives in link order (ModelMain, Runtime, PCRE2).
+struct Toolchain {
+  std::string driver;
+  std::vector<std::string> archives;
+};
+
+/// For the host's architecture (or an empty triple), `c++` and this build's archives; for aarch64 on an x86-64 host,
+/// Debian's cross compiler and runtime/cross's archives, where granitec was built with them.
+bool toolchainFor(const std::string &triple, Toolchain &toolchain, std::string &error) {
+  const std::string arch = triple.substr(0, triple.find('-'));
+  if (triple.empty() || arch == kHostArch) {
+    toolchain = {"c++", {GRANITE_MODEL_MAIN_ARCHIVE, GRANITE_RUNTIME_ARCHIVE, GRANITE_PCRE2_ARCHIVE}};
+    return true;
+  }
+#ifdef GRANITE_AARCH64_CXX
+  if (arch == "aarch64") {
+    toolchain = {GRANITE_AARCH64_CXX,
+                 {GRANITE_AARCH64_MODEL_MAIN_ARCHIVE, GRANITE_AARCH64_RUNTIME_ARCHIVE, GRANITE_AARCH64_PCRE2_ARCHIVE}};
+    return true;
+  }
+#endif
+  if (arch == "aarch64")
+    error = "cannot link for aarch64: this granitec was built without the aarch64 runtime (it needs "
+            "aarch64-linux-gnu-g++ and the arm64 PCRE2 that scripts/setup fetches; then rebuild granitec)";
+  else
+    error = "no toolchain links code for '" + triple + "' on this " + kHostArch + " host";
+  return false;
+}
+
 bool link(const LinkInputs &inputs, const std::string &executable, std::string &error) {
-  std::vector<std::string> argv = {"c++", "-o", executable};
+  Toolchain toolchain;
+  if (!toolchainFor(inputs.targetTriple, toolchain, error)) return false;
+  std::vector<std::string> argv = {toolchain.driver, "-o", executable};
   argv.insert(argv.end(), inputs.objectFiles.begin(), inputs.objectFiles.end());
   // main() comes from the ModelMain archive; the generated objects before it define what it calls.
-  argv.insert(argv.end(), {GRANITE_MODEL_MAIN_ARCHIVE, GRANITE_RUNTIME_ARCHIVE, GRANITE_PCRE2_ARCHIVE, "-pthread",
-                           "-ldl", "-lm"});
+  argv.insert(argv.end(), toolchain.archives.begin(), toolchain.archives.end());
+  // libstdc++ and libgcc go in statically, so OUT needs only glibc (2.34 or newer) and runs on any Linux of its family;
+  // the ModelMain archive's runtime/GlibcCompat.cpp stands in for the two newer glibc functions they call.
+  argv.insert(argv.end(), {"-pthread", "-ldl", "-lm", "-static-libstdc++", "-static-libgcc",
+                           "-Wl,--undefined=_dl_find_object,--undefined=arc4random"});
   int status = 0;
   std::string output;
   if (!runCapturingOutput(argv, status, output, error)) return false;

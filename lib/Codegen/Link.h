@@ -20,11 +20,13 @@ struct LinkInputs {
   std::vector<uint8_t> vocabulary;      ///< runtime::serializeVocabulary's blob
   std::string chatTemplate;             ///< tokenizer.chat_template; empty when the model has none
   std::string outputPath;
+  std::string targetTriple; ///< the family's LLVM triple, which picks the driver and archives; empty: the host's
   bool weightsExternal = false; ///< write the blob to outputPath + ".weights" instead of into the executable
 };
 
 /// Runs the system C++ driver (`c++`) on the objects, libGraniteModelMain.a (main), libGraniteRuntime.a and static
-/// PCRE2, then appends the payload. Everything is written under temporary names and renamed into place at the
+/// PCRE2 (for aarch64 on an x86-64 host: aarch64-linux-gnu-g++ and the archives of runtime/cross), then appends the
+/// payload. Everything is written under temporary names and renamed into place at the
 /// end, so a failure never leaves a half-written OUT. Returns false with a one-line `error` (for a linker failure,
 /// its first error line).
 bool linkExecutable(const LinkInputs &inputs, std::string &error);

@@ -1,11 +1,9 @@
 #include "Target/CpuFamily.h"
 
+#include "runtime/CpuFeatures.h"
+
 #include <algorithm>
 #include <stdexcept>
-
-#if defined(__aarch64__)
-#include <sys/auxv.h>
-#endif
 
 namespace granite::target {
 namespace {
@@ -18,7 +16,26 @@ constexpr const char *kX86Avx512Bf16 =
     "x86-64-linux-sse41-avx-f16c-fma-avx2-avx512-avx512_skylake-avx512_cannonlake-avx512_"
     "sapphirerapids";
 
+using Features = std::vector<std::string>;
+
+Features operator+(Features first, const Features &then) {
+  first.insert(first.end(), then.begin(), then.end());
+  return first;
+}
+
 std::vector<CpuFamily> makeFamilies() {
+  // The family-defining features come first, so that a refusal names the one that tells families
+  // apart. x86-64-v3: LLVM's haswell also emits BMI, LZCNT and MOVBE in plain code.
+  const Features kX86V3 = {"avx2",  "avx",   "fma",    "f16c",   "bmi",    "bmi2",
+                           "lzcnt", "movbe", "popcnt", "sse4.2", "sse4.1", "ssse3"};
+  // x86-64-v4.
+  const Features kX86V4 = Features{"avx512f", "avx512bw", "avx512cd", "avx512dq", "avx512vl"} + kX86V3;
+  // The glue code targets znver4 and the kernels sapphirerapids less FP16 and AMX
+  // (lib/Kernels/KernelCache.cpp): what both have. Cooper Lake has BF16 but not VBMI, so it is not one.
+  const Features kX86Bf16 = Features{"avx512bf16",   "avx512vnni",      "avx512vbmi", "avx512vbmi2",
+                                     "avx512ifma",   "avx512bitalg",    "avx512vpopcntdq",
+                                     "gfni",         "vaes",            "vpclmulqdq"} +
+                            kX86V4;
   std::vector<CpuFamily> families;
   // Decode products are bandwidth bound. Float weights stream one row at a time, so each task
   // reads one contiguous run that the hardware prefetchers follow, with the row's accumulator
@@ -28,21 +45,30 @@ std::vector<CpuFamily> makeFamilies() {
   // weight and activation vectors. With VNNI (x86-64-avx512-bf16) the block-quantized products
   // quantize the activations and use vpdpbusd, which makes their decode memory bound.
   families.push_back({"x86-64-avx2",
-                      {"haswell", "zen2", "zen3"},
+                      "AVX2 + FMA (x86-64-v3): Intel Haswell and later cores, AMD Zen 1-3",
+                      {"x86-64-v3", "haswell", "broadwell", "skylake", "alderlake", "raptorlake",
+                       "znver1", "znver2", "znver3", "zen2", "zen3"},
+                      kX86V3,
                       kX86Avx2,
                       "x86_64-unknown-linux-gnu",
                       "haswell",
                       "+sse4.1,+avx,+f16c,+fma,+avx2",
                       {8, 32, 4, 3, 4}});
   families.push_back({"x86-64-avx512",
-                      {"skylake-avx512", "cascadelake", "icelake-server"},
+                      "AVX-512 F/BW/CD/DQ/VL (x86-64-v4) without BF16: Intel Skylake-SP to Ice Lake",
+                      {"x86-64-v4", "skylake-avx512", "cascadelake", "cooperlake", "icelake-server",
+                       "icelake-client", "tigerlake", "rocketlake"},
+                      kX86V4,
                       kX86Avx512,
                       "x86_64-unknown-linux-gnu",
                       "skylake-avx512",
                       "+sse4.1,+avx,+f16c,+fma,+avx2,+avx512f,+avx512bw,+avx512dq,+avx512vl,+avx512cd",
                       {16, 32, 4, 4, 6}});
   families.push_back({"x86-64-avx512-bf16",
-                      {"zen4", "zen5", "sapphirerapids", "znver4", "znver5"},
+                      "AVX-512 with BF16, VNNI and VBMI: AMD Zen 4/5, Intel Sapphire Rapids and later",
+                      {"znver4", "znver5", "zen4", "zen5", "sapphirerapids", "emeraldrapids",
+                       "graniterapids"},
+                      kX86Bf16,
                       kX86Avx512Bf16,
                       "x86_64-unknown-linux-gnu",
                       "znver4",
@@ -51,14 +77,21 @@ std::vector<CpuFamily> makeFamilies() {
                       {16, 32, 4, 4, 6, true}});
   families.back().defaults.bf16Dot = true;
   families.push_back({"aarch64-neon",
-                      {"cortex-a72", "neoverse-n1-nodot"},
+                      "Armv8-A NEON: Cortex-A53/A57/A72/A73, AWS Graviton 1",
+                      {"armv8-a", "cortex-a53", "cortex-a57", "cortex-a72", "cortex-a73"},
+                      {"neon"},
                       "arm-64-linux",
                       "aarch64-unknown-linux-gnu",
                       "generic",
                       "+neon",
                       {4, 16, 4, 3, 4}});
+  // A CPU with the dot product is Armv8.2 or later, so it also has the LSE atomics that code for
+  // LLVM's neoverse-n1 may use.
   families.push_back({"aarch64-neon-dotprod",
-                      {"neoverse-n1", "neoverse-v1", "apple-m1", "graviton2", "graviton3"},
+                      "Armv8.2-A NEON with dot product and FP16: Neoverse N1/N2/V1/V2, Graviton 2-4, Apple M",
+                      {"neoverse-n1", "neoverse-n2", "neoverse-v1", "neoverse-v2", "cortex-a76",
+                       "cortex-a78", "apple-m1", "apple-m2", "graviton2", "graviton3", "graviton4"},
+                      {"dotprod", "fp16", "neon", "lse"},
                       "arm-64-linux-arm_dot_prod-arm_fp16",
                       "aarch64-unknown-linux-gnu",
                       "neoverse-n1",
@@ -67,23 +100,18 @@ std::vector<CpuFamily> makeFamilies() {
   return families;
 }
 
-#if defined(__x86_64__)
-bool x86Supports(std::string_view family) {
-  __builtin_cpu_init();
-  bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-              __builtin_cpu_supports("f16c");
-  bool avx512 = avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
-  bool bf16 = avx512 && __builtin_cpu_supports("avx512bf16") &&
-              __builtin_cpu_supports("avx512vnni");
-  if (family == "x86-64-avx2")
-    return avx2;
-  if (family == "x86-64-avx512")
-    return avx512;
-  if (family == "x86-64-avx512-bf16")
-    return bf16;
-  return false;
+/// "x86_64" or "aarch64".
+std::string_view architecture(const CpuFamily &family) {
+  std::string_view triple = family.llvmTriple;
+  return triple.substr(0, triple.find('-'));
 }
+
+#if defined(__x86_64__)
+constexpr std::string_view kHostArchitecture = "x86_64";
+#elif defined(__aarch64__)
+constexpr std::string_view kHostArchitecture = "aarch64";
+#else
+constexpr std::string_view kHostArchitecture = "";
 #endif
 
 } // namespace
@@ -93,19 +121,38 @@ const std::vector<CpuFamily> &allFamilies() {
   return families;
 }
 
+std::string hostMissingFeature(const CpuFamily &family) {
+  return runtime::missingCpuFeature(joinedFeatures(family));
+}
+
 bool hostCanRun(const CpuFamily &family) {
-#if defined(__x86_64__)
-  return x86Supports(family.name);
-#elif defined(__aarch64__)
-  if (family.name == "aarch64-neon")
-    return true;
-  if (family.name == "aarch64-neon-dotprod")
-    return (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) != 0;
-  return false;
-#else
-  (void)family;
-  return false;
-#endif
+  return architecture(family) == kHostArchitecture && hostMissingFeature(family).empty();
+}
+
+std::string joinedFeatures(const CpuFamily &family) {
+  std::string joined;
+  for (const std::string &feature : family.requiredFeatures)
+    joined += (joined.empty() ? "" : ",") + feature;
+  return joined;
+}
+
+std::string otherTargets(const CpuFamily &family) {
+  std::string targets;
+  const auto &families = allFamilies();
+  for (auto it = families.rbegin(); it != families.rend(); ++it)
+    if (it->name != family.name && architecture(*it) == architecture(family))
+      targets += (targets.empty() ? "" : ";") + it->name + ":" + joinedFeatures(*it);
+  return targets;
+}
+
+std::string validTargetNames() {
+  std::string names = "host";
+  for (const CpuFamily &family : allFamilies()) {
+    names += ", " + family.name;
+    for (const std::string &alias : family.aliases)
+      names += ", " + alias;
+  }
+  return names;
 }
 
 const CpuFamily &hostFamily() {
@@ -114,7 +161,11 @@ const CpuFamily &hostFamily() {
   for (auto it = families.rbegin(); it != families.rend(); ++it)
     if (hostCanRun(*it))
       return *it;
-  throw std::runtime_error("granitec: the host CPU matches no supported family");
+  for (const CpuFamily &least : families)
+    if (architecture(least) == kHostArchitecture)
+      throw std::runtime_error("this CPU runs no granitec family: it lacks " + hostMissingFeature(least) +
+                               ", which " + least.name + " needs");
+  throw std::runtime_error("granitec has no family for this CPU's architecture");
 }
 
 const CpuFamily *findFamily(std::string_view nameOrAlias) {

@@ -32,7 +32,12 @@ struct ScheduleDefaults {
 
 struct CpuFamily {
   std::string name;                  ///< e.g. "x86-64-avx512-bf16"
-  std::vector<std::string> aliases;  ///< CPU names that select this family, e.g. "zen4"
+  std::string summary;               ///< one line for `granitec targets`
+  std::vector<std::string> aliases;  ///< CPU names that select this family, e.g. "znver4"
+  /// Every CPU feature the family's code may use (runtime/CpuFeatures.h names): the Halide
+  /// target's and those LLVM's CPU (llvmCpu, and the kernels' own CPU) emits in plain code.
+  /// The executable refuses to start on a CPU that lacks one.
+  std::vector<std::string> requiredFeatures;
   std::string halideTarget;          ///< full Halide 14 target string (OS included)
   std::string llvmTriple;
   std::string llvmCpu;
@@ -46,10 +51,24 @@ const std::vector<CpuFamily> &allFamilies();
 /// The family named `nameOrAlias` ("host" resolves to hostFamily()), or nullptr.
 const CpuFamily *findFamily(std::string_view nameOrAlias);
 
-/// The most capable family the running CPU supports (cpuid on x86-64, hwcaps on aarch64).
+/// The most capable family the running CPU supports (cpuid on x86-64, hwcaps on aarch64). Throws
+/// std::runtime_error, naming what the CPU lacks, when it runs none.
 const CpuFamily &hostFamily();
 
 /// True when the running CPU can execute code compiled for `family`.
 bool hostCanRun(const CpuFamily &family);
+
+/// The first of `family`'s required features the running CPU lacks, or "" when it has them all.
+std::string hostMissingFeature(const CpuFamily &family);
+
+/// "avx,avx2,...": `family.requiredFeatures` as the ABI carries them (GraniteModelInfo::required_features).
+std::string joinedFeatures(const CpuFamily &family);
+
+/// "name:feature,...;name:...": the other families of `family`'s architecture, most capable first
+/// (GraniteModelInfo::other_targets), from which an executable names the one to compile for.
+std::string otherTargets(const CpuFamily &family);
+
+/// "host, x86-64-avx2, x86-64-v3, ...": every name --target takes, for one-line errors.
+std::string validTargetNames();
 
 } // namespace granite::target

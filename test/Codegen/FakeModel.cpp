@@ -5,6 +5,16 @@
 
 using namespace granite::fake;
 
+// What the CPU must have: nothing, except in the needy variant, whose executable must refuse every CPU and name the
+// one other target that runs.
+#ifdef FAKE_NEEDY
+#define FAKE_REQUIRED_FEATURES "granite-test-feature"
+#define FAKE_OTHER_TARGETS "unrunnable-test:granite-other-feature;runnable-test:"
+#else
+#define FAKE_REQUIRED_FEATURES ""
+#define FAKE_OTHER_TARGETS ""
+#endif
+
 namespace {
 
 // State: a FakeState at the end of an arena as large as a small KV cache, so a runtime that allocates less, or
@@ -26,7 +36,9 @@ const GraniteModelInfo kInfo = {GRANITE_MODEL_ABI_VERSION,
                                  "fake-build-" FAKE_VARIANT,
                                  /*default_threads=*/2,
                                  /*state_region_count=*/0, // the runtime then treats the state as one recurrent range
-                                 /*state_regions=*/nullptr};
+                                 /*state_regions=*/nullptr,
+                                 FAKE_REQUIRED_FEATURES,
+                                 FAKE_OTHER_TARGETS};
 
 int32_t threadsInEffect = 1;
 GraniteParallelFor installedParallelFor = nullptr;

@@ -12,6 +12,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -280,7 +282,7 @@ TEST_F(LinkedExecutable, BadCommandLinesExitTwoWithOneLine) {
 TEST_F(LinkedExecutable, VersionAndContextSizeComeFromTheCompiledModel) {
   ProcessResult version = run(path(false), {"--version"});
   ASSERT_EQ(version.status, 0) << version.err;
-  EXPECT_EQ(version.out, "build id: fake-build-small\ntarget: test-cpu\n");
+  EXPECT_EQ(version.out, "build id: fake-build-small\ntarget: test-cpu\ncpu features: \n");
   // No weights are read: it answers even when the external weights file is gone.
   const std::string moved = path(true) + ".weights-moved";
   fs::rename(path(true) + ".weights", moved);
@@ -355,6 +357,11 @@ TEST_F(LinkedExecutable, LinkFailuresAreOneLineAndLeaveNoFiles) {
   EXPECT_NE(error.find("cannot open output file " + dir() + "/no-such-dir/out.tmp"), std::string::npos) << error;
   EXPECT_EQ(error.find('\n'), std::string::npos) << error;
 
+  LinkInputs otherArchitecture = smallInputs(output, false);
+  otherArchitecture.targetTriple = "riscv64-unknown-linux-gnu";
+  EXPECT_FALSE(linkExecutable(otherArchitecture, error));
+  EXPECT_EQ(error.rfind("no toolchain links code for 'riscv64-unknown-linux-gnu' on this ", 0), 0u) << error;
+
   LinkInputs failingWriter = smallInputs(output, true);
   failingWriter.writeWeights = [](std::ostream &, std::string &writerError) {
     writerError = "blk.0.attn_q.weight: read error";
@@ -365,6 +372,68 @@ TEST_F(LinkedExecutable, LinkFailuresAreOneLineAndLeaveNoFiles) {
   EXPECT_FALSE(fs::exists(output));
   EXPECT_FALSE(fs::exists(output + ".weights"));
   EXPECT_TRUE(leftovers().empty());
+}
+
+TEST_F(LinkedExecutable, RefusesACpuWithoutTheModelsFeaturesInOneLine) {
+  const std::string output = dir() + "/fake-needy";
+  LinkInputs needy = smallInputs(output, false);
+  needy.objectFiles = {GRANITE_FAKE_MODEL_NEEDY};
+  std::string error;
+  ASSERT_TRUE(linkExecutable(needy, error)) << error;
+  // Every mode that runs the model's code is refused, --info included; the first other target this CPU runs is named.
+  for (std::vector<std::string> args : std::vector<std::vector<std::string>>{
+           {"--ids", "1,2"}, {"--info"}, {"-p", "Hello"}, {"--tokenize", "a"}}) {
+    SCOPED_TRACE(args[0]);
+    ProcessResult refused = run(output, args);
+    EXPECT_EQ(refused.status, 1);
+    EXPECT_EQ(refused.err, output + ": error: this CPU lacks granite-test-feature, which test-cpu needs; compile with "
+                                    "--target runnable-test (or --target host on this machine)\n");
+    EXPECT_EQ(refused.out, "");
+  }
+  // --version and --help run none of it.
+  ProcessResult version = run(output, {"--version"});
+  EXPECT_EQ(version.status, 0) << version.err;
+  EXPECT_EQ(version.out, "build id: fake-build-needy\ntarget: test-cpu\ncpu features: granite-test-feature\n");
+  EXPECT_EQ(run(output, {"--help"}).status, 0);
+  std::remove(output.c_str());
+}
+
+/// `readelf OPTION FILE`'s output.
+std::string readelf(const std::string &option, const std::string &file) {
+  std::string output;
+  FILE *pipe = popen(("readelf " + option + " " + quoted(file) + " 2>&1").c_str(), "r");
+  if (!pipe) return output;
+  char buffer[4096];
+  for (size_t n; (n = fread(buffer, 1, sizeof buffer, pipe)) > 0;) output.append(buffer, n);
+  pclose(pipe);
+  return output;
+}
+
+TEST_F(LinkedExecutable, NeedsNothingButGlibc2_34) {
+  // libstdc++ and libgcc are linked in, so only glibc's own libraries and the loader remain.
+  const std::string dynamic = readelf("-dW", path(false));
+  ASSERT_NE(dynamic.find("(NEEDED)"), std::string::npos) << dynamic;
+  const std::vector<std::string> allowed = {"libc.so.6", "libm.so.6", "libpthread.so.0", "libdl.so.2",
+                                            "ld-linux-x86-64.so.2", "ld-linux-aarch64.so.1"};
+  std::istringstream lines(dynamic);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.find("(NEEDED)") == std::string::npos) continue;
+    const size_t open = line.find('['), close = line.find(']');
+    ASSERT_NE(close, std::string::npos) << line;
+    const std::string library = line.substr(open + 1, close - open - 1);
+    EXPECT_NE(std::find(allowed.begin(), allowed.end(), library), allowed.end()) << library;
+  }
+  // Every symbol version it asks for is glibc's, and none is newer than 2.34.
+  const std::string versions = readelf("-VW", path(false));
+  ASSERT_NE(versions.find("GLIBC_2."), std::string::npos) << versions;
+  std::istringstream words(versions);
+  for (std::string word; words >> word;) {
+    for (const char *foreign : {"GLIBCXX_", "CXXABI_", "GCC_"})
+      EXPECT_EQ(word.find(foreign), std::string::npos) << word;
+    if (word.rfind("GLIBC_2.", 0) != 0) continue;
+    int minor = std::atoi(word.c_str() + 8);
+    EXPECT_LE(minor, 34) << word;
+  }
 }
 
 /// True when the file system at `dir` stores a file with a 64 MiB hole in far fewer blocks.

@@ -5,6 +5,7 @@
 
 #include "Codegen/WeightBlob.h"
 #include "Dialect/Granite/IR/GraniteOps.h"
+#include "Target/CpuFamily.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
@@ -844,7 +845,8 @@ struct GraniteToKernels : mlir::granite::impl::GraniteToKernelsBase<GraniteToKer
 
   void runOnOperation() override;
   /// `granite_model_info`: a pointer to a constant GraniteModelInfo.
-  void emitModelInfo(OpBuilder &b, const ForwardLowering &lowering, uint64_t weightsBytes, int64_t vocab);
+  void emitModelInfo(OpBuilder &b, const ForwardLowering &lowering, const ::granite::target::CpuFamily &family,
+                     uint64_t weightsBytes, int64_t vocab);
   /// `granite_set_threads`: sets the Halide thread pool size and returns the size in effect.
   void emitSetThreads(OpBuilder &b);
   /// `granite_set_parallel_for`: hands the kernels' parallel loops to the runtime's pool.
@@ -884,14 +886,16 @@ std::string weightTypeSummary(ModuleOp module) {
   return summary;
 }
 
-void GraniteToKernels::emitModelInfo(OpBuilder &b, const ForwardLowering &lowering, uint64_t weightsBytes,
+void GraniteToKernels::emitModelInfo(OpBuilder &b, const ForwardLowering &lowering,
+                                     const ::granite::target::CpuFamily &family, uint64_t weightsBytes,
                                      int64_t vocab) {
   ModuleOp module = getOperation();
   Location loc = module.getLoc();
   MLIRContext *ctx = &getContext();
   Type ptrTy = LLVM::LLVMPointerType::get(ctx), i32Ty = b.getI32Type(), i64Ty = b.getI64Type();
   auto infoTy = LLVM::LLVMStructType::getLiteral(
-      ctx, {i32Ty, i32Ty, i32Ty, i32Ty, i64Ty, i64Ty, i64Ty, ptrTy, ptrTy, ptrTy, ptrTy, i32Ty, i32Ty, ptrTy});
+      ctx, {i32Ty, i32Ty, i32Ty, i32Ty, i64Ty, i64Ty, i64Ty, ptrTy, ptrTy, ptrTy, ptrTy, i32Ty, i32Ty, ptrTy, ptrTy,
+            ptrTy});
   auto regionTy = LLVM::LLVMStructType::getLiteral(ctx, {i64Ty, i64Ty, i64Ty});
   auto string = [&](StringRef symbol, StringRef text) {
     std::string bytes = text.str();
@@ -900,9 +904,11 @@ void GraniteToKernels::emitModelInfo(OpBuilder &b, const ForwardLowering &loweri
     b.create<LLVM::GlobalOp>(loc, type, /*isConstant=*/true, LLVM::Linkage::Internal, symbol, b.getStringAttr(bytes));
   };
   string("granite_info_variant", variant);
-  string("granite_info_target", target);
+  string("granite_info_target", family.name);
   string("granite_info_weight_types", weightTypeSummary(module));
   string("granite_info_build_id", buildId);
+  string("granite_info_required_features", ::granite::target::joinedFeatures(family));
+  string("granite_info_other_targets", ::granite::target::otherTargets(family));
   SmallVector<std::array<int64_t, 3>> regions = stateRegions(module.lookupSymbol<func::FuncOp>("forward"), lowering.contextLength);
   if (!regions.empty()) {
     auto arrayTy = LLVM::LLVMArrayType::get(regionTy, regions.size());
@@ -931,7 +937,7 @@ void GraniteToKernels::emitModelInfo(OpBuilder &b, const ForwardLowering &loweri
     auto insert = [&](Value element) { value = b.create<LLVM::InsertValueOp>(loc, value, element, field++); };
     auto i32 = [&](int64_t v) { insert(b.create<LLVM::ConstantOp>(loc, i32Ty, b.getI32IntegerAttr(v))); };
     auto i64 = [&](int64_t v) { insert(b.create<LLVM::ConstantOp>(loc, i64Ty, b.getI64IntegerAttr(v))); };
-    i32(3); // GRANITE_MODEL_ABI_VERSION
+    i32(4); // GRANITE_MODEL_ABI_VERSION
     i32(vocab);
     i32(lowering.contextLength);
     i32(lowering.maxTokens);
@@ -945,6 +951,8 @@ void GraniteToKernels::emitModelInfo(OpBuilder &b, const ForwardLowering &loweri
     i32(regions.size());
     insert(regions.empty() ? b.create<LLVM::ZeroOp>(loc, ptrTy).getResult()
                            : b.create<LLVM::AddressOfOp>(loc, ptrTy, "granite_info_state_regions").getResult());
+    for (StringRef symbol : {"granite_info_required_features", "granite_info_other_targets"})
+      insert(b.create<LLVM::AddressOfOp>(loc, ptrTy, symbol));
     b.create<LLVM::ReturnOp>(loc, value);
   }
   auto function = b.create<LLVM::LLVMFuncOp>(loc, "granite_model_info", LLVM::LLVMFunctionType::get(ptrTy, {}));
@@ -994,6 +1002,11 @@ void GraniteToKernels::runOnOperation() {
     module.emitError("granite-to-kernels needs a single-block @forward function");
     return signalPassFailure();
   }
+  const ::granite::target::CpuFamily *family = ::granite::target::findFamily(target);
+  if (!family) {
+    module.emitError("granite-to-kernels: unknown target '") << target << "'";
+    return signalPassFailure();
+  }
   ::granite::codegen::WeightBlobLayout blob = ::granite::codegen::planWeightBlob(module);
   OpBuilder b(&getContext());
   b.setInsertionPointToEnd(module.getBody());
@@ -1002,7 +1015,7 @@ void GraniteToKernels::runOnOperation() {
     return signalPassFailure();
   b.setInsertionPointToEnd(module.getBody());
   int64_t vocab = cast<RankedTensorType>(forward.getResultTypes()[0]).getDimSize(1);
-  emitModelInfo(b, lowering, blob.totalBytes, vocab);
+  emitModelInfo(b, lowering, *family, blob.totalBytes, vocab);
   emitSetThreads(b);
   emitSetParallelFor(b);
 

@@ -1,6 +1,9 @@
 // RUN: granite-opt %s -granite-plan-memory='max-tokens=4 context-length=8' -granite-to-kernels='target=x86-64-avx2 variant=custom build-id=lit' | FileCheck %s
 // RUN: not granite-opt %s -granite-to-kernels 2>&1 | FileCheck %s --check-prefix=UNPLANNED
 // RUN: granite-opt %s -granite-plan-memory='max-tokens=4 context-length=8' -granite-to-kernels='threads=3' | FileCheck %s --check-prefix=THREADS
+// RUN: not granite-opt %s -granite-plan-memory='max-tokens=4 context-length=8' -granite-to-kernels='target=pentium' 2>&1 | FileCheck %s --check-prefix=TARGET
+
+// TARGET: error: granite-to-kernels: unknown target 'pentium'
 
 // A baked-in thread count is the default the runtime reads from the model info (field 11); the forward pass
 // never touches the thread pool itself.
@@ -101,6 +104,9 @@
 // CHECK: llvm.mlir.global internal constant @granite_info_target("x86-64-avx2\00")
 // CHECK: llvm.mlir.global internal constant @granite_info_weight_types("BF16 x1, F32 x11, Q8_0 x1\00")
 // CHECK: llvm.mlir.global internal constant @granite_info_build_id("lit\00")
+// The family's CPU features, and the other x86-64 families with theirs, most capable first.
+// CHECK: llvm.mlir.global internal constant @granite_info_required_features("avx2,avx,fma,f16c,bmi,bmi2,lzcnt,movbe,popcnt,sse4.2,sse4.1,ssse3\00")
+// CHECK: llvm.mlir.global internal constant @granite_info_other_targets("x86-64-avx512-bf16:avx512bf16,{{[^;]*}};x86-64-avx512:avx512f,{{[^;]*}}\00")
 // The state's ranges {offset, bytes, bytes per position}: the KV cache's keys and values (8 positions of 32 floats),
 // then the recurrent conv and SSM states.
 // CHECK: llvm.mlir.global internal constant @granite_info_state_regions() {{.*}} : !llvm.array<4 x struct<(i64, i64, i64)>>
@@ -125,9 +131,9 @@
 // CHECK-NEXT: llvm.insertvalue
 // CHECK-NEXT: llvm.mlir.constant(0 : i64)
 // ABI version, vocabulary, context, max tokens, state bytes (2048 KV + 1152 conv + 4096 SSM), scratch, weights,
-// ..., threads, then the 4 state ranges.
+// ..., threads, the 4 state ranges, the CPU features and the other families.
 // CHECK: llvm.mlir.global internal constant @granite_info()
-// CHECK: llvm.mlir.constant(3 : i32)
+// CHECK: llvm.mlir.constant(4 : i32)
 // CHECK: llvm.mlir.constant(16 : i32)
 // CHECK: llvm.mlir.constant(8 : i32)
 // CHECK: llvm.mlir.constant(4 : i32)
@@ -137,6 +143,10 @@
 // CHECK: llvm.mlir.constant(4 : i32)
 // CHECK-NEXT: llvm.insertvalue
 // CHECK-NEXT: llvm.mlir.addressof @granite_info_state_regions
+// CHECK-NEXT: llvm.insertvalue
+// CHECK-NEXT: llvm.mlir.addressof @granite_info_required_features
+// CHECK-NEXT: llvm.insertvalue
+// CHECK-NEXT: llvm.mlir.addressof @granite_info_other_targets
 // CHECK-LABEL: llvm.func @granite_model_info() -> !llvm.ptr
 // CHECK-LABEL: llvm.func @granite_set_threads(%arg0: i32) -> i32
 // CHECK: llvm.call @halide_set_num_threads
