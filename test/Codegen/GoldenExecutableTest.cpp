@@ -2,6 +2,7 @@
 // (shared/golden/README.md): greedy ids exactly, and the logits each was chosen from. The dense model's greedy path
 // passes the unused token 435, which llama.cpp's argmax takes, so --greedy must not skip unused tokens.
 #include <gtest/gtest.h>
+#include "test/TestFiles.h"
 #include <nlohmann/json.hpp>
 
 #include <cmath>
@@ -14,24 +15,9 @@
 namespace {
 
 namespace fs = std::filesystem;
-
-std::vector<float> readFloats(const fs::path &path) {
-  std::ifstream in(path, std::ios::binary);
-  std::vector<float> data(fs::file_size(path) / sizeof(float));
-  in.read(reinterpret_cast<char *>(data.data()), static_cast<std::streamsize>(data.size() * sizeof(float)));
-  return data;
-}
-
-std::string readText(const fs::path &path) {
-  std::ifstream in(path);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
-
-float maxAbsDiff(const std::vector<float> &a, const std::vector<float> &b) {
-  float worst = 0;
-  for (size_t i = 0; i < a.size(); ++i) worst = std::max(worst, std::fabs(a[i] - b[i]));
-  return worst;
-}
+using granite::test::readFile;
+using granite::test::readFloats;
+using granite::test::maxAbsDiff;
 
 /// Compiles `model` (with --weights=external when asked) and checks `--ids <prompt> --greedy 16 --gen-logits` with
 /// the prompt fed in chunks of `chunk`.
@@ -40,7 +26,7 @@ void checkGreedy(const std::string &model, bool externalWeights, int chunk) {
   const fs::path work = fs::path(GRANITE_TEST_WORK_DIR) / (model + "." + std::to_string(getpid()));
   fs::create_directories(work);
   const fs::path executable = work / model, genLogits = work / "gen.f32", output = work / "stdout";
-  nlohmann::json reference = nlohmann::json::parse(readText(golden / "logits" / (model + ".json")));
+  nlohmann::json reference = nlohmann::json::parse(readFile(golden / "logits" / (model + ".json")));
 
   setenv("GRANITEC_KERNEL_CACHE", GRANITE_TEST_KERNEL_CACHE, 1);
   std::ostringstream compile;
@@ -59,7 +45,7 @@ void checkGreedy(const std::string &model, bool externalWeights, int chunk) {
   std::string expectedIds;
   for (int32_t id : reference["greedy_ids"].get<std::vector<int32_t>>())
     expectedIds += (expectedIds.empty() ? "" : " ") + std::to_string(id);
-  EXPECT_EQ(readText(output), expectedIds + "\n");
+  EXPECT_EQ(readFile(output), expectedIds + "\n");
   std::vector<float> logits = readFloats(genLogits);
   std::vector<float> expected = readFloats(golden / "logits" / (model + ".gen_logits.f32"));
   ASSERT_EQ(logits.size(), expected.size());

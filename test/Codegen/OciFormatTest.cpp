@@ -5,6 +5,7 @@
 #include "Codegen/Tar.h"
 
 #include <gtest/gtest.h>
+#include "test/TestFiles.h"
 
 #include <algorithm>
 #include <array>
@@ -20,24 +21,10 @@ namespace granite::codegen {
 namespace {
 
 namespace fs = std::filesystem;
+using granite::test::readFile;
+using granite::test::runShell;
 
 const fs::path kWork = fs::path(GRANITE_TEST_WORK_DIR) / ("format." + std::to_string(getpid()));
-
-/// Runs a shell command; returns its exit status and stdout.
-std::pair<int, std::string> shell(const std::string &command) {
-  std::string output;
-  FILE *pipe = popen(command.c_str(), "r");
-  if (!pipe) return {-1, ""};
-  std::array<char, 4096> buffer;
-  for (size_t n; (n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0;) output.append(buffer.data(), n);
-  int status = pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
-}
-
-std::string readFile(const fs::path &path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
 
 std::string sha256Hex(std::string_view text) {
   Sha256 hash;
@@ -99,7 +86,7 @@ TEST_F(TarWriterTest, GnuTarExtractsEveryKindOfEntry) {
 
   fs::create_directories(kWork / "out");
   auto [status, listing] =
-      shell("TZ=UTC tar --numeric-owner --full-time -tvf " + (kWork / "a.tar").string() + " 2>&1");
+      runShell("TZ=UTC tar --numeric-owner --full-time -tvf " + (kWork / "a.tar").string() + " 2>&1");
   ASSERT_EQ(status, 0) << listing;
   std::istringstream lines(listing);
   std::string runLine;
@@ -107,7 +94,7 @@ TEST_F(TarWriterTest, GnuTarExtractsEveryKindOfEntry) {
     if (line.size() > 12 && line.substr(line.size() - 12) == " granite/run") runLine = line;
   EXPECT_EQ(runLine.rfind("-rwxr-xr-x 0/0 ", 0), 0u) << listing;
   EXPECT_NE(runLine.find(" 10 2023-11-14 22:13:20 "), std::string::npos) << listing;
-  ASSERT_EQ(shell("tar -C " + (kWork / "out").string() + " -xf " + (kWork / "a.tar").string()).first, 0);
+  ASSERT_EQ(runShell("tar -C " + (kWork / "out").string() + " -xf " + (kWork / "a.tar").string()).status, 0);
   EXPECT_EQ(readFile(kWork / "out/granite/run"), "#!/bin/sh\n");
   EXPECT_EQ(readFile(kWork / "out/granite/empty"), "");
   EXPECT_EQ(readFile(kWork / "out/granite/data.bin"), sourceBytes);
@@ -149,7 +136,7 @@ TEST(RuntimeDependencies, TheLoaderAndEveryLibraryLddFinds) {
   std::vector<OciFile> files;
   std::string error;
   ASSERT_TRUE(runtimeDependencies("/proc/self/exe", files, error)) << error;
-  auto [status, ldd] = shell("ldd /proc/" + std::to_string(getpid()) + "/exe");
+  auto [status, ldd] = runShell("ldd /proc/" + std::to_string(getpid()) + "/exe");
   ASSERT_EQ(status, 0);
   // ldd's lines: "libc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x...)", "/lib64/ld-linux-x86-64.so.2 (0x...)".
   std::string loader;

@@ -1,6 +1,7 @@
 // `granitec compile --oci` on the golden dense model: the layout as skopeo reads it, unpacked by umoci, and the
 // executable run from the unpacked rootfs alone (chroot in a user namespace, or qemu-aarch64 -L for arm64).
 #include <gtest/gtest.h>
+#include "test/TestFiles.h"
 #include <nlohmann/json.hpp>
 
 #include <array>
@@ -15,27 +16,13 @@
 namespace {
 
 namespace fs = std::filesystem;
+using granite::test::readFile;
+using Result = granite::test::ShellResult;
+
+/// A shell command's status and its stdout and stderr together.
+Result shell(const std::string &command) { return granite::test::runShell(command + " 2>&1"); }
+
 using nlohmann::json;
-
-struct Result {
-  int status;
-  std::string output; ///< stdout and stderr
-};
-
-Result shell(const std::string &command) {
-  std::string output;
-  FILE *pipe = popen((command + " 2>&1").c_str(), "r");
-  if (!pipe) return {-1, ""};
-  std::array<char, 4096> buffer;
-  for (size_t n; (n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0;) output.append(buffer.data(), n);
-  int status = pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
-}
-
-std::string readFile(const fs::path &path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
 
 /// Every regular file under `root`, relative to it.
 std::set<std::string> filesUnder(const fs::path &root) {

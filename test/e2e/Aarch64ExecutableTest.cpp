@@ -3,6 +3,7 @@
 // llama.cpp's prompt logits, greedy ids and the logits each id was chosen from (shared/golden/README.md). The dense
 // model also for aarch64-neon-dotprod (other Halide target features; qemu's CPU has every feature).
 #include <gtest/gtest.h>
+#include "test/TestFiles.h"
 #include <nlohmann/json.hpp>
 
 #include <elf.h>
@@ -19,6 +20,9 @@
 namespace {
 
 namespace fs = std::filesystem;
+using granite::test::readFile;
+using granite::test::readFloats;
+using granite::test::maxAbsDiff;
 
 /// The f32 bound of GoldenModelTest.cpp (kF32Rounding): the same sums in another order. Every greedy step of the
 /// three models has a reference margin (top1 - top2) of at least 0.044, so the ids must match exactly.
@@ -26,24 +30,6 @@ constexpr float kF32Rounding = 2e-5f;
 constexpr const char *kQemu = "/usr/bin/qemu-aarch64";
 /// The cross toolchain's sysroot: qemu-aarch64 finds the dynamic loader and glibc there.
 constexpr const char *kSysroot = "/usr/aarch64-linux-gnu";
-
-std::vector<float> readFloats(const fs::path &path) {
-  std::ifstream in(path, std::ios::binary);
-  std::vector<float> data(fs::file_size(path) / sizeof(float));
-  in.read(reinterpret_cast<char *>(data.data()), static_cast<std::streamsize>(data.size() * sizeof(float)));
-  return data;
-}
-
-std::string readText(const fs::path &path) {
-  std::ifstream in(path);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
-
-float maxAbsDiff(const std::vector<float> &a, const std::vector<float> &b) {
-  float worst = 0;
-  for (size_t i = 0; i < a.size(); ++i) worst = std::max(worst, std::fabs(a[i] - b[i]));
-  return worst;
-}
 
 struct Aarch64Case {
   std::string model;
@@ -66,7 +52,7 @@ TEST_P(Aarch64ExecutableTest, MatchesLlamaCppUnderQemu) {
   fs::create_directories(work);
   const fs::path executable = work / model, promptLogits = work / "prompt.f32", genLogits = work / "gen.f32",
                  output = work / "stdout";
-  nlohmann::json reference = nlohmann::json::parse(readText(golden / "logits" / (model + ".json")));
+  nlohmann::json reference = nlohmann::json::parse(readFile(golden / "logits" / (model + ".json")));
 
   setenv("GRANITEC_KERNEL_CACHE", GRANITE_TEST_KERNEL_CACHE, 1);
   std::ostringstream compile;
@@ -88,7 +74,7 @@ TEST_P(Aarch64ExecutableTest, MatchesLlamaCppUnderQemu) {
   std::string expectedIds;
   for (int32_t id : reference["greedy_ids"].get<std::vector<int32_t>>())
     expectedIds += (expectedIds.empty() ? "" : " ") + std::to_string(id);
-  EXPECT_EQ(readText(output), expectedIds + "\n");
+  EXPECT_EQ(readFile(output), expectedIds + "\n");
   std::vector<float> logits = readFloats(promptLogits);
   std::vector<float> expected = readFloats(golden / "logits" / (model + ".prompt_logits.f32"));
   ASSERT_EQ(logits.size(), expected.size());

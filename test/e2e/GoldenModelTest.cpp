@@ -15,6 +15,7 @@
 #include "mlir/IR/MLIRContext.h"
 
 #include <gtest/gtest.h>
+#include "test/TestFiles.h"
 #include <nlohmann/json.hpp>
 
 #include <dlfcn.h>
@@ -35,18 +36,13 @@
 namespace {
 
 namespace fs = std::filesystem;
+using granite::test::readFloats;
+using granite::test::maxAbsDiff;
 
 /// Tokens of the long call: more than two of the 32-token pieces that the lowering feeds ssm_scan per call.
 constexpr int kLongCall = 80;
 constexpr int kMaxTokens = kLongCall;
 constexpr int kContext = 128;
-
-std::vector<float> readFloats(const fs::path &path) {
-  std::ifstream in(path, std::ios::binary);
-  std::vector<float> data(fs::file_size(path) / sizeof(float));
-  in.read(reinterpret_cast<char *>(data.data()), static_cast<std::streamsize>(data.size() * sizeof(float)));
-  return data;
-}
 
 nlohmann::json readJson(const fs::path &path) {
   std::ifstream in(path);
@@ -149,13 +145,6 @@ struct Sequence {
   };
   std::unique_ptr<uint8_t, Free> state, scratch;
 };
-
-float maxAbsDiff(const float *a, const float *b, size_t n) {
-  float worst = 0;
-  for (size_t i = 0; i < n; ++i)
-    worst = std::max(worst, std::fabs(a[i] - b[i]));
-  return worst;
-}
 
 int argmax(const float *row, int n) { return static_cast<int>(std::max_element(row, row + n) - row); }
 

@@ -12,6 +12,7 @@
 #include "Target/CpuFamily.h"
 
 #include <gtest/gtest.h>
+#include "test/TestFiles.h"
 #include <nlohmann/json.hpp>
 
 #include <fcntl.h>
@@ -32,6 +33,9 @@
 namespace {
 
 namespace fs = std::filesystem;
+using granite::test::readFile;
+using granite::test::readFloats;
+using granite::test::maxAbsDiff;
 
 // "Granite models compile ahead of time into one native executable for the CPU" and "Please summarize": ordinary
 // tokens. With seed 7 no expert choice and no activation rounding here sits close enough to a tie to flip between
@@ -50,18 +54,6 @@ struct ExpertCase {
 };
 
 void PrintTo(const ExpertCase &c, std::ostream *os) { *os << c.dtype; }
-
-std::vector<float> readFloats(const fs::path &path) {
-  std::ifstream in(path, std::ios::binary);
-  std::vector<float> data(fs::exists(path) ? fs::file_size(path) / sizeof(float) : 0);
-  in.read(reinterpret_cast<char *>(data.data()), static_cast<std::streamsize>(data.size() * sizeof(float)));
-  return data;
-}
-
-std::string readText(const fs::path &path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
 
 /// 64-bit words mixed into four lanes (splitmix64's finalizer): a cache key, not a cryptographic hash.
 uint64_t hashBytes(const uint8_t *data, size_t size, uint64_t seed = 0) {
@@ -112,13 +104,6 @@ std::string joinIds(const std::vector<int32_t> &ids) {
   return text;
 }
 
-float maxAbsDiff(const float *a, const float *b, size_t n) {
-  float worst = 0;
-  for (size_t i = 0; i < n; ++i)
-    worst = std::max(worst, std::fabs(a[i] - b[i]));
-  return worst;
-}
-
 int run(const std::string &command) {
   int status = std::system(command.c_str());
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
@@ -156,7 +141,7 @@ TEST_P(MoEExpertTypesTest, LogitsMatchLlamaCpp) {
 
   // llama.cpp's reference, cached by the GGUF's hash, the ids and the script's text.
   const fs::path script = fs::path(GRANITE_SOURCE_DIR) / "scripts" / "node" / "llama-logits.mjs";
-  const std::string request = joinIds(kPrompt) + ";" + std::to_string(kGreedy) + ";" + readText(script);
+  const std::string request = joinIds(kPrompt) + ";" + std::to_string(kGreedy) + ";" + readFile(script);
   const std::string prefix = std::string(c.dtype) + "-";
   const uint64_t ggufHash = hashFile(gguf);
   ASSERT_NE(ggufHash, 0u) << "cannot read " << gguf;
@@ -179,13 +164,13 @@ TEST_P(MoEExpertTypesTest, LogitsMatchLlamaCpp) {
     node << "node " << script << " --model " << gguf << " --threads 2 --ids " << joinIds(kPrompt) << " --greedy "
          << kGreedy << " --logits " << tmp << ".prompt.f32 --gen-logits " << tmp << ".gen.f32 > " << tmp
          << ".json 2> " << tmp << ".log";
-    ASSERT_EQ(run(node.str()), 0) << node.str() << "\n" << readText(tmp.string() + ".log");
+    ASSERT_EQ(run(node.str()), 0) << node.str() << "\n" << readFile(tmp.string() + ".log");
     fs::rename(tmp.string() + ".prompt.f32", refPrompt);
     fs::rename(tmp.string() + ".gen.f32", refGen);
     fs::rename(tmp.string() + ".json", refJson); // last: its presence means the entry is complete
     fs::remove(tmp.string() + ".log");
   }
-  const nlohmann::json facts = nlohmann::json::parse(readText(refJson));
+  const nlohmann::json facts = nlohmann::json::parse(readFile(refJson));
   const std::vector<int32_t> refIds = facts["greedy_ids"].get<std::vector<int32_t>>();
   const std::vector<float> gaps = facts["greedy_top1_minus_top2"].get<std::vector<float>>();
   const std::vector<float> expected = readFloats(refPrompt), expectedGen = readFloats(refGen);
@@ -206,7 +191,7 @@ TEST_P(MoEExpertTypesTest, LogitsMatchLlamaCpp) {
   ASSERT_EQ(run(single.str()), 0) << single.str();
   std::vector<int32_t> ids;
   {
-    std::istringstream in(readText(work / "greedy.txt"));
+    std::istringstream in(readFile(work / "greedy.txt"));
     for (int32_t id; in >> id;)
       ids.push_back(id);
   }

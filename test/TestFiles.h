@@ -1,0 +1,58 @@
+// File and process helpers shared by the tests that read golden data and run executables.
+#pragma once
+
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+namespace granite::test {
+
+/// The bytes of `path`, or "" when it cannot be read.
+inline std::string readFile(const std::filesystem::path &path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+/// Raw little-endian f32 values (the golden logits, an executable's --logits): empty when the file cannot be read.
+inline std::vector<float> readFloats(const std::filesystem::path &path) {
+  std::string bytes = readFile(path);
+  std::vector<float> floats(bytes.size() / sizeof(float));
+  std::copy_n(bytes.data(), floats.size() * sizeof(float), reinterpret_cast<char *>(floats.data()));
+  return floats;
+}
+
+inline float maxAbsDiff(const float *a, const float *b, size_t n) {
+  float worst = 0;
+  for (size_t i = 0; i < n; ++i) worst = std::max(worst, std::fabs(a[i] - b[i]));
+  return worst;
+}
+
+/// Over the common length; a size mismatch is for the caller to check.
+inline float maxAbsDiff(const std::vector<float> &a, const std::vector<float> &b) {
+  return maxAbsDiff(a.data(), b.data(), std::min(a.size(), b.size()));
+}
+
+struct ShellResult {
+  int status; ///< the exit status, -1 when the command did not exit normally
+  std::string output; ///< its stdout (append " 2>&1" to the command for stderr too)
+};
+
+inline ShellResult runShell(const std::string &command) {
+  std::string output;
+  FILE *pipe = popen(command.c_str(), "r");
+  if (!pipe) return {-1, ""};
+  std::array<char, 4096> buffer;
+  for (size_t n; (n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0;) output.append(buffer.data(), n);
+  int status = pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
+}
+
+} // namespace granite::test
