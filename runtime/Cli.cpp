@@ -4,6 +4,7 @@
 #include "runtime/CliOptions.h"
 #include "runtime/Generator.h"
 #include "runtime/InterruptGuard.h"
+#include "runtime/JsonSchema.h"
 #include "runtime/OpenAiResponse.h"
 #include "runtime/Server.h"
 #include "runtime/StateCache.h"
@@ -46,6 +47,18 @@ std::string readPromptFile(const std::string &path, std::istream &in) {
   return text;
 }
 
+std::shared_ptr<const JsonGrammar> loadJsonSchema(const std::string &path) {
+  std::ifstream in(path);
+  if (!in) throw UsageError("--json-schema: cannot open '" + path + "'");
+  Json schema = Json::parse(in, nullptr, /*allow_exceptions=*/false);
+  if (schema.is_discarded()) throw UsageError("--json-schema: '" + path + "' is not valid JSON");
+  try {
+    return compileJsonSchema(schema);
+  } catch (const SchemaError &e) {
+    throw UsageError("--json-schema: " + std::string(e.what()));
+  }
+}
+
 /// The program's file name without its directory: the model name in --json replies and in the server's responses.
 std::string baseName(const std::string &path) {
   size_t slash = path.rfind('/');
@@ -62,6 +75,10 @@ public:
     limits_.maxTokens = options.maxTokens;
     limits_.stopStrings = options.stopStrings;
     limits_.renderSpecial = options.special;
+    if (options.jsonSchemaFile) {
+      grammar_ = loadJsonSchema(*options.jsonSchemaFile);
+      trie_ = std::make_shared<const VocabularyTrie>(tokenizer);
+    }
   }
 
   /// Generates, streams (or prints the OpenAI-shaped JSON object: a chat.completion for a chat turn, else a
@@ -71,12 +88,15 @@ public:
     auto stream = [&](std::string_view text) {
       if (!options_.json) streams_.out << text << std::flush;
     };
+    if (grammar_) limits_.constraint = std::make_shared<JsonConstraint>(grammar_, trie_, tokenizer_);
     GenerationResult result = generator_.generate(prompt, limits_, stream, &guard.flag());
     if (options_.json)
       streams_.out << dumpJson(replyJson(result, chatTurn)) << "\n";
     else
       streams_.out << "\n";
     streams_.out.flush();
+    if (result.incomplete)
+      streams_.err << "note: the reply is incomplete JSON (" << stopReasonName(result.stopReason) << ")\n";
     return result;
   }
 
@@ -110,6 +130,10 @@ private:
     object["timings"] = {{"prompt_ms", result.promptSeconds * 1e3},
                          {"generation_ms", result.generationSeconds * 1e3},
                          {"tokens_per_second", tokensPerSecond}};
+    if (grammar_) {
+      object["incomplete"] = result.incomplete;
+      object["timings"]["mask_ms"] = result.maskSeconds * 1e3;
+    }
     return object;
   }
 
@@ -120,6 +144,8 @@ private:
   uint64_t seed_;
   Generator generator_;
   GenerationLimits limits_;
+  std::shared_ptr<const JsonGrammar> grammar_; ///< --json-schema
+  std::shared_ptr<const VocabularyTrie> trie_;
 };
 
 /// The chat's messages as the model sees them: rendered with the template and tokenized.
@@ -249,6 +275,7 @@ int run(CliOptions options, Tokenizer &tokenizer, const ModelLoader &loadModel, 
   if (options.compiledModelMode())
     throw UsageError("--ids, --bench, --info and --version need a compiled model executable");
   if (options.promptFile) options.prompt = readPromptFile(*options.promptFile, streams.in);
+  if (options.jsonSchemaFile) loadJsonSchema(*options.jsonSchemaFile); // a bad schema fails before the weights load
   std::unique_ptr<Model> model = loadModel();
   if (options.serve) return serve(options, tokenizer, *model, streams, program);
   if (options.chat) return runChat(options, tokenizer, *model, streams, program);

@@ -76,6 +76,7 @@ CliOptions parseCliOptions(const std::vector<std::string> &args) {
       {"--file", file},
       {"--system", [&](auto &, auto &v) { o.system = v; }},
       {"--tools", [&](auto &, auto &v) { o.toolsFile = v; }},
+      {"--json-schema", [&](auto &, auto &v) { o.jsonSchemaFile = v; }},
       {"--tokenize", [&](auto &, auto &v) { o.tokenize = v; }},
       {"--detokenize", [&](auto &, auto &v) { o.detokenize = v; }},
       {"-n", maxTokens},
@@ -189,6 +190,8 @@ CliOptions parseCliOptions(const std::vector<std::string> &args) {
   if (o.chat && o.promptFile == "-")
     throw UsageError("--chat reads its turns from stdin; give the first one with -p TEXT or -f FILE");
   if (!o.chat && (o.system || o.toolsFile)) throw UsageError("--system and --tools need --chat");
+  if (o.jsonSchemaFile && !o.prompt && !o.promptFile && !o.chat)
+    throw UsageError("--json-schema needs -p, -f or --chat (server requests give response_format instead)");
   if (serverFlagGiven && !o.serve)
     throw UsageError("--host, --port, --api-key and --max-queue need --serve");
   if (o.serve && (o.maxTokens >= 0 || !o.stopStrings.empty() || o.seedGiven || o.json || o.special))
@@ -234,6 +237,9 @@ Chat:
 Output:
   --json                   one JSON object per reply instead of streamed text, shaped like OpenAI's responses:
                            a chat.completion for --chat turns, a text_completion for -p and -f
+  --json-schema FILE       every reply is a JSON value valid against the JSON Schema in FILE (or any JSON object
+                           for the schema {"type": "object"}): sampling only picks tokens that keep it so, and
+                           the reply ends when the value is complete (docs/runtime.md, Structured output)
   --special                in --tokenize and -p text, special-token text (e.g. <|end_of_text|>) becomes one
                            id; in --detokenize and replies, control tokens are printed
 

@@ -24,6 +24,7 @@ struct CliOptions {
   std::optional<std::string> system;
   std::optional<std::string> toolsFile;
   bool json = false;
+  std::optional<std::string> jsonSchemaFile; ///< --json-schema: every reply is a JSON value valid against it
   std::optional<std::string> tokenize;
   std::optional<std::string> detokenize; ///< "1,2,3"
   bool special = false;

@@ -134,8 +134,16 @@ GenerationResult Generator::generate(const std::vector<int32_t> &prompt, const G
       result.stopReason = StopReason::Interrupted;
       break;
     }
-    int32_t id = sampler_.sample(logits_);
+    JsonConstraint *constraint = limits.constraint.get();
+    const TokenMask *allowed = nullptr;
+    if (constraint) {
+      auto maskStart = Clock::now();
+      allowed = &constraint->allowed();
+      result.maskSeconds += secondsSince(maskStart);
+    }
+    int32_t id = sampler_.sample(logits_, allowed);
     sampler_.accept(id);
+    if (constraint) constraint->accept(id);
     if (tokenizer_.isEndOfGeneration(id) ||
         std::find(limits.stopIds.begin(), limits.stopIds.end(), id) != limits.stopIds.end()) {
       result.stopReason = StopReason::EndOfGeneration;
@@ -168,6 +176,7 @@ GenerationResult Generator::generate(const std::vector<int32_t> &prompt, const G
     }
     feed(&id, 1);
   }
+  if (limits.constraint) result.incomplete = !limits.constraint->complete();
   if (result.stopReason != StopReason::StopString) text += decoder.flush();
   emitUpTo(text.size());
   result.text = std::move(text);

@@ -7,10 +7,12 @@
 #include "runtime/Model.h"
 #include "runtime/Sampler.h"
 #include "runtime/StateCache.h"
+#include "runtime/TokenMask.h"
 #include "runtime/Tokenizer.h"
 
 #include <atomic>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -23,6 +25,8 @@ struct GenerationLimits {
   std::vector<int32_t> stopIds;         ///< ids that end the reply besides EOS (not part of the text)
   bool renderSpecial = false;           ///< control tokens appear in the text
   int32_t topLogprobs = -1;             ///< < 0: no logprobs; else each token's and this many alternatives'
+  /// Structured output: each token is sampled from the ids this allows (runtime/TokenMask.h). One per reply.
+  std::shared_ptr<JsonConstraint> constraint;
 };
 
 enum class StopReason { EndOfGeneration, StopString, MaxTokens, ContextFull, Interrupted };
@@ -35,8 +39,10 @@ struct GenerationResult {
   int32_t evaluatedPromptTokens = 0; ///< of those, how many the model had to process (the rest was reused)
   std::vector<TokenLogprobs> logprobs; ///< one per id of `ids` when limits.topLogprobs >= 0
   StopReason stopReason = StopReason::EndOfGeneration;
+  bool incomplete = false;     ///< constrained, and the reply ended before its value was whole
   double promptSeconds = 0;
   double generationSeconds = 0;
+  double maskSeconds = 0;      ///< of generationSeconds, computing the constraint's token masks
 };
 
 class Generator {

@@ -320,6 +320,79 @@ void readTools(const Fields &fields, OpenAiRequest &request) {
     throw badValue("tool_choice", "'tool_choice' \"required\" needs 'tools'");
 }
 
+std::shared_ptr<const JsonGrammar> compileSchema(const Json &schema, const std::string &param) {
+  try {
+    return compileJsonSchema(schema);
+  } catch (const SchemaError &e) {
+    throw badValue(param, "'" + param + "': " + e.what());
+  }
+}
+
+void readResponseFormat(const Fields &fields, OpenAiRequest &request) {
+  const Json *format = fields.get("response_format");
+  if (!format) return;
+  if (!format->is_object() || !format->contains("type") || !(*format)["type"].is_string())
+    throw wrongType("response_format", "an object with a string 'type'");
+  const std::string &type = (*format)["type"].get_ref<const std::string &>();
+  if (type == "json_object") {
+    request.grammar = anyJsonObjectGrammar();
+  } else if (type == "json_schema") {
+    if (!format->contains("json_schema") || !(*format)["json_schema"].is_object())
+      throw wrongType("response_format.json_schema", "an object with 'name' and 'schema'");
+    const Json &spec = (*format)["json_schema"];
+    if (!spec.contains("name") || !spec["name"].is_string()) // required by OpenAI too
+      throw wrongType("response_format.json_schema.name", "a string");
+    if (spec.contains("strict") && !spec["strict"].is_boolean() && !spec["strict"].is_null())
+      throw wrongType("response_format.json_schema.strict", "a boolean");
+    // strict or not, the reply follows the schema: nothing is gained by following it less.
+    request.grammar = compileSchema(spec.contains("schema") ? spec["schema"] : Json::object(),
+                                    "response_format.json_schema.schema");
+  } else if (type != "text") {
+    throw unsupported("response_format.type", "response_format type '" + type + "'");
+  }
+}
+
+/// tool_choice "required" or a named function: the reply is one `<tool_call>` block of a call to that function, or
+/// for "required" to one of the tools, with arguments valid against its parameters (tools told apart by "name").
+/// Several tools whose parameters use $defs (which would share the root) get arguments that are any JSON object.
+void readToolCallGrammar(OpenAiRequest &request) {
+  const ToolChoice::Mode mode = request.toolChoice.mode;
+  if (mode != ToolChoice::Mode::Required && mode != ToolChoice::Mode::Function) return;
+  if (request.grammar)
+    throw unsupported("response_format", "'response_format' json_object or json_schema with tool_choice \"" +
+                                             std::string(mode == ToolChoice::Mode::Required ? "required" : "function") +
+                                             "\"");
+  std::vector<size_t> callable;
+  for (size_t i = 0; i < request.tools.size(); ++i)
+    if (mode == ToolChoice::Mode::Required || request.tools[i]["function"]["name"] == request.toolChoice.functionName)
+      callable.push_back(i);
+  bool sharedDefs = false;
+  for (size_t i : callable) {
+    const Json &function = request.tools[i]["function"];
+    if (!function.contains("parameters")) continue;
+    // Each tool's parameters alone first, so that errors give paths inside them.
+    compileSchema(function["parameters"], "tools[" + std::to_string(i) + "].function.parameters");
+    sharedDefs |= callable.size() > 1 &&
+                  (function["parameters"].contains("$defs") || function["parameters"].contains("definitions"));
+  }
+  Json calls = Json::array();
+  Json root = Json::object();
+  for (size_t i : callable) {
+    const Json &function = request.tools[i]["function"];
+    Json arguments = function.contains("parameters") && !sharedDefs ? function["parameters"] : Json{{"type", "object"}};
+    for (const char *defs : {"$defs", "definitions"})
+      if (arguments.contains(defs)) root[defs] = arguments[defs];
+    calls.push_back({{"type", "object"},
+                     {"properties", {{"name", {{"const", function["name"]}}}, {"arguments", arguments}}},
+                     {"required", {"name", "arguments"}},
+                     {"additionalProperties", false}});
+  }
+  if (calls.size() == 1) root.update(calls[0]);
+  else root["anyOf"] = calls;
+  request.grammar = compileSchema(root, callable.size() == 1 ? "tools[" + std::to_string(callable[0]) + "]" : "tools");
+  request.toolCallGrammar = true;
+}
+
 /// The completions prompt: a string, a list of one string, a list of token ids, or a list of one such list.
 void readPrompt(const Fields &fields, OpenAiRequest &request, int32_t vocabSize) {
   const Json *prompt = fields.get("prompt");
@@ -383,12 +456,8 @@ OpenAiRequest parseChatRequest(const std::string &body, int32_t vocabSize) {
     if (!request.logprobs) throw badValue("top_logprobs", "'top_logprobs' needs 'logprobs' set to true");
     request.topLogprobs = static_cast<int32_t>(*top);
   }
-  if (const Json *format = fields.get("response_format")) {
-    if (!format->is_object() || !format->contains("type") || !(*format)["type"].is_string())
-      throw wrongType("response_format", "an object with a string 'type'");
-    const std::string &type = (*format)["type"].get_ref<const std::string &>();
-    if (type != "text") throw unsupported("response_format.type", "response_format type '" + type + "'");
-  }
+  readResponseFormat(fields, request);
+  readToolCallGrammar(request);
   if (const Json *modalities = fields.get("modalities"))
     if (*modalities != Json::array({"text"})) throw unsupported("modalities", "'modalities' other than [\"text\"]");
   return request;

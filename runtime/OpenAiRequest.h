@@ -4,11 +4,13 @@
 // ("Unrecognized request argument supplied: X"). Nothing here touches the model or the tokenizer.
 #pragma once
 
+#include "runtime/JsonSchema.h"
 #include "runtime/Sampler.h"
 
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -63,6 +65,12 @@ struct OpenAiRequest {
   int32_t topLogprobs = 0;           ///< alternatives per token when logprobs is set
   bool stream = false;
   bool includeUsage = false;         ///< stream_options.include_usage
+
+  /// Structured output (runtime/JsonSchema.h): the reply's JSON value for response_format json_object or
+  /// json_schema, or the `<tool_call>` block's {"name", "arguments"} when tool_choice is "required" or names a
+  /// function (toolCallGrammar). Null: unconstrained.
+  std::shared_ptr<const JsonGrammar> grammar;
+  bool toolCallGrammar = false;
 
   /// The tools the template renders: none for tool_choice "none", only the named one for a named function.
   nlohmann::ordered_json renderedTools() const;

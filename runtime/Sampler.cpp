@@ -101,11 +101,13 @@ TokenLogprobs Sampler::logprobs(const std::vector<float> &logits, int32_t chosen
   return result;
 }
 
-int32_t Sampler::sample(const std::vector<float> &logits) {
+int32_t Sampler::sample(const std::vector<float> &logits, const std::vector<uint64_t> *allowed) {
   std::vector<TokenCandidate> candidates;
   candidates.reserve(logits.size());
   for (size_t id = 0; id < logits.size(); ++id)
-    if (id >= neverSample_.size() || !neverSample_[id]) candidates.push_back({static_cast<int32_t>(id), logits[id]});
+    if ((id >= neverSample_.size() || !neverSample_[id]) &&
+        (!allowed || ((id >> 6) < allowed->size() && ((*allowed)[id >> 6] >> (id & 63) & 1))))
+      candidates.push_back({static_cast<int32_t>(id), logits[id]});
   if (candidates.empty()) throw std::invalid_argument("no token may be sampled (all are masked)");
 
   if (!params_.logitBias.empty()) {

@@ -42,8 +42,9 @@ public:
   /// `neverSample[id]` true excludes `id` (its size is the logit count; shorter means the rest are allowed).
   Sampler(SamplingParams params, std::vector<bool> neverSample);
 
-  /// Picks one id from `logits` (one per vocabulary entry); the logits are left untouched.
-  int32_t sample(const std::vector<float> &logits);
+  /// Picks one id from `logits` (one per vocabulary entry); the logits are left untouched. With `allowed` (bit id of
+  /// word id / 64, as runtime/TokenMask.h), only those ids: the mask comes first, before bias and penalties.
+  int32_t sample(const std::vector<float> &logits, const std::vector<uint64_t> *allowed = nullptr);
   /// The log-probability of `chosen` in `logits` and the `top` most likely ids'.
   TokenLogprobs logprobs(const std::vector<float> &logits, int32_t chosen, int32_t top) const;
   /// Records a token of the context (prompt or generated) for the penalties.

@@ -392,6 +392,7 @@ private:
       limits.stopStrings = request.stop;
       if (chat) limits.stopIds = chatStopIds_;
       limits.topLogprobs = request.logprobs ? request.topLogprobs : -1;
+      if (request.grammar) limits.constraint = constraintFor(request);
       uint64_t seed = std::random_device{}();
       auto job = std::make_shared<GenerationJob>(prepared.prompt, std::move(limits),
                                                  samplingFor(request, options_.defaults, seed));
@@ -441,6 +442,20 @@ private:
     return prepared;
   }
 
+  /// The token masks of a structured reply; the vocabulary's trie is built on the first one (docs/runtime.md).
+  std::shared_ptr<JsonConstraint> constraintFor(const OpenAiRequest &request) {
+    std::call_once(trieBuilt_, [this] { trie_ = std::make_shared<const VocabularyTrie>(tokenizer_); });
+    int32_t open = -1, close = -1;
+    if (request.toolCallGrammar) {
+      open = tokenizer_.findAddedToken("<tool_call>");
+      close = tokenizer_.findAddedToken("</tool_call>");
+      if (open < 0 || close < 0)
+        throw ApiError(400, "this model's vocabulary has no <tool_call> and </tool_call> tokens, which tool_choice "
+                            "\"required\" or a named function needs", "invalid_request_error", "tool_choice");
+    }
+    return std::make_shared<JsonConstraint>(request.grammar, trie_, tokenizer_, open, close);
+  }
+
   /// A job that produced no result: refused at shutdown, or the generator failed (not the client's doing).
   ApiError jobError(const GenerationJob &job) const {
     if (stopping_) return ApiError(503, job.error(), "server_error", "", "shutting_down");
@@ -485,6 +500,8 @@ private:
   std::vector<int32_t> chatStopIds_;
   ServerMetrics metrics_;
   Generator generator_;
+  std::once_flag trieBuilt_;
+  std::shared_ptr<const VocabularyTrie> trie_; ///< for structured output, built on first use
   GenerationQueue queue_;
   httplib::Server http_;
   std::atomic<bool> stopping_{false};

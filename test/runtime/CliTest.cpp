@@ -461,5 +461,28 @@ TEST(Cli, AChatTurnTooLongForTheContextIsSkipped) {
 }
 
 
+TEST(Cli, JsonSchemaConstrainsTheReplyOrIsAOneLineError) {
+  const std::string dir = ::testing::TempDir();
+  auto write = [&](const std::string &name, const std::string &text) {
+    std::ofstream(dir + name) << text;
+    return dir + name;
+  };
+  // The scripted reply is prose; the schema leaves only "yes" or "no", then the end of the text.
+  const std::string schema = write("yes-no.json", R"({"enum": ["yes", "no"]})");
+  ScriptedModel model(kGraniteVocabularySize, {replyIds("alpha beta gamma")}, kGraniteEndOfTextId);
+  CliRun run = runWith({"-p", "x", "--json-schema", schema, "--json"}, "", &model);
+  ASSERT_EQ(run.status, 0) << run.err;
+  nlohmann::json reply = nlohmann::json::parse(run.out);
+  const std::string text = reply["choices"][0]["text"];
+  EXPECT_TRUE(text == "\"yes\"" || text == "\"no\"") << text;
+  EXPECT_EQ(reply["incomplete"], false);
+
+  CliRun bad = runWith({"-p", "x", "--json-schema", write("bad.json", R"({"type": "string", "format": "uri"})")});
+  EXPECT_EQ(bad.status, 2);
+  EXPECT_EQ(bad.err, "granite-test: --json-schema: unsupported JSON Schema keyword 'format' (at the root)\n");
+  EXPECT_EQ(runWith({"--serve", "--json-schema", schema}).err,
+            "granite-test: --json-schema needs -p, -f or --chat (server requests give response_format instead)\n");
+}
+
 } // namespace
 } // namespace granite::runtime::testing

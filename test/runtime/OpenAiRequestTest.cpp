@@ -114,17 +114,59 @@ TEST(OpenAiRequest, FieldsWithoutEffectAreAccepted) {
 
 TEST(OpenAiRequest, FieldsThatWouldChangeTheOutputAreRefusedByName) {
   EXPECT_EQ(chatError(chatBody({{"n", 2}})).param, "n");
-  ApiError format = chatError(chatBody({{"response_format", {{"type", "json_schema"}, {"json_schema", {}}}}}));
-  EXPECT_EQ(format.status, 400);
-  EXPECT_NE(std::string(format.what()).find("json_schema"), std::string::npos);
-  ApiError jsonObject = chatError(chatBody({{"response_format", {{"type", "json_object"}}}}));
-  EXPECT_NE(std::string(jsonObject.what()).find("json_object"), std::string::npos);
+  EXPECT_EQ(chatError(chatBody({{"response_format", {{"type", "grammar"}}}})).param, "response_format.type");
   EXPECT_EQ(chatError(chatBody({{"functions", Json::array()}})).param, "functions");
   EXPECT_EQ(chatError(chatBody({{"audio", {{"voice", "x"}}}})).param, "audio");
   EXPECT_EQ(chatError(chatBody({{"modalities", {"text", "audio"}}})).param, "modalities");
   EXPECT_EQ(completionError({{"prompt", "x"}, {"echo", true}}).param, "echo");
   EXPECT_EQ(completionError({{"prompt", "x"}, {"best_of", 3}}).param, "best_of");
   EXPECT_EQ(completionError({{"prompt", "x"}, {"suffix", "tail"}}).param, "suffix");
+}
+
+TEST(OpenAiRequest, StructuredOutputCompilesTheSchemaOr400s) {
+  EXPECT_FALSE(parseChatRequest(chatBody().dump(), kVocab).grammar);
+  EXPECT_TRUE(parseChatRequest(chatBody({{"response_format", {{"type", "json_object"}}}}).dump(), kVocab).grammar);
+  Json schema{{"type", "object"}, {"properties", {{"a", {{"type", "integer"}}}}}, {"required", {"a"}}};
+  OpenAiRequest strict = parseChatRequest(
+      chatBody({{"response_format", {{"type", "json_schema"},
+                                     {"json_schema", {{"name", "x"}, {"strict", true}, {"schema", schema}}}}}})
+          .dump(),
+      kVocab);
+  EXPECT_TRUE(strict.grammar);
+  EXPECT_FALSE(strict.toolCallGrammar);
+
+  Json pattern{{"type", "string"}, {"pattern", "a+"}};
+  ApiError unsupported = chatError(chatBody(
+      {{"response_format", {{"type", "json_schema"}, {"json_schema", {{"name", "x"}, {"schema", pattern}}}}}}));
+  EXPECT_EQ(unsupported.status, 400);
+  EXPECT_EQ(unsupported.param, "response_format.json_schema.schema");
+  EXPECT_EQ(std::string(unsupported.what()),
+            "'response_format.json_schema.schema': unsupported JSON Schema keyword 'pattern' (at the root)");
+  Json empty{{"enum", Json::array()}};
+  EXPECT_EQ(chatError(chatBody({{"response_format",
+                                 {{"type", "json_schema"}, {"json_schema", {{"name", "x"}, {"schema", empty}}}}}}))
+                .param,
+            "response_format.json_schema.schema");
+  EXPECT_EQ(chatError(chatBody({{"response_format", {{"type", "json_schema"}}}})).param,
+            "response_format.json_schema");
+
+  // tool_choice naming a function (or "required") constrains the reply to a call of it.
+  Json named{{"type", "function"}, {"function", {{"name", "get_weather"}}}};
+  OpenAiRequest call = parseChatRequest(chatBody({{"tools", {kWeatherTool}}, {"tool_choice", named}}).dump(), kVocab);
+  EXPECT_TRUE(call.grammar);
+  EXPECT_TRUE(call.toolCallGrammar);
+  EXPECT_FALSE(parseChatRequest(chatBody({{"tools", {kWeatherTool}}}).dump(), kVocab).grammar); // auto
+  Json time = kWeatherTool;
+  time["function"]["name"] = "get_time";
+  OpenAiRequest either =
+      parseChatRequest(chatBody({{"tools", {kWeatherTool, time}}, {"tool_choice", "required"}}).dump(), kVocab);
+  EXPECT_TRUE(either.grammar); // a union of the two calls, told apart by "name"
+  EXPECT_TRUE(either.toolCallGrammar);
+  Json badTool = kWeatherTool;
+  badTool["function"]["parameters"]["properties"]["city"]["format"] = "city";
+  ApiError toolError = chatError(chatBody({{"tools", {badTool}}, {"tool_choice", "required"}}));
+  EXPECT_EQ(toolError.param, "tools[0].function.parameters");
+  EXPECT_NE(std::string(toolError.what()).find("'format'"), std::string::npos) << toolError.what();
 }
 
 TEST(OpenAiRequest, BadJsonAndBadValuesAre400) {

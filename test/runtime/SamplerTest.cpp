@@ -160,5 +160,22 @@ TEST(Sampler, LogprobsAreTheLogSoftmaxOverSampleableIds) {
   EXPECT_TRUE(sampler.logprobs(logits, 0, 0).top.empty());
 }
 
+TEST(Sampler, AStepMaskComesBeforeBiasAndLeavesTheBestAllowed) {
+  std::vector<float> logits{5.0f, 4.0f, 3.0f, 2.0f, 1.0f};
+  const std::vector<uint64_t> allowed{(1u << 2) | (1u << 3)}; // ids 2 and 3
+  SamplingParams greedy = onlyTemperature(0, 1);
+  greedy.logitBias = {{0, 100.0f}};
+  Sampler sampler(greedy, {});
+  EXPECT_EQ(sampler.sample(logits), 0);
+  EXPECT_EQ(sampler.sample(logits, &allowed), 2); // the bias cannot bring back a masked id
+  Sampler hot(onlyTemperature(2, 9), {false, false, true});
+  for (int draw = 0; draw < 50; ++draw) {
+    int32_t id = hot.sample(logits, &allowed);
+    EXPECT_EQ(id, 3); // id 2 is never sampled (neverSample): id 3 is the only one left
+  }
+  const std::vector<uint64_t> none{0};
+  EXPECT_THROW(sampler.sample(logits, &none), std::invalid_argument);
+}
+
 } // namespace
 } // namespace granite::runtime::testing
