@@ -18,6 +18,8 @@
 #include "runtime/VocabularyBlob.h"
 #include "Conversion/GraniteToKernels/Passes.h"
 #include "Kernels/KernelCache.h"
+#include "Kernels/Tuning.h"
+#include "runtime/CpuFeatures.h"
 #include "Target/CpuFamily.h"
 
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
@@ -71,6 +73,9 @@ options:
   --threads N         threads the executable runs the kernels on unless its --threads says otherwise
                       (default: one per CPU of the machine it runs on)
   -o FILE             output file (stdout for mlir and llvm when absent)
+  --tuning FILE       schedule knobs per kernel from 'granitec tune' (docs/codegen.md, "Tuning"); 'none': the
+                      family's defaults. Without it, --target host uses the host's tuning file in the kernel cache
+                      when there is one
   -q                  quiet: no progress lines (by default each stage and its time go to stderr)
   -v                  also list every kernel instance and whether it came from the cache
   -h, --help          show this help
@@ -91,6 +96,7 @@ struct CompileOptions {
   int64_t context = 0, maxTokens = kDefaultMaxTokens, threads = 0;
   std::string variant, buildId;
   bool quiet = false, verbose = false, weightsExternal = false;
+  std::optional<std::string> tuning; ///< --tuning FILE, or "none"
 };
 
 /// Prints "granitec: <stage> (<ms> ms)" on stderr unless quiet.
@@ -125,12 +131,29 @@ bool writeText(const std::optional<std::string> &output, const std::function<voi
 /// Instantiates every kernel the lowered module calls, plus the Halide runtime; returns their object paths.
 /// Kernel compilation throws on failure (KernelCache).
 std::vector<std::string> instantiateKernels(mlir::ModuleOp module, const target::CpuFamily &family,
-                                            bool verbose, StageTimer &timer) {
+                                            const CompileOptions &options, StageTimer &timer) {
+  const bool verbose = options.verbose;
   kernels::KernelCache cache;
+  // The knobs `granitec tune` chose: --tuning FILE, else (for the host) the host's file in the cache.
+  const std::string cpu = runtime::cpuModel();
+  std::optional<std::filesystem::path> tuningPath;
+  if (options.tuning && *options.tuning != "none")
+    tuningPath = *options.tuning;
+  else if (!options.tuning && target::hostCanRun(family) && family.name == target::hostFamily().name &&
+           std::filesystem::exists(kernels::hostTuningPath(cache.directory(), family, cpu)))
+    tuningPath = kernels::hostTuningPath(cache.directory(), family, cpu);
+  const kernels::TuningFile tuning = tuningPath ? kernels::TuningFile::load(*tuningPath) : kernels::TuningFile{};
   std::vector<std::string> objects;
-  int compiled = 0;
+  int compiled = 0, tuned = 0;
   for (const mlir::granite::KernelSpec &spec : mlir::granite::readKernelSpecs(module)) {
-    kernels::CompiledKernel kernel = cache.instantiate({spec.generator, spec.params, family.name, spec.name});
+    std::map<std::string, std::string> params = spec.params;
+    if (const kernels::TuningEntry *entry =
+            tuning.find(family.name, cpu, kernels::instanceKey(spec.generator, spec.params))) {
+      for (const auto &[name, value] : entry->knobs)
+        params[name] = value;
+      ++tuned;
+    }
+    kernels::CompiledKernel kernel = cache.instantiate({spec.generator, params, family.name, spec.name});
     compiled += !kernel.cacheHit;
     if (verbose)
       std::cerr << "granitec:   " << spec.name << " (" << spec.generator << ", "
@@ -139,7 +162,8 @@ std::vector<std::string> instantiateKernels(mlir::ModuleOp module, const target:
   }
   objects.push_back(cache.runtime(family.name).string());
   timer.done("kernels: " + std::to_string(objects.size() - 1) + " instances, " + std::to_string(compiled) +
-             " compiled, cache " + cache.directory().string());
+             " compiled, cache " + cache.directory().string() +
+             (tuningPath ? ", " + std::to_string(tuned) + " tuned by " + tuningPath->string() : ""));
   return objects;
 }
 
@@ -237,7 +261,7 @@ int compile(const ModelSource &source, const TokenizerSource &tokenizer, const C
 
   std::vector<std::string> kernelObjects;
   if (options.emit == "obj" || options.emit == "exe")
-    kernelObjects = instantiateKernels(*module, *options.family, options.verbose, timer);
+    kernelObjects = instantiateKernels(*module, *options.family, options, timer);
   (*module)->removeAttr("granite.kernels"); // not LLVM IR
   std::string error;
   if (options.emit == "llvm") {
@@ -299,6 +323,7 @@ int runCompile(const std::vector<std::string> &args) {
                        {"--max-tokens", true},
                        {"--weights", true},
                        {"--threads", true},
+                       {"--tuning", true},
                        {"-o", true},
                        {"-v", false},
                        {"-q", false},
@@ -372,6 +397,9 @@ int runCompile(const std::vector<std::string> &args) {
     }
     options.maxTokens = parseCount(parsed, "--max-tokens", kDefaultMaxTokens);
     options.threads = parseCount(parsed, "--threads", 0);
+    options.tuning = parsed.value("--tuning");
+    if (options.tuning && *options.tuning != "none" && !std::filesystem::exists(*options.tuning))
+      throw UsageError("--tuning " + *options.tuning + ": no such file");
 
     const std::string &path = parsed.positionals()[0];
     std::optional<ModelSource> source;

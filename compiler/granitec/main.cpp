@@ -3,6 +3,7 @@
 #include "Inspect.h"
 #include "Synth.h"
 #include "Targets.h"
+#include "Tune.h"
 
 #include <iostream>
 #include <string>
@@ -22,6 +23,7 @@ commands:
   inspect MODEL.gguf [--json]   show a model's architecture, variant, layer map, hyperparameters and tensors
   compile MODEL -o OUT          compile a GGUF file into an executable (--emit=mlir|llvm|obj: the stages)
   synth --like VARIANT ...      write a synthetic model with a variant's shapes, tokenizer and random weights
+  tune MODEL [--budget S]       search the kernels' schedule knobs on this machine; writes a tuning file for compile
   targets                       list the CPU families for --target, their aliases and features, and what host picks
 
 options:
@@ -53,6 +55,8 @@ int main(int argc, char **argv) {
     return granite::driver::runCompile(rest);
   if (command == "synth")
     return granite::driver::runSynth(rest);
+  if (command == "tune")
+    return granite::driver::runTune(rest);
   if (command == "targets")
     return granite::driver::runTargets(rest);
   std::cerr << "granitec: error: unknown command '" << command << "' (see 'granitec --help')\n";

@@ -28,6 +28,14 @@ struct ScheduleDefaults {
   /// BF16 products: round the activations to BF16 and multiply pairs with vdpbf16ps (`bf16_dot`),
   /// as llama.cpp does. Twice the prefill FLOP/s of f32 activations; only where the CPU has it.
   bool bf16Dot = false;
+  /// What `granitec tune` tries per knob (lib/Kernels/Tuning.cpp says which knobs each product
+  /// takes); the values above are its starting point.
+  std::vector<int> vectorWidthChoices = {8, 16, 32};
+  std::vector<int> tileRowsChoices = {1, 2, 4, 8};
+  std::vector<int> tileTokensChoices = {2, 4, 6, 8};
+  std::vector<int> prefetchBlocksChoices = {0, 8, 16, 32, 64};
+  /// Decode products: rows_per_task = rows / this (the generator's default is 16 tasks).
+  std::vector<int> taskSplitChoices = {4, 8, 32, 64};
 };
 
 struct CpuFamily {
