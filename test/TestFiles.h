@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -38,6 +39,13 @@ inline float maxAbsDiff(const float *a, const float *b, size_t n) {
 /// Over the common length; a size mismatch is for the caller to check.
 inline float maxAbsDiff(const std::vector<float> &a, const std::vector<float> &b) {
   return maxAbsDiff(a.data(), b.data(), std::min(a.size(), b.size()));
+}
+
+/// "1,2,3" (the form of --ids) or, with separator " ", "1 2 3" (the form --greedy prints).
+inline std::string joinIds(const std::vector<int32_t> &ids, const char *separator = ",") {
+  std::string text;
+  for (size_t i = 0; i < ids.size(); ++i) text += (i ? separator : "") + std::to_string(ids[i]);
+  return text;
 }
 
 struct ShellResult {

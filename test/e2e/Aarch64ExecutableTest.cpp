@@ -20,6 +20,7 @@
 namespace {
 
 namespace fs = std::filesystem;
+using granite::test::joinIds;
 using granite::test::readFile;
 using granite::test::readFloats;
 using granite::test::maxAbsDiff;
@@ -66,15 +67,10 @@ TEST_P(Aarch64ExecutableTest, MatchesLlamaCppUnderQemu) {
   std::ostringstream run;
   run << kQemu << " -L " << kSysroot << " " << executable << " --threads 2 --logits " << promptLogits
       << " --greedy 16 --gen-logits " << genLogits << " --ids ";
-  const std::vector<int32_t> prompt = reference["prompt_ids"].get<std::vector<int32_t>>();
-  for (size_t i = 0; i < prompt.size(); ++i) run << (i ? "," : "") << prompt[i];
-  run << " >" << output;
+  run << joinIds(reference["prompt_ids"].get<std::vector<int32_t>>()) << " >" << output;
   ASSERT_EQ(std::system(run.str().c_str()), 0) << run.str();
 
-  std::string expectedIds;
-  for (int32_t id : reference["greedy_ids"].get<std::vector<int32_t>>())
-    expectedIds += (expectedIds.empty() ? "" : " ") + std::to_string(id);
-  EXPECT_EQ(readFile(output), expectedIds + "\n");
+  EXPECT_EQ(readFile(output), joinIds(reference["greedy_ids"].get<std::vector<int32_t>>(), " ") + "\n");
   std::vector<float> logits = readFloats(promptLogits);
   std::vector<float> expected = readFloats(golden / "logits" / (model + ".prompt_logits.f32"));
   ASSERT_EQ(logits.size(), expected.size());

@@ -33,6 +33,7 @@
 namespace {
 
 namespace fs = std::filesystem;
+using granite::test::joinIds;
 using granite::test::readFile;
 using granite::test::readFloats;
 using granite::test::maxAbsDiff;
@@ -95,13 +96,6 @@ std::string hex(uint64_t value) {
   std::ostringstream out;
   out << std::hex << value;
   return out.str();
-}
-
-std::string joinIds(const std::vector<int32_t> &ids) {
-  std::string text;
-  for (size_t i = 0; i < ids.size(); ++i)
-    text += (i ? "," : "") + std::to_string(ids[i]);
-  return text;
 }
 
 int run(const std::string &command) {

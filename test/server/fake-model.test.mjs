@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { before, after, describe, test } from "node:test";
 
-import { OpenAI, errorOf, exportRanks, postRaw, startFakeServer, temporaryDirectory } from "./helpers.mjs";
+import { OpenAI, errorOf, exportRanks, fetchJson, postRaw, startFakeServer, temporaryDirectory } from "./helpers.mjs";
 
 const weatherTool = {
   type: "function",
@@ -434,15 +434,3 @@ describe("shutdown", () => {
     assert.ok(Date.now() - started < 5000, "stops promptly, not after the 10 s reply");
   });
 });
-
-async function fetchJson(url, options) {
-  const response = await fetch(url, options);
-  const text = await response.text();
-  let json;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: response.status, json, text };
-}

@@ -101,13 +101,9 @@ export function startServer(executable, args = [], env = {}) {
   });
 }
 
-/// POSTs `body` (a string, sent as is) and returns {status, json}.
-export async function postRaw(url, path, body, headers = {}) {
-  const response = await fetch(url + path, {
-    method: "POST",
-    headers: { "Content-Type": "application/json", ...headers },
-    body,
-  });
+/// fetch(), then the body as text and, where it parses, as JSON: {status, json, text, headers}.
+export async function fetchJson(url, options) {
+  const response = await fetch(url, options);
   const text = await response.text();
   let json;
   try {
@@ -116,6 +112,15 @@ export async function postRaw(url, path, body, headers = {}) {
     json = undefined;
   }
   return { status: response.status, json, text, headers: response.headers };
+}
+
+/// POSTs `body` (a string, sent as is) and returns fetchJson's {status, json, text, headers}.
+export function postRaw(url, path, body, headers = {}) {
+  return fetchJson(url + path, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", ...headers },
+    body,
+  });
 }
 
 /// Checks OpenAI's error shape and returns the error object.
