@@ -38,7 +38,7 @@ std::string contentText(const Json &message, size_t index) {
   if (!it->is_array()) throw ChatTemplateError(where(index) + " has content that is neither a string nor a list");
   std::string text;
   for (const Json &part : *it) {
-    if (!part.is_object() || part.value("type", "") != "text") continue;
+    if (!part.is_object() || part.value("type", Json()) != "text") continue; // any JSON type may stand in "type"
     auto partText = part.find("text");
     if (partText == part.end() || !partText->is_string())
       throw ChatTemplateError(where(index) + " has a text part without a string \"text\"");

@@ -8,10 +8,14 @@
 #include "runtime/OpenAiResponse.h"
 #include "runtime/Server.h"
 #include "runtime/StateCache.h"
+#include "runtime/Utf8.h"
+#include "runtime/VocabularyTrieBlob.h"
 
 #include <nlohmann/json.hpp>
 
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -59,6 +63,22 @@ std::shared_ptr<const JsonGrammar> loadJsonSchema(const std::string &path) {
   }
 }
 
+/// stdout could not be written: its reader went away (EPIPE, where SIGPIPE is ignored) or the disk is full.
+class OutputError : public std::runtime_error {
+public:
+  explicit OutputError(int error)
+      : std::runtime_error(std::string("cannot write the output: ") + std::strerror(error)), error_(error) {}
+  int error() const { return error_; }
+
+private:
+  int error_;
+};
+
+/// Throws OutputError when the last write to `out` failed (errno still holds why).
+void checkOutput(const std::ostream &out) {
+  if (!out) throw OutputError(errno ? errno : EIO);
+}
+
 /// The program's file name without its directory: the model name in --json replies and in the server's responses.
 std::string baseName(const std::string &path) {
   size_t slash = path.rfind('/');
@@ -67,17 +87,18 @@ std::string baseName(const std::string &path) {
 
 class GenerationSession {
 public:
-  GenerationSession(const CliOptions &options, Tokenizer &tokenizer, Model &model, CliStreams streams,
-                    std::string modelName, StateCache *cache)
+  GenerationSession(const CliOptions &options, Tokenizer &tokenizer, const VocabularyTrieSource &tries, Model &model,
+                    CliStreams streams, std::string modelName, StateCache *cache)
       : options_(options), tokenizer_(tokenizer), streams_(streams), modelName_(std::move(modelName)),
         seed_(options.seedGiven ? options.sampling.seed : std::random_device{}()),
         generator_(model, tokenizer, withSeed(options.sampling, seed_), cache) {
     limits_.maxTokens = options.maxTokens;
     limits_.stopStrings = options.stopStrings;
     limits_.renderSpecial = options.special;
+    limits_.rawBytes = options.rawBytes;
     if (options.jsonSchemaFile) {
       grammar_ = loadJsonSchema(*options.jsonSchemaFile);
-      trie_ = std::make_shared<const VocabularyTrie>(tokenizer);
+      trie_ = tries.get();
     }
   }
 
@@ -86,7 +107,9 @@ public:
   GenerationResult reply(const std::vector<int32_t> &prompt, bool chatTurn) {
     InterruptGuard guard;
     auto stream = [&](std::string_view text) {
-      if (!options_.json) streams_.out << text << std::flush;
+      if (options_.json) return;
+      streams_.out << text << std::flush;
+      checkOutput(streams_.out); // nobody reads the reply any more: stop generating it
     };
     if (grammar_) limits_.constraint = std::make_shared<JsonConstraint>(grammar_, trie_, tokenizer_);
     GenerationResult result = generator_.generate(prompt, limits_, stream, &guard.flag());
@@ -95,6 +118,7 @@ public:
     else
       streams_.out << "\n";
     streams_.out.flush();
+    checkOutput(streams_.out);
     if (result.incomplete)
       streams_.err << "note: the reply is incomplete JSON (" << stopReasonName(result.stopReason) << ")\n";
     return result;
@@ -195,11 +219,11 @@ private:
 };
 
 /// Runs the chat; returns 1 when some turn was skipped (too long for the context), else 0.
-int runChat(const CliOptions &options, Tokenizer &tokenizer, Model &model, CliStreams streams,
-            const std::string &program) {
+int runChat(const CliOptions &options, Tokenizer &tokenizer, const VocabularyTrieSource &tries, Model &model,
+            CliStreams streams, const std::string &program) {
   Conversation conversation(options, tokenizer);
   StateCache cache(static_cast<uint64_t>(options.stateCacheMb) << 20);
-  GenerationSession session(options, tokenizer, model, streams, baseName(program), &cache);
+  GenerationSession session(options, tokenizer, tries, model, streams, baseName(program), &cache);
   session.stopAtRoleHeaders();
   // A turn needs room for its reply after the prompt: -n tokens, or 256 without -n, but at most half the context.
   const int64_t context = model.contextLength();
@@ -246,8 +270,8 @@ int runChat(const CliOptions &options, Tokenizer &tokenizer, Model &model, CliSt
   return status;
 }
 
-int serve(const CliOptions &options, Tokenizer &tokenizer, Model &model, CliStreams streams,
-          const std::string &program) {
+int serve(const CliOptions &options, Tokenizer &tokenizer, const VocabularyTrieSource &tries, Model &model,
+          CliStreams streams, const std::string &program) {
   ServerOptions server;
   server.host = options.host;
   server.port = options.port;
@@ -257,11 +281,11 @@ int serve(const CliOptions &options, Tokenizer &tokenizer, Model &model, CliStre
   server.defaults = options.sampling;
   server.maxQueue = options.maxQueue;
   StateCache cache(static_cast<uint64_t>(options.stateCacheMb) << 20);
-  return runServer(server, tokenizer, model, cache, streams.err);
+  return runServer(server, tokenizer, tries, model, cache, streams.err);
 }
 
-int run(CliOptions options, Tokenizer &tokenizer, const ModelLoader &loadModel, CliStreams streams,
-        const std::string &program) {
+int run(CliOptions options, Tokenizer &tokenizer, const VocabularyTrieSource &tries, const ModelLoader &loadModel,
+        CliStreams streams, const std::string &program) {
   if (options.tokenize) {
     std::vector<int32_t> ids = tokenizer.encode(*options.tokenize, options.special);
     for (size_t i = 0; i < ids.size(); ++i) streams.out << (i ? " " : "") << ids[i];
@@ -269,7 +293,8 @@ int run(CliOptions options, Tokenizer &tokenizer, const ModelLoader &loadModel, 
     return 0;
   }
   if (options.detokenize) {
-    streams.out << tokenizer.decode(parseIdList("--detokenize", *options.detokenize), options.special);
+    std::string bytes = tokenizer.decode(parseIdList("--detokenize", *options.detokenize), options.special);
+    streams.out << (options.rawBytes ? bytes : toValidUtf8(bytes));
     return 0;
   }
   if (options.compiledModelMode())
@@ -277,9 +302,9 @@ int run(CliOptions options, Tokenizer &tokenizer, const ModelLoader &loadModel, 
   if (options.promptFile) options.prompt = readPromptFile(*options.promptFile, streams.in);
   if (options.jsonSchemaFile) loadJsonSchema(*options.jsonSchemaFile); // a bad schema fails before the weights load
   std::unique_ptr<Model> model = loadModel();
-  if (options.serve) return serve(options, tokenizer, *model, streams, program);
-  if (options.chat) return runChat(options, tokenizer, *model, streams, program);
-  GenerationSession session(options, tokenizer, *model, streams, baseName(program), /*cache=*/nullptr);
+  if (options.serve) return serve(options, tokenizer, tries, *model, streams, program);
+  if (options.chat) return runChat(options, tokenizer, tries, *model, streams, program);
+  GenerationSession session(options, tokenizer, tries, *model, streams, baseName(program), /*cache=*/nullptr);
   session.reply(tokenizer.encode(*options.prompt, options.special), /*chatTurn=*/false);
   return 0;
 }
@@ -287,27 +312,36 @@ int run(CliOptions options, Tokenizer &tokenizer, const ModelLoader &loadModel, 
 } // namespace
 
 int runCli(const std::string &programName, const std::vector<std::string> &args, Tokenizer &tokenizer,
-           const ModelLoader &loadModel, CliStreams streams) {
+           const ModelLoader &loadModel, CliStreams streams, std::string_view trieBlob) {
+  // Messages are valid UTF-8 too, though they quote what was typed and the program's file name.
+  const std::string program = toValidUtf8(programName);
   try {
     CliOptions options = parseCliOptions(args);
-    if (options.help) {
-      streams.out << cliHelp(programName);
-      return 0;
-    }
-    return run(options, tokenizer, loadModel, streams, programName);
+    int status = 0;
+    if (options.help)
+      streams.out << cliHelp(program);
+    else
+      status = run(options, tokenizer, VocabularyTrieSource(tokenizer, trieBlob), loadModel, streams, program);
+    streams.out.flush();
+    checkOutput(streams.out);
+    return status;
   } catch (const UsageError &e) {
-    streams.err << programName << ": " << e.what() << "\n";
+    streams.err << program << ": " << toValidUtf8(e.what()) << "\n";
     return 2;
+  } catch (const OutputError &e) {
+    if (e.error() == EPIPE) return 0; // the reader went away (`| head`): nothing to report, nothing left to do
+    streams.err << program << ": error: " << e.what() << "\n";
+    return 1;
   } catch (const std::exception &e) {
-    streams.err << programName << ": error: " << e.what() << "\n";
+    streams.err << program << ": error: " << toValidUtf8(e.what()) << "\n";
     return 1;
   }
 }
 
-int runCliMain(int argc, char **argv, Tokenizer &tokenizer, const ModelLoader &loadModel) {
+int runCliMain(int argc, char **argv, Tokenizer &tokenizer, const ModelLoader &loadModel, std::string_view trieBlob) {
   std::vector<std::string> args(argv + 1, argv + argc);
   std::string program = argc > 0 ? argv[0] : "granite";
-  return runCli(program, args, tokenizer, loadModel, {std::cin, std::cout, std::cerr, isatty(0) != 0});
+  return runCli(program, args, tokenizer, loadModel, {std::cin, std::cout, std::cerr, isatty(0) != 0}, trieBlob);
 }
 
 } // namespace granite::runtime

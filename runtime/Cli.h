@@ -10,6 +10,7 @@
 #include <iosfwd>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace granite::runtime {
@@ -27,10 +28,13 @@ struct CliStreams {
 
 /// Runs one command line (`args` without the program name) and returns the exit status: 0 success, 1 runtime
 /// error, 2 bad command line (one line on `err`). The model is loaded only for -p, -f, --chat and --serve.
+/// `trieBlob`: the payload's serializeVocabularyTrie blob, if any, for --json-schema and the server's structured
+/// output (without one the trie is built from the tokenizer).
 int runCli(const std::string &programName, const std::vector<std::string> &args, Tokenizer &tokenizer,
-           const ModelLoader &loadModel, CliStreams streams);
+           const ModelLoader &loadModel, CliStreams streams, std::string_view trieBlob = {});
 
 /// runCli on the process's argv, stdin, stdout and stderr.
-int runCliMain(int argc, char **argv, Tokenizer &tokenizer, const ModelLoader &loadModel);
+int runCliMain(int argc, char **argv, Tokenizer &tokenizer, const ModelLoader &loadModel,
+               std::string_view trieBlob = {});
 
 } // namespace granite::runtime

@@ -1,5 +1,7 @@
 #include "runtime/CliOptions.h"
 
+#include "runtime/Utf8.h"
+
 #include <charconv>
 #include <cmath>
 #include <functional>
@@ -142,7 +144,7 @@ CliOptions parseCliOptions(const std::vector<std::string> &args) {
   const std::map<std::string, bool *> switches = {
       {"-h", &o.help},         {"--help", &o.help}, {"--chat", &o.chat}, {"--json", &o.json},
       {"--special", &o.special}, {"--bench", &o.bench}, {"--info", &o.info}, {"--version", &o.version},
-      {"--mmap", &o.mmap},     {"--serve", &o.serve}};
+      {"--mmap", &o.mmap},     {"--serve", &o.serve}, {"--raw-bytes", &o.rawBytes}};
 
   bool optionsEnded = false; // after "--" every argument is a positional one, and the program takes none
   for (size_t i = 0; i < args.size(); ++i) {
@@ -194,9 +196,17 @@ CliOptions parseCliOptions(const std::vector<std::string> &args) {
     throw UsageError("--json-schema needs -p, -f or --chat (server requests give response_format instead)");
   if (serverFlagGiven && !o.serve)
     throw UsageError("--host, --port, --api-key and --max-queue need --serve");
-  if (o.serve && (o.maxTokens >= 0 || !o.stopStrings.empty() || o.seedGiven || o.json || o.special))
-    throw UsageError("-n, --stop, --seed, --json and --special do not apply to --serve (requests set max_tokens, "
-                     "stop and seed)");
+  if (o.serve && (o.maxTokens >= 0 || !o.stopStrings.empty() || o.seedGiven || o.json || o.special || o.rawBytes))
+    throw UsageError("-n, --stop, --seed, --json, --special and --raw-bytes do not apply to --serve (requests set "
+                     "max_tokens, stop and seed)");
+  if (o.rawBytes && o.json) throw UsageError("--raw-bytes and --json cannot be combined: JSON is valid UTF-8");
+  if (o.rawBytes && !o.prompt && !o.promptFile && !o.chat && !o.detokenize)
+    throw UsageError("--raw-bytes needs -p, -f, --chat or --detokenize");
+  if (!o.rawBytes)
+    for (const std::string &stop : o.stopStrings)
+      if (!isValidUtf8(stop))
+        throw UsageError("--stop: '" + toValidUtf8(stop) + "' is not valid UTF-8, so it can never match the "
+                         "reply's text (give --raw-bytes to match bytes)");
   if (stateCacheGiven && !o.serve && !o.chat)
     throw UsageError("--state-cache-mb needs --chat or --serve");
   if (!o.ids && (o.logitsFile || o.greedy || o.genLogitsFile)) throw UsageError("--logits and --greedy need --ids");
@@ -235,6 +245,9 @@ Chat:
   --tools FILE.json        a JSON array of OpenAI-style tools the model may call
 
 Output:
+  --raw-bytes              print the reply (and --detokenize) as the tokens' bytes, even where they form no
+                           valid UTF-8; without it, every text printed is valid UTF-8: a character split across
+                           tokens is printed when complete, bytes that form none become U+FFFD
   --json                   one JSON object per reply instead of streamed text, shaped like OpenAI's responses:
                            a chat.completion for --chat turns, a text_completion for -p and -f
   --json-schema FILE       every reply is a JSON value valid against the JSON Schema in FILE (or any JSON object

@@ -28,6 +28,7 @@ struct CliOptions {
   std::optional<std::string> tokenize;
   std::optional<std::string> detokenize; ///< "1,2,3"
   bool special = false;
+  bool rawBytes = false; ///< --raw-bytes: text output is the tokens' bytes, even where they form no UTF-8
   int32_t maxTokens = -1;
   std::vector<std::string> stopStrings;
   SamplingParams sampling;

@@ -122,7 +122,7 @@ GenerationResult Generator::generate(const std::vector<int32_t> &prompt, const G
   result.promptSeconds = secondsSince(start);
 
   start = Clock::now();
-  StreamingDecoder decoder(tokenizer_, limits.renderSpecial);
+  StreamingDecoder decoder(tokenizer_, limits.renderSpecial, limits.rawBytes);
   std::string text;    // decoded so far
   size_t emitted = 0;  // how much of `text` went to onText
   auto emitUpTo = [&](size_t end) {

@@ -1,7 +1,7 @@
 // One reply: feeds the prompt (reusing whatever prefix the model already holds or a snapshot of the state cache
 // holds, since a recurrent state cannot be rolled back but can be extended), then samples token by token, streaming
-// text as it becomes final: valid UTF-8 only (whole characters, U+FFFD for bytes that form none), and never the
-// beginning of a stop string that may still complete.
+// text as it becomes final: valid UTF-8 only (whole characters, U+FFFD for bytes that form none; raw bytes only when
+// asked), and never the beginning of a stop string that may still complete.
 #pragma once
 
 #include "runtime/Model.h"
@@ -24,6 +24,7 @@ struct GenerationLimits {
   std::vector<std::string> stopStrings; ///< the reply ends before the first occurrence of any of them
   std::vector<int32_t> stopIds;         ///< ids that end the reply besides EOS (not part of the text)
   bool renderSpecial = false;           ///< control tokens appear in the text
+  bool rawBytes = false;                ///< the text is the tokens' bytes, not made valid UTF-8 (CLI --raw-bytes)
   int32_t topLogprobs = -1;             ///< < 0: no logprobs; else each token's and this many alternatives'
   /// Structured output: each token is sampled from the ids this allows (runtime/TokenMask.h). One per reply.
   std::shared_ptr<JsonConstraint> constraint;

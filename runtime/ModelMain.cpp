@@ -8,11 +8,14 @@
 #include "runtime/CpuFeatures.h"
 #include "runtime/Payload.h"
 #include "runtime/ReadBandwidth.h"
+#include "runtime/Utf8.h"
 #include "runtime/VocabularyBlob.h"
 #include "runtime/WeightMemory.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <fstream>
 #include <iomanip>
 #include <iostream>
@@ -201,7 +204,7 @@ void printInfo(const CompiledModel &model, int32_t threads, const MappedPayload 
             << "vocabulary: " << info.vocab_size << " logits per token\n"
             << "batch: at most " << info.max_tokens << " tokens per forward call\n"
             << "weight types: " << info.weight_types << "\n"
-            << "weights: " << info.weights_bytes << " bytes in " << payload.weightsPath()
+            << "weights: " << info.weights_bytes << " bytes in " << toValidUtf8(payload.weightsPath())
             << (payload.weightsExternal() ? " (external)" : " (embedded)") << "\n"
             << "state: " << info.state_bytes << " bytes, scratch: " << info.scratch_bytes << " bytes\n"
             << "chat template: " << templateKind << "\n"
@@ -236,22 +239,23 @@ int runCompiledModelMode(const std::string &program, const CliOptions &options, 
       runIds(options, model, tokenizer);
     return 0;
   } catch (const UsageError &e) {
-    std::cerr << program << ": " << e.what() << "\n";
+    std::cerr << program << ": " << toValidUtf8(e.what()) << "\n";
     return 2;
   } catch (const std::exception &e) {
-    std::cerr << program << ": error: " << e.what() << "\n";
+    std::cerr << program << ": error: " << toValidUtf8(e.what()) << "\n";
     return 1;
   }
 }
 
 /// Everything main does; `refusal` is why this CPU cannot run the compiled model's code, or "".
 int runMain(int argc, char **argv, const GraniteModelInfo &info, const std::string &refusal) {
-  const std::string program = argc > 0 ? argv[0] : "granite";
+  // Messages are valid UTF-8 too, though they quote what was typed and the program's file name.
+  const std::string program = toValidUtf8(argc > 0 ? argv[0] : "granite");
   CliOptions options;
   try {
     options = parseCliOptions(std::vector<std::string>(argv + 1, argv + argc));
   } catch (const UsageError &e) {
-    std::cerr << program << ": " << e.what() << "\n";
+    std::cerr << program << ": " << toValidUtf8(e.what()) << "\n";
     return 2;
   }
   if (options.help) {
@@ -280,19 +284,21 @@ int runMain(int argc, char **argv, const GraniteModelInfo &info, const std::stri
     PayloadBytes vocabulary = payload->vocabulary();
     tokenizer = std::make_unique<Tokenizer>(deserializeVocabulary(vocabulary.data, vocabulary.size));
   } catch (const std::exception &e) {
-    std::cerr << program << ": error: " << e.what() << "\n";
+    std::cerr << program << ": error: " << toValidUtf8(e.what()) << "\n";
     return 1;
   }
 
   if (options.compiledModelMode()) return runCompiledModelMode(program, options, *payload, *tokenizer);
   std::optional<WeightMemory> weights; // outlives the model the CLI makes
+  PayloadBytes trie = payload->vocabularyTrie();
+  const std::string_view trieBlob(reinterpret_cast<const char *>(trie.data), trie.size);
   return runCliMain(argc, argv, *tokenizer, [&]() -> std::unique_ptr<Model> {
     weights.emplace(placeWeights(options, *payload));
     auto model = std::make_unique<CompiledModel>(weights->data(), weights->size());
     if (options.contextSize) model->limitContext(options.contextSize);
     if (options.threads) model->setThreads(options.threads);
     return model;
-  });
+  }, trieBlob);
 }
 
 } // namespace
@@ -304,10 +310,16 @@ int main(int argc, char **argv) {
   const std::string refusal = info.abi_version == GRANITE_MODEL_ABI_VERSION
                                   ? cpuRefusal(info.target, info.required_features, info.other_targets)
                                   : "";
-  const int status = runMain(argc, argv, info, refusal);
+  int status = runMain(argc, argv, info, refusal);
+  // What the compiled-model modes printed (--ids, --info, ...) must have arrived, as runCli checks for the others; a
+  // reader that went away (EPIPE) is not an error.
+  if (!std::cout.flush() && status == 0 && errno != EPIPE) {
+    std::cerr << toValidUtf8(argc > 0 ? argv[0] : "granite") << ": error: cannot write the output: "
+              << std::strerror(errno) << "\n";
+    status = 1;
+  }
   if (!refusal.empty()) {
     // exit() would run the Halide runtime's destructors, which are compiled for the family: leave without them.
-    std::cout.flush();
     std::cerr.flush();
     _exit(status);
   }

@@ -38,6 +38,7 @@ const char *sectionName(PayloadSection kind) {
   case PayloadSection::ExternalWeights: return "external weights";
   case PayloadSection::Vocabulary: return "vocabulary";
   case PayloadSection::ChatTemplate: return "chat template";
+  case PayloadSection::VocabularyTrie: return "vocabulary trie";
   }
   return "unknown";
 }
@@ -81,7 +82,7 @@ std::vector<PayloadEntry> decodePayloadTrailer(const uint8_t *trailer, uint64_t 
   for (uint32_t i = 0; i < count; ++i) {
     const uint8_t *entry = &trailer[kTableOffset + i * kEntryBytes];
     PayloadEntry e{static_cast<PayloadSection>(getLE(entry, 4)), getLE(entry + 8, 8), getLE(entry + 16, 8)};
-    if (e.kind < PayloadSection::Weights || e.kind > PayloadSection::ChatTemplate)
+    if (e.kind < PayloadSection::Weights || e.kind > PayloadSection::VocabularyTrie)
       throw PayloadError("unknown payload section kind " + std::to_string(static_cast<uint32_t>(e.kind)));
     for (const PayloadEntry &seen : entries)
       if (seen.kind == e.kind) throw PayloadError(std::string("two payload sections hold the ") + sectionName(e.kind));
@@ -164,6 +165,9 @@ MappedPayload MappedPayload::load(const std::string &file, const std::string &na
     case PayloadSection::ChatTemplate:
       payload.chatTemplate_ = std::string_view(reinterpret_cast<const char *>(bytes.data), bytes.size);
       break;
+    case PayloadSection::VocabularyTrie:
+      payload.vocabularyTrie_ = bytes;
+      break;
     }
   }
   if (!haveWeights) throw PayloadError("the payload has no weights section");
@@ -181,6 +185,7 @@ MappedPayload &MappedPayload::operator=(MappedPayload &&other) noexcept {
     other.mappings_.clear();
     weights_ = other.weights_;
     vocabulary_ = other.vocabulary_;
+    vocabularyTrie_ = other.vocabularyTrie_;
     chatTemplate_ = other.chatTemplate_;
     weightsPath_ = std::move(other.weightsPath_);
     weightsExternal_ = other.weightsExternal_;

@@ -33,6 +33,7 @@ enum class PayloadSection : uint32_t {
   ExternalWeights = 2, ///< the weight blob lives in OUT.weights; offset 0, size = that file's size
   Vocabulary = 3,      ///< serializeVocabulary's blob
   ChatTemplate = 4,    ///< the model's Jinja chat template text (informational: --chat renders Granite 4.0's)
+  VocabularyTrie = 5,  ///< serializeVocabularyTrie's blob, for structured output's token masks
 };
 
 struct PayloadEntry {
@@ -76,6 +77,8 @@ public:
 
   PayloadBytes weights() const { return weights_; }
   PayloadBytes vocabulary() const { return vocabulary_; }
+  /// Empty where the payload has none (the runtime then builds the trie from the tokenizer).
+  PayloadBytes vocabularyTrie() const { return vocabularyTrie_; }
   std::string_view chatTemplate() const { return chatTemplate_; }
   /// Where the weights come from: the executable's path, or that of OUT.weights.
   const std::string &weightsPath() const { return weightsPath_; }
@@ -92,7 +95,7 @@ private:
   static Mapping mapFile(const std::string &path, uint64_t expectedBytes, const char *what);
 
   std::vector<Mapping> mappings_;
-  PayloadBytes weights_, vocabulary_;
+  PayloadBytes weights_, vocabulary_, vocabularyTrie_;
   std::string_view chatTemplate_;
   std::string weightsPath_;
   bool weightsExternal_ = false;

@@ -6,6 +6,7 @@
 #include "runtime/OpenAiResponse.h"
 #include "runtime/ServerMetrics.h"
 #include "runtime/ToolCallStream.h"
+#include "runtime/Utf8.h"
 
 #include <csignal>
 #include <dirent.h>
@@ -226,8 +227,9 @@ private:
 
 class OpenAiServer {
 public:
-  OpenAiServer(const ServerOptions &options, Tokenizer &tokenizer, Model &model, StateCache &cache)
-      : options_(options), tokenizer_(tokenizer), model_(model),
+  OpenAiServer(const ServerOptions &options, Tokenizer &tokenizer, const VocabularyTrieSource &tries, Model &model,
+               StateCache &cache)
+      : options_(options), tokenizer_(tokenizer), tries_(tries), model_(model),
         modelName_(options.modelName.empty() ? "granite" : options.modelName),
         generator_(model, tokenizer, options.defaults, &cache),
         queue_(generator_, static_cast<size_t>(std::max(0, options.maxQueue)),
@@ -248,7 +250,7 @@ public:
     if (port == 0) port = http_.bind_to_any_port(options_.host);
     else if (!http_.bind_to_port(options_.host, port)) port = -1;
     if (port < 0) {
-      log << "cannot listen on " << options_.host << ":" << options_.port << "\n";
+      log << "cannot listen on " << toValidUtf8(options_.host) << ":" << options_.port << "\n";
       return 1;
     }
     // One write, so that a reader of the stream sees the whole line at once. An IPv6 address goes in brackets.
@@ -442,9 +444,8 @@ private:
     return prepared;
   }
 
-  /// The token masks of a structured reply; the vocabulary's trie is built on the first one (docs/runtime.md).
+  /// The token masks of a structured reply; the vocabulary's trie is read on the first one (docs/runtime.md).
   std::shared_ptr<JsonConstraint> constraintFor(const OpenAiRequest &request) {
-    std::call_once(trieBuilt_, [this] { trie_ = std::make_shared<const VocabularyTrie>(tokenizer_); });
     int32_t open = -1, close = -1;
     if (request.toolCallGrammar) {
       open = tokenizer_.findAddedToken("<tool_call>");
@@ -453,7 +454,7 @@ private:
         throw ApiError(400, "this model's vocabulary has no <tool_call> and </tool_call> tokens, which tool_choice "
                             "\"required\" or a named function needs", "invalid_request_error", "tool_choice");
     }
-    return std::make_shared<JsonConstraint>(request.grammar, trie_, tokenizer_, open, close);
+    return std::make_shared<JsonConstraint>(request.grammar, tries_.get(), tokenizer_, open, close);
   }
 
   /// A job that produced no result: refused at shutdown, or the generator failed (not the client's doing).
@@ -494,14 +495,13 @@ private:
 
   const ServerOptions &options_;
   Tokenizer &tokenizer_;
+  const VocabularyTrieSource &tries_;
   Model &model_;
   const std::string modelName_;
   std::mutex tokenizerMutex_; ///< encode() is not thread-safe; the generator only uses the const lookups
   std::vector<int32_t> chatStopIds_;
   ServerMetrics metrics_;
   Generator generator_;
-  std::once_flag trieBuilt_;
-  std::shared_ptr<const VocabularyTrie> trie_; ///< for structured output, built on first use
   GenerationQueue queue_;
   httplib::Server http_;
   std::atomic<bool> stopping_{false};
@@ -510,9 +510,9 @@ private:
 
 } // namespace
 
-int runServer(const ServerOptions &options, Tokenizer &tokenizer, Model &model, StateCache &cache,
-              std::ostream &log) {
-  OpenAiServer server(options, tokenizer, model, cache);
+int runServer(const ServerOptions &options, Tokenizer &tokenizer, const VocabularyTrieSource &tries, Model &model,
+              StateCache &cache, std::ostream &log) {
+  OpenAiServer server(options, tokenizer, tries, model, cache);
   return server.run(log);
 }
 

@@ -6,6 +6,7 @@
 #include "runtime/Sampler.h"
 #include "runtime/StateCache.h"
 #include "runtime/Tokenizer.h"
+#include "runtime/VocabularyTrieBlob.h"
 
 #include <cstdint>
 #include <iosfwd>
@@ -25,6 +26,8 @@ struct ServerOptions {
 
 /// Serves until SIGTERM or SIGINT, then finishes or cancels in-flight work and returns the exit status (0). Prints
 /// "listening on http://HOST:PORT" on `log` once the socket is bound (with the real port when `options.port` is 0).
-int runServer(const ServerOptions &options, Tokenizer &tokenizer, Model &model, StateCache &cache, std::ostream &log);
+/// `tries` gives the vocabulary's trie for structured output (response_format, tool_choice).
+int runServer(const ServerOptions &options, Tokenizer &tokenizer, const VocabularyTrieSource &tries, Model &model,
+              StateCache &cache, std::ostream &log);
 
 } // namespace granite::runtime

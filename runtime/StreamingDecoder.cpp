@@ -5,6 +5,7 @@
 namespace granite::runtime {
 
 std::string StreamingDecoder::push(int32_t id) {
+  if (rawBytes_) return std::string(tokenizer_.tokenBytes(id, renderSpecial_));
   pending_.append(tokenizer_.tokenBytes(id, renderSpecial_));
   size_t complete = completeUtf8Prefix(pending_);
   std::string ready = toValidUtf8(std::string_view(pending_).substr(0, complete));

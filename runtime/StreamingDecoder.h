@@ -1,6 +1,7 @@
 // Turns generated ids into text as they arrive, always valid UTF-8: a token that ends inside a multi-byte character
 // (byte-level BPE splits emoji and CJK this way) leaves those bytes pending until a later token completes them, and
-// bytes that can form no character (a model may sample any byte token) become U+FFFD.
+// bytes that can form no character (a model may sample any byte token) become U+FFFD. With `rawBytes` (the CLI's
+// --raw-bytes) it passes each token's bytes through as they are.
 #pragma once
 
 #include "runtime/Tokenizer.h"
@@ -11,8 +12,8 @@ namespace granite::runtime {
 
 class StreamingDecoder {
 public:
-  StreamingDecoder(const Tokenizer &tokenizer, bool renderSpecial)
-      : tokenizer_(tokenizer), renderSpecial_(renderSpecial) {}
+  StreamingDecoder(const Tokenizer &tokenizer, bool renderSpecial, bool rawBytes = false)
+      : tokenizer_(tokenizer), renderSpecial_(renderSpecial), rawBytes_(rawBytes) {}
 
   /// The text that became complete with `id` (possibly empty).
   std::string push(int32_t id);
@@ -22,6 +23,7 @@ public:
 private:
   const Tokenizer &tokenizer_;
   bool renderSpecial_;
+  bool rawBytes_;
   std::string pending_;
 };
 

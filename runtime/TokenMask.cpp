@@ -86,6 +86,12 @@ VocabularyTrie::VocabularyTrie(std::vector<std::pair<std::string_view, int32_t>>
   for (size_t node : open) nodes_[node].end = uint32_t(nodes_.size());
 }
 
+VocabularyTrie::VocabularyTrie(Parts parts)
+    : nodes_(std::move(parts.nodes)), idList_(std::move(parts.ids)), vocabSize_(parts.vocabSize),
+      plainUpTo_(std::move(parts.plainUpTo)), nonPlain_(std::move(parts.nonPlain)) {
+  for (const Node &node : nodes_) maxDepth_ = std::max<size_t>(maxDepth_, node.depth);
+}
+
 JsonConstraint::JsonConstraint(std::shared_ptr<const JsonGrammar> grammar, std::shared_ptr<const VocabularyTrie> trie,
                                const Tokenizer &tokenizer, int32_t openId, int32_t closeId)
     : matcher_(std::move(grammar)), trie_(std::move(trie)), tokenizer_(tokenizer), openId_(openId),

@@ -38,12 +38,22 @@ public:
     uint16_t depth; ///< bytes from the root: 1 for the first byte
     uint8_t byte;
   };
+  /// A trie as granitec stored it in the payload (runtime/VocabularyTrieBlob.h checks it before it gets here).
+  struct Parts {
+    std::vector<Node> nodes;
+    std::vector<int32_t> ids;
+    int32_t vocabSize = 0;
+    std::vector<TokenMask> plainUpTo; ///< empty for a nonPlain trie
+    std::unique_ptr<VocabularyTrie> nonPlain;
+  };
+  explicit VocabularyTrie(Parts parts);
   const std::vector<Node> &nodes() const { return nodes_; }
   /// The ids that end at node `i`.
   const int32_t *idsBegin(size_t i) const { return idList_.data() + nodes_[i].ids; }
   const int32_t *idsEnd(size_t i) const {
     return idList_.data() + (i + 1 < nodes_.size() ? nodes_[i + 1].ids : idList_.size());
   }
+  const std::vector<int32_t> &idList() const { return idList_; }
   int32_t vocabSize() const { return vocabSize_; }
   size_t maxDepth() const { return maxDepth_; }
 
@@ -54,6 +64,9 @@ public:
     return plainUpTo_[static_cast<size_t>(std::min<int64_t>(codePoints, int64_t(plainUpTo_.size()) - 1))];
   }
   const VocabularyTrie &nonPlain() const { return *nonPlain_; }
+  /// Whether the trie has the plain-text split (the whole vocabulary's trie has; its nonPlain() has not).
+  bool hasPlainSplit() const { return nonPlain_ != nullptr; }
+  const std::vector<TokenMask> &plainMasks() const { return plainUpTo_; }
 
 private:
   std::vector<Node> nodes_;

@@ -1,5 +1,6 @@
 #include "runtime/VocabularyBlob.h"
 
+#include "runtime/BlobCodec.h"
 #include "runtime/ByteUnicode.h"
 #include "runtime/VocabularyIndex.h"
 
@@ -10,83 +11,13 @@ namespace {
 
 constexpr char kMagic[4] = {'G', 'R', 'T', 'K'};
 constexpr uint32_t kVersion = 1;
-
-class Writer {
-public:
-  void bytes(const void *data, size_t size) {
-    auto p = static_cast<const uint8_t *>(data);
-    out.insert(out.end(), p, p + size);
-  }
-  void u8(uint8_t v) { out.push_back(v); }
-  void fixed32(uint32_t v) {
-    for (int shift = 0; shift < 32; shift += 8) out.push_back(static_cast<uint8_t>(v >> shift));
-  }
-  void varint(uint64_t v) {
-    do {
-      uint8_t low = v & 0x7F;
-      v >>= 7;
-      out.push_back(v ? (low | 0x80) : low);
-    } while (v);
-  }
-  void string(std::string_view s) {
-    varint(s.size());
-    bytes(s.data(), s.size());
-  }
-  std::vector<uint8_t> out;
-};
-
-class Reader {
-public:
-  Reader(const uint8_t *data, size_t size) : data_(data), size_(size) {}
-
-  const uint8_t *take(size_t count, const char *what) {
-    if (count > size_ - pos_)
-      throw VocabularyError(std::string("vocabulary blob is truncated in ") + what + " at byte " +
-                            std::to_string(pos_));
-    const uint8_t *p = data_ + pos_;
-    pos_ += count;
-    return p;
-  }
-  uint8_t u8(const char *what) { return *take(1, what); }
-  uint32_t fixed32(const char *what) {
-    const uint8_t *p = take(4, what);
-    return p[0] | (p[1] << 8) | (p[2] << 16) | (static_cast<uint32_t>(p[3]) << 24);
-  }
-  uint64_t varint(const char *what) {
-    uint64_t value = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-      uint8_t b = u8(what);
-      value |= static_cast<uint64_t>(b & 0x7F) << shift;
-      if (!(b & 0x80)) return value;
-    }
-    throw VocabularyError(std::string("vocabulary blob has an overlong number in ") + what);
-  }
-  /// A count of items that each take at least one byte, so it can never exceed what is left.
-  size_t count(const char *what) {
-    uint64_t n = varint(what);
-    if (n > size_ - pos_)
-      throw VocabularyError(std::string("vocabulary blob is truncated in ") + what + " (" + std::to_string(n) +
-                            " announced, " + std::to_string(size_ - pos_) + " bytes left)");
-    return static_cast<size_t>(n);
-  }
-  std::string string(const char *what) {
-    size_t length = count(what);
-    return std::string(reinterpret_cast<const char *>(take(length, what)), length);
-  }
-  bool atEnd() const { return pos_ == size_; }
-  size_t position() const { return pos_; }
-
-private:
-  const uint8_t *data_;
-  size_t size_;
-  size_t pos_ = 0;
-};
+using Reader = BlobReader<VocabularyError>;
 
 } // namespace
 
 std::vector<uint8_t> serializeVocabulary(const Vocabulary &vocabulary) {
   validateVocabulary(vocabulary);
-  Writer w;
+  BlobWriter w;
   w.bytes(kMagic, sizeof kMagic);
   w.fixed32(kVersion);
   w.string(vocabulary.model);
@@ -111,7 +42,7 @@ std::vector<uint8_t> serializeVocabulary(const Vocabulary &vocabulary) {
 }
 
 Vocabulary deserializeVocabulary(const uint8_t *data, size_t size) {
-  Reader r(data, size);
+  Reader r(data, size, "vocabulary blob");
   if (std::memcmp(r.take(sizeof kMagic, "the magic"), kMagic, sizeof kMagic) != 0)
     throw VocabularyError("vocabulary blob does not start with \"GRTK\"");
   uint32_t version = r.fixed32("the version");
@@ -143,8 +74,7 @@ Vocabulary deserializeVocabulary(const uint8_t *data, size_t size) {
       throw VocabularyError("vocabulary blob merge " + std::to_string(rank) + " names a token outside the vocabulary");
     v.merges.push_back(v.tokens[left] + " " + v.tokens[right]);
   }
-  if (!r.atEnd())
-    throw VocabularyError("vocabulary blob has " + std::to_string(size - r.position()) + " bytes after its end");
+  r.expectEnd();
   validateVocabulary(v);
   return v;
 }

@@ -32,10 +32,11 @@ ParsedArgs::ParsedArgs(const std::string &command, const std::vector<std::string
       if (hasInline)
         throw UsageError("option '" + name + "' takes no value");
       values_[name].push_back("");
-    } else if (hasInline) {
-      values_[name].push_back(inlineValue);
-    } else if (i + 1 < args.size()) {
-      values_[name].push_back(args[++i]);
+    } else if (hasInline || i + 1 < args.size()) {
+      std::vector<std::string> &given = values_[name];
+      given.push_back(hasInline ? inlineValue : args[++i]);
+      if (!spec->repeatable && given.front() != given.back())
+        throw UsageError("option '" + name + "' is given twice, as '" + given.front() + "' and '" + given.back() + "'");
     } else {
       throw UsageError("option '" + name + "' needs a value");
     }

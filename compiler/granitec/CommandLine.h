@@ -18,12 +18,13 @@ public:
 struct FlagSpec {
   std::string name; ///< e.g. "--json"
   bool takesValue;
+  bool repeatable = false; ///< may take several values (--target); otherwise two different values conflict
 };
 
 class ParsedArgs {
 public:
   /// Parses `args` (the subcommand's own arguments). Accepts "--flag value" and "--flag=value".
-  /// Throws UsageError naming the offending argument.
+  /// Throws UsageError naming the offending argument, or a flag given two different values.
   ParsedArgs(const std::string &command, const std::vector<std::string> &args, const std::vector<FlagSpec> &flags);
 
   bool has(const std::string &flag) const { return values_.count(flag) != 0; }

@@ -1,7 +1,6 @@
 #include "Compile.h"
 
 #include "CommandLine.h"
-#include "Dialect/Granite/Transforms/Passes.h"
 #include "Frontend/GGUF.h"
 #include "Frontend/HuggingFace.h"
 #include "Frontend/GraniteConfig.h"
@@ -16,9 +15,13 @@
 #include "OciOutput.h"
 #include "Codegen/WeightBlob.h"
 #include "runtime/VocabularyBlob.h"
+#include "runtime/VocabularyTrieBlob.h"
 #include "Conversion/GraniteToKernels/Passes.h"
+#include "Pipeline/GranitePipeline.h"
+#include "Dialect/Granite/Transforms/Passes.h"
 #include "Kernels/KernelCache.h"
 #include "Kernels/Tuning.h"
+#include "Support/AtomicFile.h"
 #include "runtime/CpuFeatures.h"
 #include "Target/CpuFamily.h"
 
@@ -27,8 +30,8 @@
 #include "mlir/IR/Verifier.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Pass/PassManager.h"
-#include "mlir/Support/FileUtilities.h"
-#include "llvm/Support/ToolOutputFile.h"
+#include "llvm/Support/raw_os_ostream.h"
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <chrono>
@@ -49,7 +52,7 @@ const char *const kCompileHelp = R"(usage: granitec compile MODEL [--emit=mlir|l
 MODEL is a Granite 4.0 GGUF file or a Hugging Face folder (config.json with model_type granitemoehybrid, and
 model.safetensors or sharded model-*.safetensors with model.safetensors.index.json).
 
-Stages: import -> granite passes (verify, fold multipliers, fuse, plan memory) -> granite-to-kernels ->
+Stages: import -> granite passes (verify, fold multipliers, fuse, plan memory, plan weights) -> granite-to-kernels ->
 kernel instances (Halide, cached) -> LLVM IR -> object.
 
 options:
@@ -62,7 +65,7 @@ options:
   --weights=external  with --emit=exe: write the weight blob to FILE.weights instead of into FILE
   --emit-after=PASS   with --emit=mlir: run the pipeline up to and including PASS and print the IR then;
                       PASS is one of granite-verify-model, granite-fold-multipliers, granite-fuse,
-                      granite-plan-memory, granite-to-kernels (in pipeline order)
+                      granite-plan-memory, granite-plan-weights, granite-to-kernels (in pipeline order)
   --target FAMILY     CPU family or CPU name the code is compiled for (default: host; 'granitec targets' lists
                       them); with --oci it may be given several times: one executable per family (OUT.FAMILY)
                       and one image per platform
@@ -116,16 +119,36 @@ private:
   std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
 };
 
+/// Prints to -o FILE (through support::AtomicFile), or to stdout without -o.
 bool writeText(const std::optional<std::string> &output, const std::function<void(llvm::raw_ostream &)> &print) {
-  std::string error;
-  std::unique_ptr<llvm::ToolOutputFile> file = mlir::openOutputFile(output.value_or("-"), &error);
-  if (!file) {
-    std::cerr << "granitec: error: " << error << "\n";
+  if (!output) {
+    print(llvm::outs());
+    llvm::outs().flush();
+    if (!llvm::outs().has_error()) return true;
+    std::cerr << "granitec: error: cannot write to stdout: " << llvm::outs().error().message() << "\n";
+    llvm::outs().clear_error();
     return false;
   }
-  print(file->os());
-  file->keep();
-  return true;
+  try {
+    support::AtomicFile file(*output);
+    {
+      llvm::raw_os_ostream stream(file.stream());
+      print(stream);
+    }
+    file.commit();
+    return true;
+  } catch (const support::FileError &e) {
+    std::cerr << "granitec: error: " << e.what() << "\n";
+    return false;
+  }
+}
+
+/// Prints `module` as granite-opt does (a newline after it), so that the two tools' outputs compare equal.
+bool writeModule(const std::optional<std::string> &output, mlir::ModuleOp module) {
+  return writeText(output, [&](llvm::raw_ostream &os) {
+    module.print(os);
+    os << "\n";
+  });
 }
 
 /// Instantiates every kernel the lowered module calls, plus the Halide runtime; returns their object paths.
@@ -179,36 +202,45 @@ struct TokenizerSource {
   }
 };
 
+/// Moves the planned weights (granite.weight ops and the blob's size) out of the lowered module: the packer writes
+/// them into the payload, and LLVM IR has no place for them.
+mlir::OwningOpRef<mlir::ModuleOp> takePlannedWeights(mlir::ModuleOp lowered) {
+  mlir::OwningOpRef<mlir::ModuleOp> weights = mlir::ModuleOp::create(lowered.getLoc());
+  (*weights)->setAttr(mlir::granite::kWeightBlobBytesAttr, lowered->getAttr(mlir::granite::kWeightBlobBytesAttr));
+  lowered->removeAttr(mlir::granite::kWeightBlobBytesAttr);
+  for (mlir::granite::WeightOp weight : llvm::make_early_inc_range(lowered.getOps<mlir::granite::WeightOp>()))
+    weight->moveBefore(weights->getBody(), weights->getBody()->end());
+  return weights;
+}
+
 /// Emits the model object next to the output, then links it with the kernels, the runtime and the payload.
-int linkModel(mlir::ModuleOp lowered, const ModelSource &source, const runtime::Vocabulary &vocabulary,
+int linkModel(mlir::ModuleOp lowered, mlir::ModuleOp weights, const runtime::Vocabulary &vocabulary,
               const std::string &chatTemplate, std::vector<std::string> kernelObjects, const CompileOptions &options,
               StageTimer &timer) {
   std::string error;
-  const std::string object = *options.output + ".model.o." + std::to_string(getpid());
-  if (!codegen::emitObject(lowered, *options.family, object, error)) {
+  // An intermediate: never committed, it is removed when it goes out of scope.
+  support::AtomicFile objectFile(*options.output + ".model.o");
+  const std::string &object = objectFile.temporaryPath();
+  if (!codegen::emitObject(lowered, *options.family, objectFile.stream(), error)) {
     std::cerr << "granitec: error: " << error << "\n";
     return 1;
   }
+  objectFile.stream().flush(); // the linker reads it
+  objectFile.check();
   timer.done("object");
-  // The lowered module has no weight symbols left: the blob comes from a fresh import (same symbols, same layout).
-  mlir::OwningOpRef<mlir::ModuleOp> weights = importModel(*lowered->getContext(), source);
-  if (!weights)
-    return 1;
-  codegen::WeightBlobLayout layout = codegen::planWeightBlob(*weights);
   codegen::LinkInputs inputs;
   inputs.objectFiles.push_back(object);
   inputs.objectFiles.insert(inputs.objectFiles.end(), kernelObjects.begin(), kernelObjects.end());
   inputs.writeWeights = [&](std::ostream &out, std::string &writeError) {
-    return codegen::writeWeightBlob(*weights, layout, out, writeError);
+    return codegen::writeWeightBlob(weights, out, writeError);
   };
   inputs.vocabulary = runtime::serializeVocabulary(vocabulary);
+  inputs.vocabularyTrie = runtime::serializeVocabularyTrie(runtime::VocabularyTrie(runtime::Tokenizer(vocabulary)));
   inputs.chatTemplate = chatTemplate;
   inputs.outputPath = *options.output;
   inputs.targetTriple = options.family->llvmTriple;
   inputs.weightsExternal = options.weightsExternal;
-  bool linked = codegen::linkExecutable(inputs, error);
-  std::filesystem::remove(object);
-  if (!linked) {
+  if (!codegen::linkExecutable(inputs, error)) {
     std::cerr << "granitec: error: " << error << "\n";
     return 1;
   }
@@ -217,7 +249,7 @@ int linkModel(mlir::ModuleOp lowered, const ModelSource &source, const runtime::
 }
 
 /// Runs the pipeline as far as the options ask and writes the result. Runs without exceptions except in
-/// kernel instantiation; MLIR diagnostics are reported one line each through the context's handler.
+/// kernel instantiation and file writes (support::FileError); MLIR diagnostics are reported one line each through the context's handler.
 int compile(const ModelSource &source, const TokenizerSource &tokenizer, const CompileOptions &options) {
   StageTimer timer(!options.quiet);
   mlir::MLIRContext context;
@@ -230,34 +262,24 @@ int compile(const ModelSource &source, const TokenizerSource &tokenizer, const C
     return 1;
   timer.done("import");
   if (options.emit == "mlir" && !options.emitAfter)
-    return writeText(options.output, [&](llvm::raw_ostream &os) { module->print(os); }) ? 0 : 1;
+    return writeModule(options.output, *module) ? 0 : 1;
 
   mlir::PassManager pm(&context);
-  for (const mlir::granite::PipelineStage &stage : mlir::granite::granitePipeline()) {
-    if (stage.name == "granite-plan-memory") {
-      mlir::granite::GranitePlanMemoryOptions plan;
-      plan.maxTokens = options.maxTokens;
-      plan.contextLength = options.context;
-      pm.addPass(mlir::granite::createGranitePlanMemory(plan));
-    } else {
-      stage.add(pm);
-    }
-    if (options.emitAfter && stage.name == *options.emitAfter)
-      break;
-  }
-  if (!options.emitAfter || *options.emitAfter == "granite-to-kernels") {
-    mlir::granite::GraniteToKernelsOptions lowering;
-    lowering.target = options.family->name;
-    lowering.variant = options.variant;
-    lowering.buildId = options.buildId;
-    lowering.threads = options.threads;
-    pm.addPass(mlir::granite::createGraniteToKernels(lowering));
-  }
+  mlir::granite::GranitePipelineOptions pipeline;
+  pipeline.maxTokens = options.maxTokens;
+  pipeline.contextLength = options.context;
+  pipeline.target = options.family->name;
+  pipeline.variant = options.variant;
+  pipeline.buildId = options.buildId;
+  pipeline.threads = options.threads;
+  pipeline.stopAfter = options.emitAfter.value_or("");
+  mlir::granite::buildGranitePipeline(pm, pipeline);
   if (mlir::failed(pm.run(*module)))
     return 1;
   timer.done("granite passes and lowering");
   if (options.emit == "mlir")
-    return writeText(options.output, [&](llvm::raw_ostream &os) { module->print(os); }) ? 0 : 1;
+    return writeModule(options.output, *module) ? 0 : 1;
+  mlir::OwningOpRef<mlir::ModuleOp> weights = takePlannedWeights(*module);
 
   std::vector<std::string> kernelObjects;
   if (options.emit == "obj" || options.emit == "exe")
@@ -278,20 +300,18 @@ int compile(const ModelSource &source, const TokenizerSource &tokenizer, const C
     if (!chatTemplate.empty() && !runtime::isGranite4ChatTemplate(chatTemplate))
       std::cerr << "granitec: warning: the model's chat template is not of the Granite 4.0 family; --chat renders "
                    "Granite 4.0's format regardless\n";
-    return linkModel(*module, source, tokenizer.vocabulary(source.config.vocabSize), chatTemplate, kernelObjects,
+    return linkModel(*module, *weights, tokenizer.vocabulary(source.config.vocabSize), chatTemplate, kernelObjects,
                      options, timer);
   }
-  if (!codegen::emitObject(*module, *options.family, *options.output, error)) {
+  support::AtomicFile object(*options.output), link(*options.output + ".link");
+  if (!codegen::emitObject(*module, *options.family, object.stream(), error)) {
     std::cerr << "granitec: error: " << error << "\n";
     return 1;
   }
-  std::ofstream link(*options.output + ".link");
-  for (const std::string &object : kernelObjects)
-    link << object << "\n";
-  if (!link.flush()) {
-    std::cerr << "granitec: error: cannot write " << *options.output << ".link\n";
-    return 1;
-  }
+  for (const std::string &kernelObject : kernelObjects)
+    link.stream() << kernelObject << "\n";
+  link.commit();
+  object.commit();
   timer.done("object " + *options.output);
   return 0;
 }
@@ -317,7 +337,7 @@ int runCompile(const std::vector<std::string> &args) {
     ParsedArgs parsed("compile", args,
                       {{"--emit", true},
                        {"--emit-after", true},
-                       {"--target", true},
+                       {"--target", true, /*repeatable=*/true},
                        {"--oci", true},
                        {"--ctx", true},
                        {"--max-tokens", true},
@@ -355,13 +375,9 @@ int runCompile(const std::vector<std::string> &args) {
     if (options.emitAfter) {
       if (options.emit != "mlir")
         throw UsageError("--emit-after needs --emit=mlir");
-      bool known = *options.emitAfter == "granite-to-kernels";
-      std::string names;
-      for (const mlir::granite::PipelineStage &stage : mlir::granite::granitePipeline()) {
-        known |= stage.name == *options.emitAfter;
-        names += stage.name.str() + ", ";
-      }
-      names += "granite-to-kernels";
+      llvm::ArrayRef<llvm::StringRef> passes = mlir::granite::granitePipelinePassNames();
+      const bool known = llvm::is_contained(passes, *options.emitAfter);
+      const std::string names = llvm::join(passes, ", ");
       if (!known)
         throw UsageError("unknown pass '" + *options.emitAfter + "' for --emit-after (one of " + names + ")");
     }

@@ -1,8 +1,9 @@
 #include "Synth.h"
 
 #include "CommandLine.h"
-#include "Frontend/Synthesize.h"
+#include "Synthesis/Synthesize.h"
 #include "Frontend/Variant.h"
+#include "Support/AtomicFile.h"
 #include "runtime/GraniteVocabulary.h"
 #include "runtime/TiktokenRanks.h"
 
@@ -125,6 +126,8 @@ int runSynth(const std::vector<std::string> &args) {
     return 0;
   } catch (const runtime::VocabularyError &e) {
     std::cerr << "granitec: error: " << ranksPath << ": " << e.what() << "\n";
+  } catch (const support::FileError &e) {
+    std::cerr << "granitec: error: " << e.what() << "\n";
   } catch (const std::system_error &e) {
     std::cerr << "granitec: error: " << output << ": " << e.what() << "\n";
   }

@@ -2,8 +2,10 @@
 
 #include "CommandLine.h"
 #include "Compile.h"
+#include "Format/GGMLType.h"
 #include "Conversion/GraniteToKernels/Passes.h"
-#include "Dialect/Granite/Transforms/Passes.h"
+#include "Pipeline/GranitePipeline.h"
+#include "Support/Subprocess.h"
 #include "Frontend/GGUF.h"
 #include "Frontend/GraniteConfig.h"
 #include "Frontend/HuggingFace.h"
@@ -11,18 +13,16 @@
 #include "Frontend/ModelSource.h"
 #include "Kernels/KernelCache.h"
 #include "Kernels/Tuning.h"
-#include "Kernels/WeightFormat.h"
 #include "Target/CpuFamily.h"
 #include "runtime/CpuFeatures.h"
 
+#include "HalideBuffer.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/IR/Verifier.h"
 #include "mlir/Pass/PassManager.h"
 
 #include <dlfcn.h>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -31,15 +31,11 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <memory>
 #include <optional>
 #include <random>
 #include <regex>
-#include <sstream>
-
-extern char **environ;
 
 namespace granite::driver {
 namespace {
@@ -92,19 +88,15 @@ struct Inputs {
 
 Inputs makeInputs(const Instance &instance) {
   Inputs in;
-  const auto &names = kernels::weightTypeNames();
-  const kernels::WeightType type = names.at(instance.params.at("weight_type"));
-  const auto geometry = kernels::blockGeometry(type);
+  const GGMLTypeTraits format = ggmlTypeOfMnemonic(instance.params.at("weight_type")).value();
   in.K = std::stoi(instance.params.at("in_features"));
   in.N = std::stoi(instance.params.at("out_features"));
   const int experts = instance.generator == "expert_matvec" ? std::stoi(instance.params.at("experts")) : 1;
   const int slots = instance.generator == "expert_matvec" ? std::stoi(instance.params.at("slots")) : 1;
   in.rows = in.N * slots;
   in.tokens = instance.generator == "matmul" ? kPrefillTokens : 1;
-  const int elementBytes = type == kernels::WeightType::F32                                    ? 4
-                           : type == kernels::WeightType::F16 || type == kernels::WeightType::BF16 ? 2
-                                                                                                   : 1;
-  const int rowElements = in.K / geometry.elements * geometry.bytes / elementBytes;
+  const int elementBytes = format.storage == WeightStorage::F32 ? 4 : format.storage == WeightStorage::U16 ? 2 : 1;
+  const int rowElements = in.K / int(format.blockElements) * int(format.blockBytes) / elementBytes;
   in.weightType = elementBytes == 4   ? halide_type_of<float>()
                   : elementBytes == 2 ? halide_type_of<uint16_t>()
                                       : halide_type_of<uint8_t>();
@@ -114,7 +106,7 @@ Inputs makeInputs(const Instance &instance) {
   const size_t bytes = size_t(rowElements) * in.N * experts * elementBytes;
   std::mt19937 random(7);
   std::vector<uint8_t> first(bytes);
-  if (type == kernels::WeightType::F32) {
+  if (format.type == GGMLType::F32) {
     std::uniform_real_distribution<float> value(-1.0f, 1.0f);
     for (size_t i = 0; i < bytes / 4; ++i) {
       float v = value(random);
@@ -146,17 +138,13 @@ public:
   LoadedKernel(const kernels::CompiledKernel &kernel, const fs::path &runtime, const fs::path &workDir) {
     const fs::path library = workDir / (kernel.key + ".so");
     if (!fs::exists(library)) {
-      std::vector<std::string> argv = {"c++", "-shared", "-Wl,-Bsymbolic", "-o", library.string(),
-                                       kernel.object.string(), runtime.string()};
-      std::vector<char *> args;
-      for (std::string &arg : argv)
-        args.push_back(arg.data());
-      args.push_back(nullptr);
-      pid_t pid;
       int status = 0;
-      if (posix_spawnp(&pid, args[0], nullptr, nullptr, args.data(), environ) != 0 || waitpid(pid, &status, 0) < 0 ||
-          !WIFEXITED(status) || WEXITSTATUS(status) != 0)
-        throw std::runtime_error("cannot link " + library.string() + " with c++");
+      std::string error;
+      if (!support::runProcess({"c++", "-shared", "-Wl,-Bsymbolic", "-o", library.string(), kernel.object.string(),
+                                runtime.string()},
+                               status, nullptr, error) ||
+          status != 0)
+        throw std::runtime_error("cannot link " + library.string() + " with c++" + (error.empty() ? "" : ": " + error));
     }
     handle_ = dlopen(library.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
     if (!handle_)
@@ -256,11 +244,9 @@ std::vector<Instance> modelInstances(const std::string &path, const target::CpuF
   if (!module || mlir::failed(mlir::verify(*module)))
     throw std::runtime_error("import failed: " + diagnostics);
   mlir::PassManager pm(&context);
-  for (const mlir::granite::PipelineStage &stage : mlir::granite::granitePipeline())
-    stage.add(pm);
-  mlir::granite::GraniteToKernelsOptions lowering;
-  lowering.target = family.name;
-  pm.addPass(mlir::granite::createGraniteToKernels(lowering));
+  mlir::granite::GranitePipelineOptions pipeline;
+  pipeline.target = family.name;
+  mlir::granite::buildGranitePipeline(pm, pipeline);
   if (mlir::failed(pm.run(*module)))
     throw std::runtime_error("lowering failed: " + diagnostics);
   std::vector<Instance> instances;
@@ -280,17 +266,14 @@ std::pair<double, double> benchModel(const std::string &model, const target::Cpu
   const std::string exe = (workDir / (tuning == "none" ? "untuned" : "tuned")).string();
   if (runCompile({model, "-o", exe, "-q", "--target", family.name, "--tuning", tuning, "--ctx", "512"}) != 0)
     throw std::runtime_error("compiling " + model + " failed");
-  const std::string log = exe + ".bench";
   std::pair<double, double> best = {0, 0};
   for (int run = 0; run < 2; ++run) { // the better of two runs: other processes on the machine add noise
-    std::string command = "'" + exe + "' --bench --bench-prompt 128 --bench-gen 64 > '" + log + "' 2>&1";
-    if (std::system(command.c_str()) != 0)
-      throw std::runtime_error(exe + " --bench failed");
-    std::ifstream in(log);
-    std::stringstream text;
-    text << in.rdbuf();
+    int status = 0;
+    std::string output, error;
+    if (!support::runProcess({exe, "--bench", "--bench-prompt", "128", "--bench-gen", "64"}, status, &output, error) ||
+        status != 0)
+      throw std::runtime_error(exe + " --bench failed" + (error.empty() ? "" : ": " + error));
     std::smatch prefill, decode;
-    const std::string output = text.str();
     static const std::regex prefillLine(R"(prefill: .*, ([0-9.]+) tokens/s)"),
         decodeLine(R"(decode: .*, ([0-9.]+) tokens/s)");
     if (!std::regex_search(output, prefill, prefillLine) || !std::regex_search(output, decode, decodeLine))

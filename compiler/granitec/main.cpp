@@ -5,6 +5,7 @@
 #include "Targets.h"
 #include "Tune.h"
 
+#include <csignal>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -34,6 +35,9 @@ options:
 } // namespace
 
 int main(int argc, char **argv) {
+  // Past a file size limit (ulimit -f), a write fails with EFBIG and is reported like a full disk, instead of the
+  // signal killing granitec halfway through a file.
+  std::signal(SIGXFSZ, SIG_IGN);
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty()) {
     std::cerr << kUsage;

@@ -9,12 +9,12 @@
 #include "llvm/IR/Verifier.h"
 #include "llvm/MC/TargetRegistry.h"
 #include "llvm/Passes/PassBuilder.h"
-#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/Support/raw_ostream.h"
 #include "llvm/Target/TargetMachine.h"
 
 #include <memory>
+#include <ostream>
 
 namespace granite::codegen {
 
@@ -93,25 +93,19 @@ bool emitLLVMIR(mlir::ModuleOp module, const target::CpuFamily &family, std::str
   });
 }
 
-bool emitObject(mlir::ModuleOp module, const target::CpuFamily &family, const std::string &path, std::string &error) {
+bool emitObject(mlir::ModuleOp module, const target::CpuFamily &family, std::ostream &out, std::string &error) {
   return withLLVMModule(module, family, error, [&](llvm::Module &llvmModule, llvm::TargetMachine &machine) {
-    std::error_code ec;
-    llvm::raw_fd_ostream out(path, ec, llvm::sys::fs::OF_None);
-    if (ec) {
-      error = path + ": " + ec.message();
-      return false;
-    }
+    // Into memory first (the object is small: the weights go into the payload), so that the caller's stream, not
+    // LLVM, reports write errors.
+    llvm::SmallVector<char, 0> object;
+    llvm::raw_svector_ostream stream(object);
     llvm::legacy::PassManager passes;
-    if (machine.addPassesToEmitFile(passes, out, nullptr, llvm::CodeGenFileType::ObjectFile)) {
+    if (machine.addPassesToEmitFile(passes, stream, nullptr, llvm::CodeGenFileType::ObjectFile)) {
       error = "the target cannot emit object files";
       return false;
     }
     passes.run(llvmModule);
-    out.close();
-    if (out.has_error()) {
-      error = path + ": " + out.error().message();
-      return false;
-    }
+    out.write(object.data(), static_cast<std::streamsize>(object.size()));
     return true;
   });
 }

@@ -67,9 +67,7 @@ int32_t configTokenId(const Json &config, const char *key, const std::map<std::s
   return it->second;
 }
 
-} // namespace
-
-runtime::Vocabulary vocabularyFromHuggingFace(const std::string &folder, uint32_t vocabRows) {
+runtime::Vocabulary readVocabulary(const std::string &folder, uint32_t vocabRows) {
   const Json tokenizer = readJson(fs::path(folder) / "tokenizer.json", true);
   const Json config = readJson(fs::path(folder) / "tokenizer_config.json", false);
   if (!tokenizer.contains("model") || tokenizer["model"].value("type", "") != "BPE" ||
@@ -120,6 +118,18 @@ runtime::Vocabulary vocabularyFromHuggingFace(const std::string &folder, uint32_
   v.addBos = config.value("add_bos_token", false);
   runtime::validateVocabulary(v);
   return v;
+}
+
+} // namespace
+
+runtime::Vocabulary vocabularyFromHuggingFace(const std::string &folder, uint32_t vocabRows) {
+  // The reads above check the shapes they rely on; any other value of the wrong JSON type ends up here.
+  try {
+    return readVocabulary(folder, vocabRows);
+  } catch (const Json::exception &e) {
+    throw VocabularyError("tokenizer.json or tokenizer_config.json: a value of the wrong JSON type (" +
+                          std::string(e.what()) + ")");
+  }
 }
 
 std::string chatTemplateFromHuggingFace(const std::string &folder) {

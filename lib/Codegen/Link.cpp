@@ -1,15 +1,15 @@
 #include "Codegen/Link.h"
 
+#include "Support/AtomicFile.h"
+#include "Support/Subprocess.h"
 #include "runtime/Payload.h"
 
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
+#include <optional>
 #include <sstream>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 namespace granite::codegen {
@@ -31,46 +31,6 @@ std::string firstErrorLine(const std::string &output) {
       if (line.find(sign) != std::string::npos) return line;
   }
   return first.empty() ? "the linker printed nothing" : first;
-}
-
-/// Runs `argv` and returns what it printed (stdout and stderr, through an unlinked temporary file). Returns false
-/// with `error` set when it cannot start or does not exit normally; otherwise `status` is its exit status.
-bool runCapturingOutput(const std::vector<std::string> &argv, int &status, std::string &output, std::string &error) {
-  std::error_code noTemp;
-  std::filesystem::path directory = std::filesystem::temp_directory_path(noTemp);
-  std::string logPath = ((noTemp ? "/tmp" : directory) / "granitec-link-XXXXXX").string();
-  int log = mkstemp(logPath.data());
-  if (log < 0) {
-    error = "cannot create a temporary file for the linker's output: " + std::string(std::strerror(errno));
-    return false;
-  }
-  unlink(logPath.c_str());
-  std::vector<char *> args;
-  for (const std::string &arg : argv) args.push_back(const_cast<char *>(arg.c_str()));
-  args.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, log, 1);
-  posix_spawn_file_actions_adddup2(&actions, log, 2);
-  pid_t child = 0;
-  int spawned = posix_spawnp(&child, args[0], &actions, nullptr, args.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  int wait = 0;
-  while (spawned == 0 && waitpid(child, &wait, 0) < 0 && errno == EINTR) {
-  }
-  char buffer[4096];
-  for (ssize_t n, offset = 0; (n = pread(log, buffer, sizeof buffer, offset)) > 0; offset += n) output.append(buffer, n);
-  close(log);
-  if (spawned != 0) {
-    error = "cannot run '" + argv[0] + "': " + std::strerror(spawned);
-    return false;
-  }
-  if (!WIFEXITED(wait)) {
-    error = "the linker '" + argv[0] + "' did not finish (signal " + std::to_string(WTERMSIG(wait)) + ")";
-    return false;
-  }
-  status = WEXITSTATUS(wait);
-  return true;
 }
 
 #if defined(__x86_64__)
@@ -123,7 +83,7 @@ bool link(const LinkInputs &inputs, const std::string &executable, std::string &
                            "-Wl,--undefined=_dl_find_object,--undefined=arc4random"});
   int status = 0;
   std::string output;
-  if (!runCapturingOutput(argv, status, output, error)) return false;
+  if (!support::runProcess(argv, status, &output, error)) return false;
   if (status == 0) return true;
   error = "linking '" + inputs.outputPath + "' failed: " + firstErrorLine(output);
   return false;
@@ -137,16 +97,16 @@ uint64_t alignTo(std::ostream &out) {
   return static_cast<uint64_t>(out.tellp());
 }
 
-bool writeSection(std::ostream &out, const SectionWriter &writer, const char *what, PayloadEntry &entry,
+/// Writes one section to `file`'s stream; throws support::FileError as soon as a write failed (a full disk).
+bool writeSection(support::AtomicFile &file, const SectionWriter &writer, const char *what, PayloadEntry &entry,
                   std::string &error) {
+  std::ostream &out = file.stream();
   uint64_t start = static_cast<uint64_t>(out.tellp());
   std::string writerError;
-  if (!writer(out, writerError)) {
+  const bool written = writer(out, writerError);
+  file.check();
+  if (!written) {
     error = std::string("cannot write the ") + what + ": " + writerError;
-    return false;
-  }
-  if (!out) {
-    error = std::string("cannot write the ") + what + ": " + std::strerror(errno);
     return false;
   }
   entry.size = static_cast<uint64_t>(out.tellp()) - start;
@@ -161,49 +121,33 @@ SectionWriter bytesWriter(const void *data, size_t size) {
 }
 
 /// Appends the sections and the trailer to the linked executable (and writes the external blob).
-bool appendPayload(const LinkInputs &inputs, const std::string &executable, const std::string &externalBlob,
+bool appendPayload(const LinkInputs &inputs, support::AtomicFile &executable, support::AtomicFile *externalBlob,
                    std::string &error) {
-  std::fstream out(executable, std::ios::in | std::ios::out | std::ios::binary);
-  if (!out) {
-    error = "cannot open the linked executable '" + executable + "': " + std::strerror(errno);
-    return false;
-  }
-  out.seekp(0, std::ios::end);
+  std::ostream &out = executable.stream(); // at the end of what the linker wrote
   std::vector<PayloadEntry> entries;
 
-  if (inputs.weightsExternal) {
-    std::ofstream blob(externalBlob, std::ios::binary | std::ios::trunc);
-    if (!blob) {
-      error = "cannot create '" + externalBlob + "': " + std::strerror(errno);
-      return false;
-    }
+  if (externalBlob) {
     entries.push_back({PayloadSection::ExternalWeights, 0, 0});
-    if (!writeSection(blob, inputs.writeWeights, "weight blob", entries.back(), error)) return false;
-    blob.close();
-    if (!blob) {
-      error = "cannot write '" + externalBlob + "': " + std::strerror(errno);
-      return false;
-    }
+    if (!writeSection(*externalBlob, inputs.writeWeights, "weight blob", entries.back(), error)) return false;
   } else {
     entries.push_back({PayloadSection::Weights, alignTo(out), 0});
-    if (!writeSection(out, inputs.writeWeights, "weight blob", entries.back(), error)) return false;
+    if (!writeSection(executable, inputs.writeWeights, "weight blob", entries.back(), error)) return false;
   }
   entries.push_back({PayloadSection::Vocabulary, alignTo(out), 0});
-  if (!writeSection(out, bytesWriter(inputs.vocabulary.data(), inputs.vocabulary.size()), "vocabulary",
+  if (!writeSection(executable, bytesWriter(inputs.vocabulary.data(), inputs.vocabulary.size()), "vocabulary",
                     entries.back(), error))
     return false;
+  entries.push_back({PayloadSection::VocabularyTrie, alignTo(out), 0});
+  if (!writeSection(executable, bytesWriter(inputs.vocabularyTrie.data(), inputs.vocabularyTrie.size()),
+                    "vocabulary trie", entries.back(), error))
+    return false;
   entries.push_back({PayloadSection::ChatTemplate, alignTo(out), 0});
-  if (!writeSection(out, bytesWriter(inputs.chatTemplate.data(), inputs.chatTemplate.size()), "chat template",
-                    entries.back(), error))
+  if (!writeSection(executable, bytesWriter(inputs.chatTemplate.data(), inputs.chatTemplate.size()),
+                    "chat template", entries.back(), error))
     return false;
 
   auto trailer = runtime::encodePayloadTrailer(entries);
   out.write(reinterpret_cast<const char *>(trailer.data()), trailer.size());
-  out.close();
-  if (!out) {
-    error = "cannot write '" + executable + "': " + std::strerror(errno);
-    return false;
-  }
   return true;
 }
 
@@ -214,32 +158,28 @@ bool linkExecutable(const LinkInputs &inputs, std::string &error) {
     error = "no weight blob to write";
     return false;
   }
-  const std::string suffix = ".tmp" + std::to_string(getpid());
-  const std::string executable = inputs.outputPath + suffix;
-  const std::string finalBlob = inputs.outputPath + ".weights";
-  const std::string externalBlob = finalBlob + suffix;
-  auto cleanUp = [&] {
-    std::remove(executable.c_str());
-    std::remove(externalBlob.c_str());
-  };
-  if (!link(inputs, executable, error) || !appendPayload(inputs, executable, externalBlob, error)) {
-    cleanUp();
+  const std::string blobPath = inputs.outputPath + ".weights";
+  try {
+    support::AtomicFile executable(inputs.outputPath, 0777);
+    std::optional<support::AtomicFile> externalBlob;
+    if (inputs.weightsExternal) externalBlob.emplace(blobPath);
+    if (!link(inputs, executable.temporaryPath(), error) ||
+        !appendPayload(inputs, executable, externalBlob ? &*externalBlob : nullptr, error))
+      return false;
+    // The blob goes first, so OUT never exists without its weights. An embedded build drops a stale OUT.weights
+    // from an earlier external build, which would otherwise look like it belongs to this executable.
+    if (externalBlob) {
+      externalBlob->commit();
+    } else if (std::remove(blobPath.c_str()) != 0 && errno != ENOENT) {
+      error = "cannot remove the stale '" + blobPath + "': " + std::strerror(errno);
+      return false;
+    }
+    executable.commit();
+    return true;
+  } catch (const support::FileError &e) {
+    error = e.what();
     return false;
   }
-  // The blob goes first, so OUT never exists without its weights. An embedded build drops a stale OUT.weights
-  // from an earlier external build, which would otherwise look like it belongs to this executable.
-  if (inputs.weightsExternal ? std::rename(externalBlob.c_str(), finalBlob.c_str()) != 0
-                             : std::remove(finalBlob.c_str()) != 0 && errno != ENOENT) {
-    error = "cannot put '" + finalBlob + "' in place: " + std::strerror(errno);
-    cleanUp();
-    return false;
-  }
-  if (std::rename(executable.c_str(), inputs.outputPath.c_str()) != 0) {
-    error = "cannot put '" + inputs.outputPath + "' in place: " + std::strerror(errno);
-    cleanUp();
-    return false;
-  }
-  return true;
 }
 
 } // namespace granite::codegen

@@ -1,5 +1,5 @@
 // The last step of granitec: link the generated objects with the runtime into one executable and append the payload
-// (weight blob, vocabulary, chat template; format in runtime/Payload.h) that the executable maps at startup.
+// (weight blob, vocabulary, its byte trie, chat template; format in runtime/Payload.h) that the executable maps at startup.
 #pragma once
 
 #include <cstdint>
@@ -18,6 +18,7 @@ struct LinkInputs {
   std::vector<std::string> objectFiles; ///< the generated model, the kernel instances, the Halide runtime
   SectionWriter writeWeights;           ///< the weight blob, streamed (it may be larger than memory)
   std::vector<uint8_t> vocabulary;      ///< runtime::serializeVocabulary's blob
+  std::vector<uint8_t> vocabularyTrie;  ///< runtime::serializeVocabularyTrie's blob (structured output's masks)
   std::string chatTemplate;             ///< tokenizer.chat_template; empty when the model has none
   std::string outputPath;
   std::string targetTriple; ///< the family's LLVM triple, which picks the driver and archives; empty: the host's

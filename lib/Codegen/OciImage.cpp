@@ -2,12 +2,12 @@
 
 #include "Codegen/Sha256.h"
 #include "Codegen/Tar.h"
+#include "Support/AtomicFile.h"
 
 #include <nlohmann/json.hpp>
 #include <zlib.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cstring>
 #include <ctime>
 #include <deque>
@@ -187,51 +187,36 @@ namespace {
 
 // ---- blobs ----
 
-/// Writes one blob under blobs/sha256/: first to a temporary name, then renamed to its digest.
+/// Writes one blob under blobs/sha256/: first to a temporary name, then renamed to its digest. Throws
+/// support::FileError as soon as a write fails.
 class BlobWriter {
 public:
-  explicit BlobWriter(const fs::path &blobs)
-      : blobs_(blobs), temporary_(blobs / (".tmp" + std::to_string(getpid()))), out_(temporary_, std::ios::binary) {}
-  ~BlobWriter() {
-    if (!done_) fs::remove(temporary_, ignored_);
-  }
+  explicit BlobWriter(const fs::path &blobs) : blobs_(blobs), file_((blobs / "new-blob").string()) {}
   void write(const char *data, size_t size) {
     hash_.update(data, size);
-    out_.write(data, static_cast<std::streamsize>(size));
+    file_.stream().write(data, static_cast<std::streamsize>(size));
+    file_.check();
     size_ += size;
   }
   /// The blob's descriptor ({mediaType, digest, size}).
-  bool finish(const std::string &mediaType, json &descriptor, std::string &error) {
-    out_.close();
+  json finish(const std::string &mediaType) {
     const std::string digest = hash_.hexDigest();
-    if (!out_) {
-      error = "cannot write a blob in " + blobs_.string() + ": " + std::strerror(errno);
-      return false;
-    }
-    if (fs::rename(temporary_, blobs_ / digest, ignored_); ignored_) {
-      error = "cannot write the blob " + digest + " in " + blobs_.string() + ": " + ignored_.message();
-      return false;
-    }
-    done_ = true;
-    descriptor = {{"mediaType", mediaType}, {"digest", "sha256:" + digest}, {"size", size_}};
-    return true;
+    file_.commitAs((blobs_ / digest).string());
+    return {{"mediaType", mediaType}, {"digest", "sha256:" + digest}, {"size", size_}};
   }
 
 private:
-  fs::path blobs_, temporary_;
-  std::ofstream out_;
+  fs::path blobs_;
+  support::AtomicFile file_;
   Sha256 hash_;
   uint64_t size_ = 0;
-  bool done_ = false;
-  std::error_code ignored_;
 };
 
-bool writeJsonBlob(const fs::path &blobs, const json &value, const std::string &mediaType, json &descriptor,
-                   std::string &error) {
+json writeJsonBlob(const fs::path &blobs, const json &value, const std::string &mediaType) {
   const std::string text = value.dump();
   BlobWriter blob(blobs);
   blob.write(text.data(), text.size());
-  return blob.finish(mediaType, descriptor, error);
+  return blob.finish(mediaType);
 }
 
 /// A layer of `files`, with the directories above them: tar -> blob, or tar -> gzip -> blob. `diffId` is the digest
@@ -277,7 +262,8 @@ bool writeLayer(const fs::path &blobs, const std::vector<OciFile> &files, bool c
     deflateChunk(nullptr, 0, Z_FINISH);
     deflateEnd(&zip);
   }
-  if (!ok || !blob.finish(compress ? kGzipLayerType : kLayerType, descriptor, error)) return false;
+  if (!ok) return false;
+  descriptor = blob.finish(compress ? kGzipLayerType : kLayerType);
   diffId = compress ? "sha256:" + tarHash.hexDigest() : descriptor["digest"].get<std::string>();
   return true;
 }
@@ -327,14 +313,13 @@ bool writeImage(const fs::path &blobs, const OciImage &image, int64_t created, j
                  {"history", json::array()}};
   config["history"].push_back({{"created", isoTime(created)}, {"created_by", image.createdBy}});
   if (!image.variant.empty()) config["variant"] = image.variant;
-  json configDescriptor;
-  if (!writeJsonBlob(blobs, config, kConfigType, configDescriptor, error)) return false;
   json manifest = {{"schemaVersion", 2},
                    {"mediaType", kManifestType},
-                   {"config", configDescriptor},
+                   {"config", writeJsonBlob(blobs, config, kConfigType)},
                    {"layers", layers},
                    {"annotations", image.labels}};
-  return writeJsonBlob(blobs, manifest, kManifestType, descriptor, error);
+  descriptor = writeJsonBlob(blobs, manifest, kManifestType);
+  return true;
 }
 
 /// An existing layout's index.json without the entries named `tag`, or a fresh one. False (with `error`) when
@@ -358,20 +343,6 @@ bool startIndex(const fs::path &directory, const std::string &tag, json &index, 
   return true;
 }
 
-bool writeFile(const fs::path &path, const std::string &text, std::string &error) {
-  const fs::path temporary = path.string() + ".tmp" + std::to_string(getpid());
-  std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
-  out << text;
-  out.close();
-  std::error_code ec;
-  if (!out || (fs::rename(temporary, path, ec), ec)) {
-    fs::remove(temporary, ec);
-    error = "cannot write '" + path.string() + "'";
-    return false;
-  }
-  return true;
-}
-
 } // namespace
 
 bool writeOciLayout(const std::vector<OciImage> &images, const std::string &directory, const std::string &tag,
@@ -385,24 +356,27 @@ bool writeOciLayout(const std::vector<OciImage> &images, const std::string &dire
     error = "cannot create '" + blobs.string() + "': " + ec.message();
     return false;
   }
-  json manifests = json::array();
-  for (const OciImage &image : images) {
-    json descriptor;
-    if (!writeImage(blobs, image, created, descriptor, error)) return false;
-    descriptor["platform"] = platformOf(image);
-    manifests.push_back(descriptor);
-  }
-  json entry;
-  if (manifests.size() == 1) {
-    entry = manifests[0];
-  } else if (!writeJsonBlob(blobs, {{"schemaVersion", 2}, {"mediaType", kIndexType}, {"manifests", manifests}},
-                            kIndexType, entry, error)) {
+  try {
+    json manifests = json::array();
+    for (const OciImage &image : images) {
+      json descriptor;
+      if (!writeImage(blobs, image, created, descriptor, error)) return false;
+      descriptor["platform"] = platformOf(image);
+      manifests.push_back(descriptor);
+    }
+    json entry = manifests.size() == 1
+                     ? manifests[0]
+                     : writeJsonBlob(blobs, {{"schemaVersion", 2}, {"mediaType", kIndexType}, {"manifests", manifests}},
+                                     kIndexType);
+    entry["annotations"] = {{kRefName, tag}};
+    index["manifests"].push_back(entry);
+    support::writeFileAtomically((root / "oci-layout").string(), R"({"imageLayoutVersion":"1.0.0"})");
+    support::writeFileAtomically((root / "index.json").string(), index.dump());
+    return true;
+  } catch (const support::FileError &e) {
+    error = e.what();
     return false;
   }
-  entry["annotations"] = {{kRefName, tag}};
-  index["manifests"].push_back(entry);
-  return writeFile(root / "oci-layout", R"({"imageLayoutVersion":"1.0.0"})", error) &&
-         writeFile(root / "index.json", index.dump(), error);
 }
 
 } // namespace granite::codegen

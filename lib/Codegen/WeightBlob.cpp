@@ -1,6 +1,7 @@
 #include "Codegen/WeightBlob.h"
 
 #include "Dialect/Granite/IR/GraniteOps.h"
+#include "Dialect/Granite/Transforms/Passes.h"
 #include "Frontend/GGUF.h"
 #include "Frontend/WeightReader.h"
 #include "Kernels/KernelWeightOrder.h"
@@ -10,21 +11,8 @@ namespace gr = mlir::granite;
 
 namespace {
 
-uint64_t alignUp(uint64_t v) {
-  constexpr uint64_t a = WeightBlobLayout::kBlobAlignment;
-  return (v + a - 1) / a * a;
-}
-
-WeightTransform fromDialect(gr::WeightTransform t) {
-  switch (t) {
-  case gr::WeightTransform::None: return WeightTransform::None;
-  case gr::WeightTransform::NegExp: return WeightTransform::NegExp;
-  case gr::WeightTransform::RopePairsFromHalves: return WeightTransform::RopePairsFromHalves;
-  case gr::WeightTransform::ExpertsFirstHalf: return WeightTransform::ExpertsFirstHalf;
-  case gr::WeightTransform::ExpertsSecondHalf: return WeightTransform::ExpertsSecondHalf;
-  }
-  llvm_unreachable("unknown weight transform");
-}
+/// The frontend's transform of the same value (GraniteTypes.cpp checks that the two enums agree).
+WeightTransform fromDialect(gr::WeightTransform t) { return static_cast<WeightTransform>(t); }
 
 /// The op as the frontend's WeightSource, so the packer reads bytes exactly as the frontend defined them.
 WeightSource sourceOf(gr::WeightOp op) {
@@ -48,35 +36,24 @@ WeightSource sourceOf(gr::WeightOp op) {
 
 } // namespace
 
-const BlobEntry *WeightBlobLayout::find(const std::string &name) const {
-  for (const auto &e : entries)
-    if (e.name == name)
-      return &e;
-  return nullptr;
-}
-
-WeightBlobLayout planWeightBlob(mlir::ModuleOp module) {
-  WeightBlobLayout layout;
-  for (gr::WeightOp op : module.getOps<gr::WeightOp>()) {
-    const uint64_t offset = alignUp(layout.totalBytes);
-    const uint64_t bytes = static_cast<uint64_t>(op.getType().getSizeInBytes());
-    layout.entries.push_back({op.getSymName().str(), offset, bytes});
-    layout.totalBytes = offset + bytes;
+bool writeWeightBlob(mlir::ModuleOp planned, std::ostream &out, std::string &error) {
+  static const char zeros[gr::kWeightBlobAlignment] = {};
+  auto blobBytes = planned->getAttrOfType<mlir::IntegerAttr>(gr::kWeightBlobBytesAttr);
+  if (!blobBytes) {
+    error = "the module has no weight blob plan (granite-plan-weights)";
+    return false;
   }
-  layout.totalBytes = alignUp(layout.totalBytes);
-  return layout;
-}
-
-bool writeWeightBlob(mlir::ModuleOp module, const WeightBlobLayout &layout, std::ostream &out, std::string &error) {
-  static const char zeros[WeightBlobLayout::kBlobAlignment] = {};
   uint64_t position = 0;
-  for (gr::WeightOp op : module.getOps<gr::WeightOp>()) {
-    const BlobEntry *entry = layout.find(op.getSymName().str());
-    if (!entry || entry->offset < position) {
-      error = "weight blob layout does not match the module at '" + op.getSymName().str() + "'";
+  for (gr::WeightOp op : planned.getOps<gr::WeightOp>()) {
+    const std::string name = op.getSymName().str();
+    auto offsetAttr = op->getAttrOfType<mlir::IntegerAttr>(gr::kBlobOffsetAttr);
+    const uint64_t bytesExpected = static_cast<uint64_t>(op.getType().getSizeInBytes());
+    if (!offsetAttr || offsetAttr.getInt() < 0 || static_cast<uint64_t>(offsetAttr.getInt()) < position) {
+      error = "weight '" + name + "' has no blob offset after the previous weight's bytes";
       return false;
     }
-    out.write(zeros, static_cast<std::streamsize>(entry->offset - position));
+    const uint64_t offset = offsetAttr.getInt();
+    out.write(zeros, static_cast<std::streamsize>(offset - position));
     std::vector<uint8_t> bytes;
     try {
       bytes = readWeightBytes(sourceOf(op));
@@ -84,20 +61,20 @@ bool writeWeightBlob(mlir::ModuleOp module, const WeightBlobLayout &layout, std:
       error = e.what();
       return false;
     }
-    if (bytes.size() != entry->bytes) {
-      error = "weight '" + entry->name + "' has " + std::to_string(bytes.size()) + " bytes, the layout expects " +
-              std::to_string(entry->bytes);
+    if (bytes.size() != bytesExpected) {
+      error = "weight '" + name + "' has " + std::to_string(bytes.size()) + " bytes, its type " +
+              std::to_string(bytesExpected);
       return false;
     }
-    const auto format = static_cast<GGMLType>(op.getType().getFormat());
-    if (format == GGMLType::Q4_K)
-      kernels::q4kToKernelOrder(bytes.data(), bytes.size() / traitsOf(format).blockBytes);
-    else if (format == GGMLType::Q6_K)
-      kernels::q6kToKernelOrder(bytes.data(), bytes.size() / traitsOf(format).blockBytes);
+    kernels::toKernelOrder(static_cast<GGMLType>(op.getType().getFormat()), bytes.data(), bytes.size());
     out.write(reinterpret_cast<const char *>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-    position = entry->offset + entry->bytes;
+    position = offset + bytesExpected;
   }
-  out.write(zeros, static_cast<std::streamsize>(layout.totalBytes - position));
+  if (static_cast<uint64_t>(blobBytes.getInt()) < position) {
+    error = "the weight blob's planned size is smaller than its weights";
+    return false;
+  }
+  out.write(zeros, static_cast<std::streamsize>(blobBytes.getInt() - position));
   if (!out) {
     error = "cannot write the weight blob";
     return false;

@@ -2,7 +2,7 @@
 // These are the ground truth the kernels are tested against, written for clarity rather than speed.
 #pragma once
 
-#include "Frontend/GGMLType.h"
+#include "Format/GGMLType.h"
 
 #include <cstdint>
 

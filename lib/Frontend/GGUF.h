@@ -3,7 +3,7 @@
 // hostile file ends in one FormatError naming the problem, never in an out-of-bounds read.
 #pragma once
 
-#include "Frontend/GGMLType.h"
+#include "Format/GGMLType.h"
 #include "Frontend/MappedFile.h"
 
 #include <cstdint>

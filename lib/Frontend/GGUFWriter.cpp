@@ -1,9 +1,8 @@
 #include "Frontend/GGUFWriter.h"
 
-#include <cerrno>
-#include <cstdio>
-#include <fstream>
-#include <system_error>
+#include "Support/AtomicFile.h"
+
+#include <ostream>
 
 namespace granite::gguf {
 namespace {
@@ -96,6 +95,7 @@ void Writer::write(std::ostream &out) const {
   uint64_t position = static_cast<uint64_t>(out.tellp());
   pad(out, position, options_.alignment);
   for (const auto &t : tensors_) {
+    if (!out) return; // a full disk: producing the remaining tensors would be wasted
     t.writeData(out);
     position += t.dataBytes;
     pad(out, position, options_.alignment);
@@ -103,18 +103,9 @@ void Writer::write(std::ostream &out) const {
 }
 
 void Writer::writeFile(const std::string &path) const {
-  const std::string temporary = path + ".partial";
-  {
-    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
-    if (!out)
-      throw std::system_error(errno, std::generic_category(), "cannot create '" + temporary + "'");
-    write(out);
-    out.flush();
-    if (!out)
-      throw std::system_error(errno ? errno : EIO, std::generic_category(), "cannot write '" + temporary + "'");
-  }
-  if (std::rename(temporary.c_str(), path.c_str()) != 0)
-    throw std::system_error(errno, std::generic_category(), "cannot rename '" + temporary + "' to '" + path + "'");
+  support::AtomicFile file(path);
+  write(file.stream());
+  file.commit();
 }
 
 Writer copyOf(const File &file) {

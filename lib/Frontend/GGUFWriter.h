@@ -46,7 +46,7 @@ public:
   std::vector<WriterTensor> &tensors() { return tensors_; }
 
   void write(std::ostream &out) const;
-  /// Writes to `path` (through a temporary file renamed into place). Throws std::system_error on I/O failure.
+  /// Writes to `path` (through a temporary file renamed into place). Throws support::FileError on I/O failure.
   void writeFile(const std::string &path) const;
 
 private:

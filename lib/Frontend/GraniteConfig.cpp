@@ -137,14 +137,6 @@ private:
   std::vector<std::string> &problems_;
 };
 
-bool isMatrixType(GGMLType t) {
-  switch (t) {
-  case GGMLType::F32: case GGMLType::F16: case GGMLType::BF16: case GGMLType::Q8_0: case GGMLType::Q4_0:
-  case GGMLType::Q4_K: case GGMLType::Q5_K: case GGMLType::Q6_K: return true;
-  default: return false;
-  }
-}
-
 } // namespace
 
 bool GraniteConfig::hasMamba() const {
@@ -367,7 +359,7 @@ void checkTensorSet(const GraniteConfig &c, const std::vector<TensorDescription>
       problems.push_back(
           fmt::format("tensor '{}' has shape {}, expected {}", e.name, gguf::shapeString(t->ne),
                       gguf::shapeString(e.ne)));
-    if (e.quantizable ? !isMatrixType(t->type) : t->type != GGMLType::F32)
+    if (e.quantizable ? !traitsOf(t->type).dequantizable : t->type != GGMLType::F32)
       problems.push_back(fmt::format("tensor '{}' has type {}, expected {}", e.name, ggmlTypeName(t->type),
                                      e.quantizable ? "one of F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K" : "F32"));
   }

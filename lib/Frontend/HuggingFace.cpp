@@ -46,6 +46,26 @@ public:
     return json_[key].get<float>();
   }
 
+  std::string text(const char *key, const std::string &fallback) {
+    if (!json_.contains(key) || json_[key].is_null())
+      return fallback;
+    if (!json_[key].is_string()) {
+      problems_.push_back(fmt::format("config.json: '{}' must be a string, found {}", key, json_[key].dump()));
+      return fallback;
+    }
+    return json_[key].get<std::string>();
+  }
+
+  bool flag(const char *key, bool fallback) {
+    if (!json_.contains(key) || json_[key].is_null())
+      return fallback;
+    if (!json_[key].is_boolean()) {
+      problems_.push_back(fmt::format("config.json: '{}' must be true or false, found {}", key, json_[key].dump()));
+      return fallback;
+    }
+    return json_[key].get<bool>();
+  }
+
 private:
   const Json &json_;
   std::vector<std::string> &problems_;
@@ -204,7 +224,11 @@ GraniteConfig graniteConfigFromHuggingFace(const Json &j, uint32_t vocabRows) {
   std::vector<std::string> problems;
   if (!j.is_object())
     throw ConfigError({"config.json is not a JSON object"});
-  const std::string modelType = j.value("model_type", std::string());
+  // Any JSON type may stand here: a non-string is named as written.
+  const auto modelTypeValue = j.find("model_type");
+  const std::string modelType = modelTypeValue == j.end()     ? ""
+                                : modelTypeValue->is_string() ? modelTypeValue->get<std::string>()
+                                                              : modelTypeValue->dump();
   if (modelType != "granitemoehybrid")
     throw ConfigError({fmt::format("config.json: model_type '{}' is not a Granite 4.0 model (granitec reads "
                                    "granitemoehybrid)",
@@ -228,8 +252,8 @@ GraniteConfig graniteConfigFromHuggingFace(const Json &j, uint32_t vocabRows) {
   c.attentionScale = r.real("attention_multiplier", 1.0f);
   c.logitScale = r.real("logits_scaling", 1.0f);
   c.ropeFreqBase = r.real("rope_theta", 10000.0f);
-  c.useRope = j.value("position_embedding_type", std::string("nope")) == "rope";
-  c.tiedEmbeddings = j.value("tie_word_embeddings", true);
+  c.useRope = r.text("position_embedding_type", "nope") == "rope";
+  c.tiedEmbeddings = r.flag("tie_word_embeddings", true);
 
   const Json &types = j.contains("layer_types") ? j["layer_types"] : Json();
   if (!types.is_array() || types.size() != layers) {

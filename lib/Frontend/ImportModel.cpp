@@ -13,16 +13,8 @@ namespace {
 namespace gr = mlir::granite;
 using mlir::Value;
 
-gr::WeightTransform toDialect(WeightTransform t) {
-  switch (t) {
-  case WeightTransform::None: return gr::WeightTransform::None;
-  case WeightTransform::NegExp: return gr::WeightTransform::NegExp;
-  case WeightTransform::RopePairsFromHalves: return gr::WeightTransform::RopePairsFromHalves;
-  case WeightTransform::ExpertsFirstHalf: return gr::WeightTransform::ExpertsFirstHalf;
-  case WeightTransform::ExpertsSecondHalf: return gr::WeightTransform::ExpertsSecondHalf;
-  }
-  llvm_unreachable("unknown weight transform");
-}
+/// The dialect's transform of the same value (GraniteTypes.cpp checks that the two enums agree).
+gr::WeightTransform toDialect(WeightTransform t) { return static_cast<gr::WeightTransform>(t); }
 
 /// Builds @forward one layer at a time; `x` is the residual stream.
 class ModelImporter {
@@ -110,8 +102,7 @@ mlir::OwningOpRef<mlir::ModuleOp> ModelImporter::run() {
   Value h = rmsNorm(x, "output_norm.weight");
   Value head = weight(config_.tiedEmbeddings ? "token_embd.weight" : "output.weight");
   Value logits = builder_.create<gr::LogitsOp>(loc_, activation(config_.vocabSize), h, head,
-                                               builder_.getF32FloatAttr(config_.logitScale),
-                                               /*valid_vocab=*/nullptr);
+                                               builder_.getF32FloatAttr(config_.logitScale));
   builder_.create<mlir::func::ReturnOp>(loc_, logits);
   return module;
 }

@@ -14,10 +14,12 @@ std::shared_ptr<const MappedFile> MappedFile::map(const std::string &path) {
   if (fd < 0)
     throw std::system_error(errno, std::generic_category(), "cannot open '" + path + "'");
   struct stat st {};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    int err = S_ISREG(st.st_mode) ? errno : EINVAL;
+  int err = ::fstat(fd, &st) != 0 ? errno : S_ISDIR(st.st_mode) ? EISDIR : S_ISREG(st.st_mode) ? 0 : EINVAL;
+  if (err != 0) {
+    // A directory reads "cannot open 'DIR': Is a directory", like a file that cannot be opened at all.
     ::close(fd);
-    throw std::system_error(err, std::generic_category(), "'" + path + "' is not a regular file");
+    throw std::system_error(err, std::generic_category(),
+                            err == EINVAL ? "'" + path + "' is not a regular file" : "cannot open '" + path + "'");
   }
   std::shared_ptr<MappedFile> file(new MappedFile());
   file->path_ = path;

@@ -2,17 +2,6 @@
 
 namespace granite {
 
-const char *weightTransformName(WeightTransform t) {
-  switch (t) {
-  case WeightTransform::None: return "none";
-  case WeightTransform::NegExp: return "neg_exp";
-  case WeightTransform::RopePairsFromHalves: return "rope_pairs_from_halves";
-  case WeightTransform::ExpertsFirstHalf: return "experts_first_half";
-  case WeightTransform::ExpertsSecondHalf: return "experts_second_half";
-  }
-  return "?";
-}
-
 uint64_t WeightSource::elementCount() const {
   uint64_t elements = 1;
   for (uint64_t d : ne)

@@ -2,6 +2,7 @@
 // live. GGUF and Hugging Face folders both produce this, so the IR built from either is the same up to sources.
 #pragma once
 
+#include "Format/WeightTransform.h"
 #include "Frontend/GGUF.h"
 #include "Frontend/GraniteConfig.h"
 
@@ -10,24 +11,13 @@
 
 namespace granite {
 
-/// A conversion applied when the bytes are read, for tensors a Hugging Face checkpoint stores in another form
-/// than GGUF does (spec §3.3). GGUF weights never need one.
-enum class WeightTransform {
-  None,
-  NegExp,              ///< stored A_log; the model uses A = -exp(A_log)
-  RopePairsFromHalves, ///< stored HF q/k rows (rotate_half order); the model uses GGUF adjacent-pair order per head
-  ExpertsFirstHalf,    ///< stored [E][2F][D] fused gate+up experts; the model uses each expert's first F rows
-  ExpertsSecondHalf,   ///< ... and each expert's last F rows
-};
-const char *weightTransformName(WeightTransform t);
-
 struct WeightSource {
   std::string name;          ///< the GGUF tensor name, e.g. "blk.0.attn_q.weight"
   std::string file;          ///< file holding the bytes
   uint64_t offset = 0;       ///< byte offset of the first stored element within that file
   GGMLType type = GGMLType::F32; ///< element type the model uses
   std::vector<uint64_t> ne;  ///< shape in GGUF order (ne[0] contiguous), as the model uses it
-  WeightTransform transform = WeightTransform::None;
+  WeightTransform transform = WeightTransform::None; ///< how the stored bytes become the model's values
   uint32_t transformHeadDim = 0; ///< head dimension for RopePairsFromHalves
   /// Element type as stored; differs from `type` only when a BF16/F16 checkpoint stores a tensor the model keeps
   /// in F32 (norms, SSM parameters), which is widened on reading.

@@ -2,7 +2,7 @@
 // and byte range, then the data. Every range is checked against the file before use; data is mmapped.
 #pragma once
 
-#include "Frontend/GGMLType.h"
+#include "Format/GGMLType.h"
 #include "Frontend/MappedFile.h"
 
 #include <map>

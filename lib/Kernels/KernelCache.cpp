@@ -1,20 +1,18 @@
 #include "Kernels/KernelCache.h"
 
+#include "Kernels/WeightFormat.h"
+#include "Support/AtomicFile.h"
+#include "Support/Hash.h"
+#include "Support/Subprocess.h"
 #include "Target/CpuFamily.h"
 
 #include "Halide.h"
-
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <stdexcept>
-
-extern char **environ;
 
 namespace granite::kernels {
 namespace {
@@ -30,15 +28,6 @@ constexpr const char *kCacheFormat = "granitec-kernels-" GRANITE_KERNEL_FINGERPR
 // as bitcode and llc re-targets it without the SPR-only extensions.
 constexpr const char *kSprRetargetAttributes =
     "-mattr=-avx512fp16,-avxvnni,-amx-tile,-amx-int8,-amx-bf16";
-
-uint64_t fnv1a(const std::string &text) {
-  uint64_t hash = 1469598103934665603ull;
-  for (unsigned char ch : text) {
-    hash ^= ch;
-    hash *= 1099511628211ull;
-  }
-  return hash;
-}
 
 std::string hex(uint64_t value) {
   char buffer[17];
@@ -65,16 +54,11 @@ std::string llcPath() {
 }
 
 void runOrThrow(const std::vector<std::string> &argv) {
-  std::vector<char *> args;
-  for (const std::string &arg : argv)
-    args.push_back(const_cast<char *>(arg.c_str()));
-  args.push_back(nullptr);
-  pid_t pid;
-  if (posix_spawn(&pid, args[0], nullptr, nullptr, args.data(), environ) != 0)
-    throw std::runtime_error("cannot start " + argv[0]);
   int status = 0;
-  waitpid(pid, &status, 0);
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+  std::string error;
+  if (!support::runProcess(argv, status, nullptr, error))
+    throw std::runtime_error(error);
+  if (status != 0)
     throw std::runtime_error(argv[0] + " failed on " + argv.back());
 }
 
@@ -83,27 +67,30 @@ void addFamilyDefaults(const std::string &generator, const target::CpuFamily &fa
                        std::map<std::string, std::string> &params) {
   const target::ScheduleDefaults &d = family.defaults;
   auto fill = [&](const char *name, int value) { params.emplace(name, std::to_string(value)); };
-  auto type = params.find("weight_type");
+  // The weight format's row, for the generators that take one (only formats with kernels).
+  std::optional<GGMLTypeTraits> format;
+  if (auto type = params.find("weight_type"); type != params.end()) {
+    format = ggmlTypeOfMnemonic(type->second);
+    if (!format || !format->kernels)
+      throw std::invalid_argument("unknown weight_type: " + type->second);
+  }
   const bool decode = generator == "matvec" || generator == "expert_matvec";
   // matvec, expert_matvec and matmul take the same choice, so prefill and decode agree.
-  bool blockQuantized = type != params.end() && (type->second == "q8_0" || type->second == "q4_k" ||
-                                                 type->second == "q6_k");
-  if (blockQuantized && (decode || generator == "matmul"))
+  if (format && format->quantized() && (decode || generator == "matmul"))
     params.emplace("quantized_dot", d.quantizedDot ? "true" : "false");
-  if (type != params.end() && type->second == "bf16" && (decode || generator == "matmul"))
+  if (format && format->type == GGMLType::BF16 && (decode || generator == "matmul"))
     params.emplace("bf16_dot", d.bf16Dot ? "true" : "false");
   auto dot = params.find("quantized_dot");
   const bool quantized = dot != params.end() && dot->second == "true";
   // quantized_dot decode (measured on Zen 5, docs/kernels.md): one row at a time, so that the
   // hardware prefetchers follow one stream; the K-quants, whose blocks are read out of order, also
   // prefetch 32 blocks (4.5-6.6 KB) ahead.
-  if (quantized && decode && type != params.end()) {
+  if (quantized && decode && format) {
     fill("tile_rows", 1);
-    fill("prefetch_blocks", type->second == "q8_0" ? 0 : 32);
+    fill("prefetch_blocks", format->type == GGMLType::Q8_0 ? 0 : 32);
   }
   if (decode) {
-    bool streamed = type != params.end() && (type->second == "f32" || type->second == "f16" ||
-                                             type->second == "bf16");
+    bool streamed = format && !format->quantized();
     fill("vector_width", streamed ? d.streamLanes : d.vectorWidth);
     fill("tile_rows", streamed ? 1 : d.decodeRows);
   }
@@ -113,20 +100,11 @@ void addFamilyDefaults(const std::string &generator, const target::CpuFamily &fa
     fill("tile_rows", quantized ? d.quantizedDotRows : d.prefillRows);
     fill("tile_tokens", quantized ? d.quantizedDotTokens : d.prefillTokens);
   }
-  if (type != params.end()) {
-    static const std::map<std::string, std::string> storage = {
-        {"f32", "float32"}, {"f16", "uint16"}, {"bf16", "uint16"},
-        {"q8_0", "uint8"},  {"q4_k", "uint8"}, {"q6_k", "uint8"}};
-    auto it = storage.find(type->second);
-    if (it == storage.end())
-      throw std::invalid_argument("unknown weight_type: " + type->second);
-    params.emplace("weights.type", it->second);
+  if (format) {
+    const Halide::Type storage = weightStorageType(format->type);
+    params.emplace("weights.type",
+                   (storage.is_float() ? "float" : "uint") + std::to_string(storage.bits())); // Halide's type name
   }
-}
-
-/// Writes through a temporary name and renames, so a concurrent granitec never sees half a file.
-fs::path temporaryFor(const fs::path &path) {
-  return path.string() + ".tmp" + std::to_string(getpid());
 }
 
 } // namespace
@@ -162,7 +140,7 @@ CompiledKernel KernelCache::instantiate(const KernelRequest &request) {
   for (const auto &[name, value] : params)
     identity += name + "=" + value + "\n";
   CompiledKernel result;
-  result.key = hex(fnv1a(identity));
+  result.key = hex(support::fnv1a(identity));
   result.functionName = request.functionName.empty()
                             ? "granite_" + request.generator + "_" + result.key
                             : request.functionName;
@@ -180,36 +158,28 @@ CompiledKernel KernelCache::instantiate(const KernelRequest &request) {
   Halide::Internal::GeneratorParamsMap values;
   for (const auto &[name, value] : params)
     values[name] = value;
-  fs::path object = temporaryFor(result.object), header = temporaryFor(result.header);
-  fs::path bitcode = temporaryFor(directory_ / (result.key + ".bc"));
-  auto removeTemporaries = [&] {
-    std::error_code ignored;
-    for (const fs::path &path : {object, header, bitcode})
-      fs::remove(path, ignored);
-  };
+  // Written under temporary names and renamed, so a concurrent granitec never sees half a file. The bitcode is an
+  // intermediate: never committed, it is removed when it goes out of scope.
+  support::AtomicFile object(result.object.string()), header(result.header.string());
+  support::AtomicFile bitcode((directory_ / (result.key + ".bc")).string());
   try {
     generator->set_generator_param_values(values);
     Halide::Module module = generator->build_module(result.functionName);
     if (needsSprRetarget(target)) {
-      module.compile({{Halide::OutputFileType::bitcode, bitcode.string()},
-                      {Halide::OutputFileType::c_header, header.string()}});
+      module.compile({{Halide::OutputFileType::bitcode, bitcode.temporaryPath()},
+                      {Halide::OutputFileType::c_header, header.temporaryPath()}});
       runOrThrow({llcPath(), "-O3", "-mcpu=sapphirerapids", kSprRetargetAttributes,
                   "-relocation-model=pic", "-function-sections", "-filetype=obj", "-o",
-                  object.string(), bitcode.string()});
-      fs::remove(bitcode);
+                  object.temporaryPath(), bitcode.temporaryPath()});
     } else {
-      module.compile({{Halide::OutputFileType::object, object.string()},
-                      {Halide::OutputFileType::c_header, header.string()}});
+      module.compile({{Halide::OutputFileType::object, object.temporaryPath()},
+                      {Halide::OutputFileType::c_header, header.temporaryPath()}});
     }
   } catch (const Halide::Error &e) {
-    removeTemporaries();
     throw std::runtime_error("kernel " + request.generator + ": " + e.what());
-  } catch (...) {
-    removeTemporaries();
-    throw;
   }
-  fs::rename(header, result.header);
-  fs::rename(object, result.object);
+  header.commit();
+  object.commit();
   return result;
 }
 
@@ -222,13 +192,13 @@ fs::path KernelCache::runtime(const std::string &familyName) {
   if (target.arch == Halide::Target::X86)
     baseline = Halide::Target("x86-64-linux-sse41-avx-f16c-fma-avx2");
   std::string identity = std::string(kCacheFormat) + "\nruntime\n" + baseline.to_string();
-  fs::path path = directory_ / ("runtime-" + hex(fnv1a(identity)) + ".o");
+  fs::path path = directory_ / ("runtime-" + hex(support::fnv1a(identity)) + ".o");
   if (fs::exists(path))
     return path;
   std::lock_guard<std::mutex> lock(mutex_);
-  fs::path temporary = temporaryFor(path);
-  Halide::compile_standalone_runtime(temporary.string(), baseline);
-  fs::rename(temporary, path);
+  support::AtomicFile file(path.string());
+  Halide::compile_standalone_runtime(file.temporaryPath(), baseline);
+  file.commit();
   return path;
 }
 

@@ -71,4 +71,24 @@ void q6kToKernelOrder(uint8_t *data, size_t blocks) {
   }
 }
 
+namespace {
+/// The rows in kernel order are the ones toKernelOrder rearranges.
+constexpr bool hasKernelOrder(GGMLType type) { return type == GGMLType::Q4_K || type == GGMLType::Q6_K; }
+constexpr bool tableOrdersAreKnown() {
+  for (const GGMLTypeTraits &traits : kGGMLTypes)
+    if ((traits.order == BlockOrder::Kernel) != hasKernelOrder(traits.type))
+      return false;
+  return true;
+}
+static_assert(tableOrdersAreKnown(), "a row of lib/Format/GGMLType.h in kernel order needs its rewrite here");
+} // namespace
+
+void toKernelOrder(GGMLType type, uint8_t *data, size_t bytes) {
+  const size_t blocks = bytes / traitsOf(type).blockBytes;
+  if (type == GGMLType::Q4_K)
+    q4kToKernelOrder(data, blocks);
+  else if (type == GGMLType::Q6_K)
+    q6kToKernelOrder(data, blocks);
+}
+
 } // namespace granite::kernels

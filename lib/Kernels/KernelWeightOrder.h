@@ -20,10 +20,16 @@
 //   bytes 192-209 the int8 group scales and d, as in GGUF.
 #pragma once
 
+#include "Format/GGMLType.h"
+
 #include <cstddef>
 #include <cstdint>
 
 namespace granite::kernels {
+
+/// Rewrites `bytes` bytes of whole `type` blocks into the order the kernels read, in place: the rows of
+/// lib/Format/GGMLType.h with BlockOrder::Kernel are rearranged, the others are left as they are.
+void toKernelOrder(GGMLType type, uint8_t *data, size_t bytes);
 
 /// Rewrites `blocks` consecutive Q4_K blocks from GGUF order into kernel order, in place.
 void q4kToKernelOrder(uint8_t *data, size_t blocks);

@@ -1,8 +1,10 @@
 #include "Kernels/Tuning.h"
 
+#include "Format/GGMLType.h"
+#include "Support/AtomicFile.h"
+
 #include <nlohmann/json.hpp>
 
-#include <unistd.h>
 
 #include <cctype>
 #include <fstream>
@@ -58,13 +60,8 @@ void TuningFile::save(const std::filesystem::path &path) const {
                            {"after_us", entry.afterUs}});
   if (path.has_parent_path())
     std::filesystem::create_directories(path.parent_path());
-  const std::filesystem::path temporary = path.string() + ".tmp" + std::to_string(getpid());
-  std::ofstream out(temporary);
-  out << nlohmann::json{{"format", kFormat}, {"entries", entriesJson}}.dump(1) << "\n";
-  if (!out.flush())
-    throw std::runtime_error("cannot write tuning file " + path.string());
-  out.close();
-  std::filesystem::rename(temporary, path);
+  support::writeFileAtomically(path.string(),
+                               nlohmann::json{{"format", kFormat}, {"entries", entriesJson}}.dump(1) + "\n");
 }
 
 void TuningFile::put(const TuningEntry &entry) {
@@ -114,7 +111,8 @@ tunableKnobs(const target::CpuFamily &family, const std::string &generator,
   const target::ScheduleDefaults &d = family.defaults;
   auto type = params.find("weight_type");
   const std::string weightType = type == params.end() ? "f32" : type->second;
-  const bool blockQuantized = weightType == "q8_0" || weightType == "q4_k" || weightType == "q6_k";
+  const std::optional<GGMLTypeTraits> format = ggmlTypeOfMnemonic(weightType);
+  const bool blockQuantized = format && format->kernels && format->quantized();
   // The integer path fixes its lanes (linear_generator.cpp), so vector_width would change nothing there.
   const bool quantizedDot = blockQuantized && d.quantizedDot;
   std::vector<std::pair<std::string, std::vector<std::string>>> knobs;

@@ -1,11 +1,13 @@
-// GGUF weight formats as seen by the kernel generators: names, block geometry, and Halide
-// expressions that decode one element of a weight matrix from its raw GGUF bytes (spec §3.4).
-// Q4_K and Q6_K blocks are the exception: granitec stores them in kernel order
-// (KernelWeightOrder.h), and their expressions here read that order.
+// GGUF weight formats as seen by the kernel generators: the `weight_type` names and buffer types of
+// the table's rows with kernels (lib/Format/GGMLType.h), and Halide expressions that decode one
+// element of a weight matrix from its raw GGUF bytes (spec §3.4). Q4_K and Q6_K blocks are the
+// exception: granitec stores them in kernel order (BlockOrder::Kernel, KernelWeightOrder.h), and
+// their expressions here read that order.
 // The decode expressions are inlined into the products, so quantized weights are expanded only in
 // registers (matrix-vector) or in a per-tile scratch buffer (matrix-matrix), never as a whole copy.
 #pragma once
 
+#include "Format/GGMLType.h"
 #include "Halide.h"
 
 #include <map>
@@ -13,53 +15,36 @@
 
 namespace granite::kernels {
 
-enum class WeightType { F32, F16, BF16, Q8_0, Q4_K, Q6_K };
-
-inline const std::map<std::string, WeightType> &weightTypeNames() {
-  static const std::map<std::string, WeightType> names = {
-      {"f32", WeightType::F32},   {"f16", WeightType::F16},   {"bf16", WeightType::BF16},
-      {"q8_0", WeightType::Q8_0}, {"q4_k", WeightType::Q4_K}, {"q6_k", WeightType::Q6_K}};
+/// The formats the products decode, by mnemonic: the values of the generators' `weight_type` parameter.
+inline const std::map<std::string, GGMLType> &weightTypeNames() {
+  static const std::map<std::string, GGMLType> names = [] {
+    std::map<std::string, GGMLType> byMnemonic;
+    for (const GGMLTypeTraits &traits : kGGMLTypes)
+      if (traits.kernels)
+        byMnemonic.emplace(traits.mnemonic, traits.type);
+    return byMnemonic;
+  }();
   return names;
 }
 
-/// Elements per block and bytes per block (1 element for the float types).
-struct BlockGeometry {
-  int elements;
-  int bytes;
-};
-
-inline BlockGeometry blockGeometry(WeightType type) {
-  switch (type) {
-  case WeightType::F32: return {1, 4};
-  case WeightType::F16:
-  case WeightType::BF16: return {1, 2};
-  case WeightType::Q8_0: return {32, 34};
-  case WeightType::Q4_K: return {256, 144};
-  case WeightType::Q6_K: return {256, 210};
+/// Element type of the weight buffer (the table's storage).
+inline Halide::Type weightStorageType(GGMLType type) {
+  switch (traitsOf(type).storage) {
+  case WeightStorage::F32: return Halide::Float(32);
+  case WeightStorage::U16: return Halide::UInt(16);
+  case WeightStorage::U8: return Halide::UInt(8);
   }
-  return {1, 4};
-}
-
-inline bool isBlockQuantized(WeightType type) { return blockGeometry(type).elements > 1; }
-
-/// Element type of the weight buffer: f32 for F32, raw 16-bit words for F16/BF16, bytes otherwise.
-inline Halide::Type weightStorageType(WeightType type) {
-  switch (type) {
-  case WeightType::F32: return Halide::Float(32);
-  case WeightType::F16:
-  case WeightType::BF16: return Halide::UInt(16);
-  default: return Halide::UInt(8);
-  }
+  return Halide::UInt(8);
 }
 
 /// Decodes element k of row `row` of a float-type weight buffer (F32, F16 or BF16).
-inline Halide::Expr decodeFloatElement(WeightType type, const Halide::Func &weights,
+inline Halide::Expr decodeFloatElement(GGMLType type, const Halide::Func &weights,
                                        const Halide::Expr &k, const Halide::Expr &row) {
   using namespace Halide;
   Expr raw = weights(k, row);
   switch (type) {
-  case WeightType::F16: return cast<float>(reinterpret(Float(16), raw));
-  case WeightType::BF16: return reinterpret(Float(32), cast<uint32_t>(raw) << 16);
+  case GGMLType::F16: return cast<float>(reinterpret(Float(16), raw));
+  case GGMLType::BF16: return reinterpret(Float(32), cast<uint32_t>(raw) << 16);
   default: return raw;
   }
 }
@@ -119,14 +104,14 @@ inline Halide::Expr q6kScaleCode(const Halide::Func &bytes, const Halide::Expr &
 /// The unsigned code in nibble `nibble` of code byte `codeByte` (in [0, 128)) of block `block`:
 /// Q4_K's nibble; Q6_K's low 4 bits with its high 2 bits placed above them (32 + its quant),
 /// from bits 2 * k of byte 128 + codeByte % 64, k = 2 * (codeByte / 64) + nibble.
-inline Halide::Expr kQuantCode(WeightType type, const Halide::Func &bytes,
+inline Halide::Expr kQuantCode(GGMLType type, const Halide::Func &bytes,
                                const Halide::Expr &codeByte, const Halide::Expr &nibble,
                                const Halide::Expr &block, const Halide::Expr &row) {
   using namespace Halide;
-  const int blockBytes = blockGeometry(type).bytes, codes = type == WeightType::Q4_K ? 16 : 0;
+  const int blockBytes = traitsOf(type).blockBytes, codes = type == GGMLType::Q4_K ? 16 : 0;
   Expr packed = bytes(block * blockBytes + codes + codeByte, row);
   Expr low = select(nibble == 0, packed & cast<uint8_t>(0xF), packed >> 4);
-  if (type == WeightType::Q4_K)
+  if (type == GGMLType::Q4_K)
     return low;
   // One shift and one mask move bits 2k..2k+1 to bits 4-5 when k is a constant.
   Expr high = bytes(block * blockBytes + 128 + codeByte % 64, row);
@@ -136,7 +121,7 @@ inline Halide::Expr kQuantCode(WeightType type, const Halide::Func &bytes,
 }
 
 /// The code of lane `lane`, `quad` in [0, 4), at step `step` (see above).
-inline Halide::Expr kQuantLaneCode(WeightType type, const Halide::Func &bytes,
+inline Halide::Expr kQuantLaneCode(GGMLType type, const Halide::Func &bytes,
                                    const Halide::Expr &lane, const Halide::Expr &quad,
                                    const Halide::Expr &step, const Halide::Expr &block,
                                    const Halide::Expr &row) {
@@ -149,9 +134,9 @@ inline Halide::Expr q4kCodeElement(const Halide::Expr &codeByte, const Halide::E
   return 32 * (l % 8) + 16 * (l / 8) + 8 * (codeByte / 64) + 4 * nibble + codeByte % 4;
 }
 
-inline Halide::Expr kQuantLaneElement(WeightType type, const Halide::Expr &lane,
+inline Halide::Expr kQuantLaneElement(GGMLType type, const Halide::Expr &lane,
                                       const Halide::Expr &step, const Halide::Expr &quad) {
-  if (type == WeightType::Q6_K)
+  if (type == GGMLType::Q6_K)
     return 16 * lane + 4 * step + quad;
   return q4kCodeElement(64 * (step / 2) + 4 * lane + quad, step % 2);
 }
@@ -162,35 +147,35 @@ inline Halide::Expr kQuantLaneElement(WeightType type, const Halide::Expr &lane,
 // instead of re-deriving them from the packed bytes for every vector of quants.
 
 /// Groups of 16 elements per block.
-inline int scaleGroups(WeightType type) { return blockGeometry(type).elements / 16; }
+inline int scaleGroups(GGMLType type) { return traitsOf(type).blockElements / 16; }
 
 /// True when the format subtracts a per-group offset (Q4_K's dmin * m).
-inline bool hasGroupOffset(WeightType type) { return type == WeightType::Q4_K; }
+inline bool hasGroupOffset(GGMLType type) { return type == GGMLType::Q4_K; }
 
 /// The f32 multiplier of group `group` (elements 16*group .. 16*group+15) of block `block`.
-inline Halide::Expr groupScale(WeightType type, const Halide::Func &bytes,
+inline Halide::Expr groupScale(GGMLType type, const Halide::Func &bytes,
                                const Halide::Expr &group, const Halide::Expr &block,
                                const Halide::Expr &row) {
   using namespace Halide;
   using detail::halfAt;
   switch (type) {
-  case WeightType::Q8_0: return halfAt(bytes, block * 34, row);
-  case WeightType::Q4_K: { // 6-bit scale of sub-block j = group/2, kernel order
+  case GGMLType::Q8_0: return halfAt(bytes, block * 34, row);
+  case GGMLType::Q4_K: { // 6-bit scale of sub-block j = group/2, kernel order
     Expr j = group / 2;
     return halfAt(bytes, block * 144, row) * cast<float>(q4kScale(bytes, j, block, row));
   }
-  case WeightType::Q6_K: // int8 sc[group]
+  case GGMLType::Q6_K: // int8 sc[group]
     return halfAt(bytes, block * 210 + 208, row) * cast<float>(q6kScaleCode(bytes, group, block, row));
   default: return Expr();
   }
 }
 
 /// The f32 offset subtracted from group `group` (Q4_K: dmin * m[j]); 0 for the other formats.
-inline Halide::Expr groupOffset(WeightType type, const Halide::Func &bytes,
+inline Halide::Expr groupOffset(GGMLType type, const Halide::Func &bytes,
                                 const Halide::Expr &group, const Halide::Expr &block,
                                 const Halide::Expr &row) {
   using namespace Halide;
-  if (type != WeightType::Q4_K)
+  if (type != GGMLType::Q4_K)
     return 0.0f;
   Expr j = group / 2;
   return detail::halfAt(bytes, block * 144 + 2, row) *
@@ -199,20 +184,20 @@ inline Halide::Expr groupOffset(WeightType type, const Halide::Func &bytes,
 
 /// The quant of element 32*subBlock + lane of block `block` (lane in [0, 32)), as f32.
 /// Products vectorize over `lane`, so every byte load is contiguous.
-inline Halide::Expr blockQuant(WeightType type, const Halide::Func &bytes, const Halide::Expr &lane,
+inline Halide::Expr blockQuant(GGMLType type, const Halide::Func &bytes, const Halide::Expr &lane,
                                const Halide::Expr &subBlock, const Halide::Expr &block,
                                const Halide::Expr &row) {
   using namespace Halide;
   switch (type) {
-  case WeightType::Q8_0: // half d; int8 q[32]
+  case GGMLType::Q8_0: // half d; int8 q[32]
     return cast<float>(reinterpret(Int(8), bytes(block * 34 + 2 + lane, row)));
-  case WeightType::Q4_K: { // kernel order (see q4kScale)
+  case GGMLType::Q4_K: { // kernel order (see q4kScale)
     Expr codeByte = 64 * (lane / 8 % 2) + 4 * (subBlock + 8 * (lane / 16)) + lane % 4;
-    return cast<float>(kQuantCode(WeightType::Q4_K, bytes, codeByte, lane / 4 % 2, block, row));
+    return cast<float>(kQuantCode(GGMLType::Q4_K, bytes, codeByte, lane / 4 % 2, block, row));
   }
-  case WeightType::Q6_K: { // kernel order: element 16l + 4s + q is lane l, step s, quad q
+  case GGMLType::Q6_K: { // kernel order: element 16l + 4s + q is lane l, step s, quad q
     Expr position = lane % 16;
-    Expr code = kQuantLaneCode(WeightType::Q6_K, bytes, 2 * subBlock + lane / 16, position % 4,
+    Expr code = kQuantLaneCode(GGMLType::Q6_K, bytes, 2 * subBlock + lane / 16, position % 4,
                                position / 4, block, row);
     return cast<float>(cast<int>(code) - 32);
   }
@@ -229,7 +214,7 @@ inline Halide::Expr blockQuant(WeightType type, const Halide::Func &bytes, const
 // step of a K-quant block (see kQuantLaneCode).
 
 /// Elements per block of quantized activations that pair with `type` weights (32 or 256).
-inline int activationBlock(WeightType type) { return type == WeightType::Q8_0 ? 32 : 256; }
+inline int activationBlock(GGMLType type) { return type == GGMLType::Q8_0 ? 32 : 256; }
 
 /// Q8_0's unsigned 8-bit code of element `lane` of block `block`: the int8 quant + 128.
 inline Halide::Expr q8_0Code(const Halide::Func &bytes, const Halide::Expr &lane,
@@ -240,27 +225,27 @@ inline Halide::Expr q8_0Code(const Halide::Func &bytes, const Halide::Expr &lane
 
 /// fp16 block scales per row: Q4_K has two per block (d at i = 2b, dmin at 2b+1), the others one
 /// (d of block i). Returns the count per row and the byte offset of scale i.
-inline int halfScalesPerBlock(WeightType type) { return type == WeightType::Q4_K ? 2 : 1; }
-inline Halide::Expr halfScaleOffset(WeightType type, const Halide::Expr &i) {
+inline int halfScalesPerBlock(GGMLType type) { return type == GGMLType::Q4_K ? 2 : 1; }
+inline Halide::Expr halfScaleOffset(GGMLType type, const Halide::Expr &i) {
   switch (type) {
-  case WeightType::Q4_K: return 144 * (i / 2) + 2 * (i % 2);
-  case WeightType::Q6_K: return 210 * i + 208;
+  case GGMLType::Q4_K: return 144 * (i / 2) + 2 * (i % 2);
+  case GGMLType::Q6_K: return 210 * i + 208;
   default: return 34 * i;
   }
 }
 
 /// What the unsigned code adds to the quant: 128 (Q8_0), 32 (Q6_K) or 0 (Q4_K, whose nibbles are
 /// the quants).
-inline int codeBias(WeightType type) {
+inline int codeBias(GGMLType type) {
   switch (type) {
-  case WeightType::Q8_0: return 128;
-  case WeightType::Q6_K: return 32;
+  case GGMLType::Q8_0: return 128;
+  case GGMLType::Q6_K: return 32;
   default: return 0;
   }
 }
 
 /// One decoded element of a block-quantized row: element 32*subBlock + lane of block `block`.
-inline Halide::Expr decodeBlockElement(WeightType type, const Halide::Func &bytes,
+inline Halide::Expr decodeBlockElement(GGMLType type, const Halide::Func &bytes,
                                        const Halide::Expr &lane, const Halide::Expr &subBlock,
                                        const Halide::Expr &block, const Halide::Expr &row) {
   Halide::Expr group = 2 * subBlock + lane / 16;

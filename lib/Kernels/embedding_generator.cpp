@@ -6,11 +6,11 @@
 namespace {
 
 using namespace Halide;
-using granite::kernels::WeightType;
+using granite::GGMLType;
 
 class Embedding : public Generator<Embedding> {
 public:
-  GeneratorParam<WeightType> weight_type{"weight_type", WeightType::F32,
+  GeneratorParam<GGMLType> weight_type{"weight_type", GGMLType::F32,
                                          granite::kernels::weightTypeNames()};
   GeneratorParam<int> dim{"dim", 256};
   GeneratorParam<int> rows{"rows", 512};
@@ -22,19 +22,20 @@ public:
   Output<Buffer<float>> out{"out", 2};
 
   void generate() {
-    const WeightType type = weight_type;
-    const auto geometry = granite::kernels::blockGeometry(type);
+    const GGMLType type = weight_type;
+    const granite::GGMLTypeTraits &format = granite::traitsOf(type);
+    const int blockElements = int(format.blockElements);
     granite::kernels::requireParam(weights.type() == granite::kernels::weightStorageType(type),
                                    "weights.type does not match weight_type");
-    granite::kernels::requireParam(int(dim) % geometry.elements == 0,
+    granite::kernels::requireParam(int(dim) % blockElements == 0,
                                    "dim must be a multiple of the block size");
     Expr row = clamp(ids(t), 0, int(rows) - 1);
     Func bytes = weights;
     Expr value;
-    if (granite::kernels::isBlockQuantized(type)) {
-      const int subBlocks = geometry.elements / 32;
+    if (format.quantized()) {
+      const int subBlocks = blockElements / 32;
       value = granite::kernels::decodeBlockElement(type, bytes, d % 32, (d / 32) % subBlocks,
-                                                   d / geometry.elements, row);
+                                                   d / blockElements, row);
     } else {
       value = granite::kernels::decodeFloatElement(type, bytes, d, row);
     }

@@ -17,7 +17,7 @@
 namespace {
 
 using namespace Halide;
-using granite::kernels::WeightType;
+using granite::GGMLType;
 
 enum class Product { Decode, Prefill, ExpertDecode };
 
@@ -36,7 +36,7 @@ public:
   template <typename T> using Input = Halide::GeneratorInput<T>;
   template <typename T> using Output = Halide::GeneratorOutput<T>;
 
-  GeneratorParam<WeightType> weight_type{"weight_type", WeightType::F32,
+  GeneratorParam<GGMLType> weight_type{"weight_type", GGMLType::F32,
                                          granite::kernels::weightTypeNames()};
   GeneratorParam<int> in_features{"in_features", 256};   // K
   GeneratorParam<int> out_features{"out_features", 256}; // N
@@ -44,6 +44,9 @@ public:
   GeneratorParam<int> slots{"slots", 2};     // expert_matvec: selected experts per call
   /// The product is divided by this constant (the lm head's logit scale); 1 leaves it alone.
   GeneratorParam<float> output_divisor{"output_divisor", 1.0f};
+  /// The product is then multiplied by this constant (granite.linear's output_scale, the residual
+  /// multiplier folded into the epilogue); 1 leaves it alone.
+  GeneratorParam<float> output_scale{"output_scale", 1.0f};
   /// BF16 weights only: round the activations to BF16 too and multiply pairs with vdpbf16ps
   /// (AVX512-BF16). Changes the numerics (x loses 16 mantissa bits), as llama.cpp's BF16 path.
   GeneratorParam<bool> bf16_dot{"bf16_dot", false};
@@ -67,22 +70,23 @@ public:
   Output<Buffer<float>> y{"y", Prefill ? 2 : 1};
 
   void generate() {
-    const WeightType type = weight_type;
+    const GGMLType type = weight_type;
     const int K = in_features;
     const int N = outputRows();
-    const auto geometry = granite::kernels::blockGeometry(type);
+    const granite::GGMLTypeTraits &format = granite::traitsOf(type);
+    const int blockElements = int(format.blockElements);
     granite::kernels::requireParam(weights.type() == granite::kernels::weightStorageType(type),
                                    "weights.type does not match weight_type");
-    granite::kernels::requireParam(K % geometry.elements == 0,
+    granite::kernels::requireParam(K % blockElements == 0,
                                    "in_features must be a multiple of the block size");
     const bool intDot = quantized_dot;
-    granite::kernels::requireParam(!intDot || granite::kernels::isBlockQuantized(type),
+    granite::kernels::requireParam(!intDot || format.quantized(),
                                    "quantized_dot needs block-quantized weights");
     // The integer path keeps one i32 lane per 4 products: 8 lanes cover a 32-element Q8_0 block,
     // 16 one step (a 512-bit vpdpbusd) of a K-quant block.
     lanes = !intDot ? granite::kernels::f32Lanes(this->get_target(), vector_width)
-                    : type == WeightType::Q8_0 ? 8 : 16;
-    granite::kernels::requireParam(!granite::kernels::isBlockQuantized(type) || 32 % lanes == 0,
+                    : type == GGMLType::Q8_0 ? 8 : 16;
+    granite::kernels::requireParam(!format.quantized() || 32 % lanes == 0,
                                    "vector_width must divide 32 for block-quantized weights");
 
     // Tiles may hang over the last row and token: those lanes read clamped (valid) data and are
@@ -135,14 +139,14 @@ public:
     partial = Func("partial");
     partial(partialVars) = 0.0f;
     Expr tail = 0.0f;
-    if (granite::kernels::isBlockQuantized(type)) {
-      const int subBlocks = geometry.elements / 32, blocks = K / geometry.elements;
+    if (format.quantized()) {
+      const int subBlocks = blockElements / 32, blocks = K / blockElements;
       // r.x: which vector of the 32-element sub-block, r.y: sub-block, r.z: block.
       r = RDom(0, 32 / lanes, 0, subBlocks, 0, blocks, "r");
       Expr laneInSub = r.x * lanes + lane;
-      Expr element = r.z * geometry.elements + r.y * 32 + laneInSub;
+      Expr element = r.z * blockElements + r.y * 32 + laneInSub;
       Expr weight;
-      if (intDot && type == WeightType::Q8_0) {
+      if (intDot && type == GGMLType::Q8_0) {
         defineQ8_0Dot(bytes, clampedRow, blocks, withToken);
       } else if (intDot) {
         defineKQuantDot(type, bytes, clampedRow, blocks, withToken);
@@ -161,7 +165,7 @@ public:
         groupScale(group, block, n) =
             granite::kernels::groupScale(type, bytes, group, block, clampedRow);
         scaleGroup = group;
-        if (type == WeightType::Q4_K || type == WeightType::Q6_K) {
+        if (type == GGMLType::Q4_K || type == GGMLType::Q6_K) {
           defineKQuantStorageOrder(type, bytes, clampedRow, blocks, activation);
         } else {
           Expr groupOfLane = 2 * r.y + laneInSub / 16;
@@ -177,7 +181,7 @@ public:
       const int vectors = K / (lanes * pairWidth), covered = vectors * lanes * pairWidth;
       std::function<Expr(Expr)> activationValue = act;
       if (bf16_dot) {
-        granite::kernels::requireParam(type == WeightType::BF16, "bf16_dot needs bf16 weights");
+        granite::kernels::requireParam(type == GGMLType::BF16, "bf16_dot needs bf16 weights");
         activationBf16 = Func("activation_bf16");
         Var kk("kk");
         if (Prefill)
@@ -211,6 +215,8 @@ public:
     Expr total = laneSum(outVars) + tail;
     if (float(output_divisor) != 1.0f)
       total = total / float(output_divisor);
+    if (float(output_scale) != 1.0f)
+      total = float(output_scale) * total;
     if (Prefill)
       y(n, t) = total;
     else
@@ -316,7 +322,7 @@ private:
   /// of quad q. K-quants: laneQuant(quad, lane, step, b[, t]), the quants in the order the lanes
   /// multiply them (kQuantLaneElement), and laneQuantSum(lane, b[, t]), the sum of each lane's 16.
   template <typename WithToken, typename WithTokenVar>
-  void quantizeActivations(WeightType type, Func activation, WithToken withToken,
+  void quantizeActivations(GGMLType type, Func activation, WithToken withToken,
                            WithTokenVar withTokenVar) {
     using namespace granite::kernels;
     const int qb = activationBlock(type);
@@ -326,7 +332,7 @@ private:
     actPeak(withTokenVar({a})) = argmax(abs(activation(withToken({a * qb + ra}))))[0];
     Func inverse("act_inverse_scale");
     Expr peak = activation(withToken({a * qb + clamp(actPeak(withToken({a})), 0, qb - 1)}));
-    if (type == WeightType::Q8_0) {
+    if (type == GGMLType::Q8_0) {
       Expr amax = abs(peak);
       inverse(withTokenVar({a})) = select(amax == 0.0f, 0.0f, 127.0f / max(amax, 1e-30f));
       actScale = Func("act_scale");
@@ -344,7 +350,7 @@ private:
     actQuant(withTokenVar({k})) = cast<int8_t>(
         min(round(activation(withToken({k})) * inverse(withToken({k / qb}))), 127.0f));
     actQuantVar = k;
-    if (type == WeightType::Q8_0) {
+    if (type == GGMLType::Q8_0) {
       RDom r4(0, 4, "quad");
       quadBias = Func("quad_bias");
       quadBias(withTokenVar({q})) =
@@ -366,7 +372,7 @@ private:
   /// The fp16 block scales of a row tile, converted 8 at a time (vcvtph2ps) instead of one by
   /// one in integer code: blockHalf(i, n) is d of block i (Q4_K: d of block i/2 for even i, dmin
   /// for odd i).
-  void defineBlockHalves(WeightType type, Func bytes, Expr clampedRow) {
+  void defineBlockHalves(GGMLType type, Func bytes, Expr clampedRow) {
     using namespace granite::kernels;
     Var i("i");
     blockHalf = Func("block_half");
@@ -400,7 +406,7 @@ private:
                     cast<int32_t>(actQuant(at({32 * b + 4 * lane + r4})));
     dotReduction = r4;
     r = RDom(0, blocks, "r");
-    defineBlockHalves(WeightType::Q8_0, bytes, clampedRow);
+    defineBlockHalves(GGMLType::Q8_0, bytes, clampedRow);
     // d_w * d_x per block, a per-row-tile table vectorized over the blocks.
     groupScale = Func("block_scale");
     groupScale(scaleVars) = blockHalf(b, n) * actScale(at({b}));
@@ -421,7 +427,7 @@ private:
   /// 16 * 15 * 127 * 63 for Q4_K, 16 * 32 * 127 * 128 for Q6_K, below 2^24), so they also convert
   /// to f32 exactly.
   template <typename WithToken>
-  void defineKQuantDot(WeightType type, Func bytes, Expr clampedRow, int blocks,
+  void defineKQuantDot(GGMLType type, Func bytes, Expr clampedRow, int blocks,
                        WithToken withToken) {
     using namespace granite::kernels;
     auto at = [&](std::vector<Expr> a) { return withToken(std::move(a)); };
@@ -450,7 +456,7 @@ private:
     scaleGroup = i;
     r = RDom(0, blocks, "r");
     Expr laneDot = dot(at({lane, r, n})), scaled;
-    if (type == WeightType::Q4_K) {
+    if (type == GGMLType::Q4_K) {
       Expr scale = cast<int32_t>(q4kScale(bytes, lane % 8, r, clampedRow));
       Expr minimum = cast<int32_t>(q4kMin(bytes, lane % 8, r, clampedRow));
       Expr mins = minimum * laneQuantSum(at({lane, r}));
@@ -470,7 +476,7 @@ private:
   /// once per call to match (kernel order, see kQuantLaneElement); runs of 4 lanes share a
   /// sub-block or scale group, so the per-group scales (and offsets) are broadcasts from the row
   /// tile's tables.
-  void defineKQuantStorageOrder(WeightType type, Func bytes, Expr clampedRow, int blocks,
+  void defineKQuantStorageOrder(GGMLType type, Func bytes, Expr clampedRow, int blocks,
                                 Func activation) {
     using namespace granite::kernels;
     Var code("code"), nibble("nibble"), block("block");
@@ -485,7 +491,7 @@ private:
     Expr codeByte = r.x * lanes + lane;
     Expr quant = cast<float>(kQuantCode(type, bytes, codeByte, r.y, r.z, clampedRow));
     Expr weight;
-    if (type == WeightType::Q4_K) {
+    if (type == GGMLType::Q4_K) {
       groupOffset = Func("group_offset");
       groupOffset(scaleGroup, block, n) =
           granite::kernels::groupOffset(type, bytes, scaleGroup, block, clampedRow);

@@ -92,6 +92,11 @@ TEST_F(HuggingFaceVocabulary, BrokenFilesAreNamed) {
   SetUp();
   fs::remove(folder_ / "tokenizer.json");
   EXPECT_EQ(errorOf(), "no readable " + (folder_ / "tokenizer.json").string());
+  // Found by fuzzing (test/fuzz/regressions/fuzz_hf_tokenizer): a value of the wrong JSON type is a VocabularyError.
+  SetUp();
+  editJson("tokenizer.json", [](auto &j) { j["model"] = 1; });
+  EXPECT_EQ(errorOf(), "tokenizer.json or tokenizer_config.json: a value of the wrong JSON type "
+                       "([json.exception.type_error.306] cannot use value() with number)");
 }
 
 } // namespace

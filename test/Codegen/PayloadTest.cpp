@@ -58,10 +58,12 @@ TEST(PayloadTrailer, NamesEachKindOfDamage) {
 TEST(MappedPayload, MapsSectionsAndNamesAMissingWeightFile) {
   const std::string path = ::testing::TempDir() + "payload-test-" + std::to_string(getpid());
   std::string file(4096, 'x'); // stands in for the ELF part
-  file += std::string(4096, 'w') + "VOCAB" + std::string(4096 - 5, '\0') + "TEMPLATE";
+  file += std::string(4096, 'w') + "VOCAB" + std::string(4096 - 5, '\0') + "TEMPLATE" + std::string(4096 - 8, '\0') +
+          "TRIE";
   std::vector<PayloadEntry> entries = {{PayloadSection::Weights, 4096, 4096},
                                        {PayloadSection::Vocabulary, 8192, 5},
-                                       {PayloadSection::ChatTemplate, 12288, 8}};
+                                       {PayloadSection::ChatTemplate, 12288, 8},
+                                       {PayloadSection::VocabularyTrie, 16384, 4}};
   auto trailer = encodePayloadTrailer(entries);
   std::ofstream(path, std::ios::binary) << file << std::string(trailer.begin(), trailer.end());
   MappedPayload payload = MappedPayload::open(path);
@@ -70,6 +72,7 @@ TEST(MappedPayload, MapsSectionsAndNamesAMissingWeightFile) {
   EXPECT_EQ(reinterpret_cast<uintptr_t>(payload.weights().data) % kPayloadAlignment, 0u);
   EXPECT_EQ(std::string(reinterpret_cast<const char *>(payload.vocabulary().data), 5), "VOCAB");
   EXPECT_EQ(payload.chatTemplate(), "TEMPLATE");
+  EXPECT_EQ(std::string(reinterpret_cast<const char *>(payload.vocabularyTrie().data), 4), "TRIE");
   EXPECT_FALSE(payload.weightsExternal());
 
   entries[0] = {PayloadSection::ExternalWeights, 0, 123};

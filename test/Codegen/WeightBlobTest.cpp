@@ -1,11 +1,13 @@
-// The weight blob planned and written from the IR: aligned, in symbol order, each entry the weight's bytes in the
-// model's layout; and the same blob whether the model came from a GGUF file or from the HF folder written from it.
+// The weight blob planned (granite-plan-weights) and written from the IR: aligned, in symbol order, each entry the
+// weight's bytes in the model's layout; and the same blob whether the model came from a GGUF file or from the HF
+// folder written from it.
 #include "Codegen/WeightBlob.h"
+#include "../Frontend/GoldenModels.h"
+#include "../Frontend/HuggingFaceFolder.h"
+#include "Dialect/Granite/Transforms/Passes.h"
 #include "Frontend/GGUF.h"
 #include "Frontend/HuggingFace.h"
 #include "Frontend/ImportModel.h"
-#include "../Frontend/GoldenModels.h"
-#include "../Frontend/HuggingFaceFolder.h"
 
 #include <cmath>
 #include <cstring>
@@ -13,24 +15,45 @@
 #include <gtest/gtest.h>
 #include <sstream>
 
+#include "mlir/Pass/PassManager.h"
+
 using namespace granite;
 namespace fs = std::filesystem;
 
 namespace {
 
+struct BlobEntry {
+  std::string name;
+  uint64_t offset, bytes;
+};
+
 struct Blob {
-  codegen::WeightBlobLayout layout;
+  std::vector<BlobEntry> entries; ///< in symbol order
+  uint64_t totalBytes = 0;
   std::string bytes;
 };
+
+void planWeights(mlir::ModuleOp module) {
+  mlir::PassManager pm(module.getContext());
+  pm.addPass(mlir::granite::createGranitePlanWeights());
+  ASSERT_TRUE(mlir::succeeded(pm.run(module)));
+}
 
 Blob blobOf(const ModelSource &source) {
   mlir::MLIRContext context;
   auto module = importModel(context, source);
   EXPECT_TRUE(module);
-  Blob blob{codegen::planWeightBlob(*module), {}};
+  planWeights(*module);
+  Blob blob;
+  for (mlir::granite::WeightOp op : module->getOps<mlir::granite::WeightOp>())
+    blob.entries.push_back(
+        {op.getSymName().str(),
+         static_cast<uint64_t>(op->getAttrOfType<mlir::IntegerAttr>(mlir::granite::kBlobOffsetAttr).getInt()),
+         static_cast<uint64_t>(op.getType().getSizeInBytes())});
+  blob.totalBytes = (*module)->getAttrOfType<mlir::IntegerAttr>(mlir::granite::kWeightBlobBytesAttr).getInt();
   std::ostringstream out;
   std::string error;
-  EXPECT_TRUE(codegen::writeWeightBlob(*module, blob.layout, out, error)) << error;
+  EXPECT_TRUE(codegen::writeWeightBlob(*module, out, error)) << error;
   blob.bytes = out.str();
   return blob;
 }
@@ -38,14 +61,14 @@ Blob blobOf(const ModelSource &source) {
 TEST(WeightBlob, GGUFEntriesAreTheTensorBytesAligned) {
   gguf::File file = gguf::File::open(granite::testing::goldenModel("hybrid-q8_0"));
   Blob blob = blobOf(modelSourceFromGGUF(file, loadGraniteConfig(file)));
-  ASSERT_EQ(blob.bytes.size(), blob.layout.totalBytes);
-  EXPECT_EQ(blob.layout.totalBytes % codegen::WeightBlobLayout::kBlobAlignment, 0u);
-  ASSERT_EQ(blob.layout.entries.size(), file.tensors().size());
+  ASSERT_EQ(blob.bytes.size(), blob.totalBytes);
+  EXPECT_EQ(blob.totalBytes % uint64_t(mlir::granite::kWeightBlobAlignment), 0u);
+  ASSERT_EQ(blob.entries.size(), file.tensors().size());
   uint64_t previousEnd = 0;
-  for (const codegen::BlobEntry &e : blob.layout.entries) {
-    EXPECT_EQ(e.offset % codegen::WeightBlobLayout::kBlobAlignment, 0u) << e.name;
+  for (const BlobEntry &e : blob.entries) {
+    EXPECT_EQ(e.offset % uint64_t(mlir::granite::kWeightBlobAlignment), 0u) << e.name;
     EXPECT_GE(e.offset, previousEnd) << e.name;
-    EXPECT_LT(e.offset - previousEnd, codegen::WeightBlobLayout::kBlobAlignment) << e.name; // no gaps
+    EXPECT_LT(e.offset - previousEnd, uint64_t(mlir::granite::kWeightBlobAlignment)) << e.name; // no gaps
     previousEnd = e.offset + e.bytes;
     const gguf::TensorInfo *t = file.findTensor(e.name);
     ASSERT_NE(t, nullptr) << e.name;
@@ -63,9 +86,9 @@ TEST(WeightBlob, HuggingFaceFolderGivesTheGGUFBlob) {
   Blob fromHF = blobOf(loadHuggingFaceFolder(folder.string()));
   Blob fromGGUF = blobOf(modelSourceFromGGUF(file, config));
   fs::remove_all(folder);
-  ASSERT_EQ(fromHF.layout.totalBytes, fromGGUF.layout.totalBytes);
-  for (size_t i = 0; i < fromGGUF.layout.entries.size(); ++i) {
-    const codegen::BlobEntry &h = fromHF.layout.entries[i], &g = fromGGUF.layout.entries[i];
+  ASSERT_EQ(fromHF.totalBytes, fromGGUF.totalBytes);
+  for (size_t i = 0; i < fromGGUF.entries.size(); ++i) {
+    const BlobEntry &h = fromHF.entries[i], &g = fromGGUF.entries[i];
     ASSERT_EQ(h.name, g.name);
     ASSERT_EQ(h.offset, g.offset);
     ASSERT_EQ(h.bytes, g.bytes);
@@ -89,9 +112,10 @@ TEST(WeightBlob, UnreadableSourceIsReported) {
   mlir::MLIRContext context;
   auto module = importModel(context, source);
   ASSERT_TRUE(module);
+  planWeights(*module);
   std::ostringstream out;
   std::string error;
-  EXPECT_FALSE(codegen::writeWeightBlob(*module, codegen::planWeightBlob(*module), out, error));
+  EXPECT_FALSE(codegen::writeWeightBlob(*module, out, error));
   EXPECT_NE(error.find("/nonexistent/model.gguf"), std::string::npos) << error;
 }
 

@@ -132,6 +132,15 @@ TEST(HuggingFaceErrors, WrongModelType) {
             "config.json: model_type 'llama' is not a Granite 4.0 model (granitec reads granitemoehybrid)");
 }
 
+// Found by fuzzing (test/fuzz/regressions/fuzz_hf_config): values of the wrong JSON type are named, never thrown
+// as JSON library errors.
+TEST(HuggingFaceErrors, ValuesOfTheWrongJsonType) {
+  EXPECT_EQ(errorAfter("type5", [](const fs::path &f) { editConfig(f, [](auto &j) { j["model_type"] = 5; }); }),
+            "config.json: model_type '5' is not a Granite 4.0 model (granitec reads granitemoehybrid)");
+  EXPECT_EQ(errorAfter("tie", [](const fs::path &f) { editConfig(f, [](auto &j) { j["tie_word_embeddings"] = 1; }); }),
+            "config.json: 'tie_word_embeddings' must be true or false, found 1");
+}
+
 TEST(HuggingFaceErrors, InconsistentMambaSizes) {
   EXPECT_EQ(errorAfter("dhead", [](const fs::path &f) { editConfig(f, [](auto &j) { j["mamba_d_head"] = 16; }); }),
             "config.json: mamba_n_heads 16 x mamba_d_head 16 != mamba_expand x hidden_size (512)");

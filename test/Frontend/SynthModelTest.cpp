@@ -2,7 +2,7 @@
 // configs against the variant table, and the Q4_K_M type mix.
 #include "Frontend/Dequantize.h"
 #include "Frontend/GGUF.h"
-#include "Frontend/Synthesize.h"
+#include "Synthesis/Synthesize.h"
 #include "Frontend/Variant.h"
 #include "runtime/GraniteVocabulary.h"
 #include "runtime/TiktokenRanks.h"

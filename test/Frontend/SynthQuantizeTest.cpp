@@ -1,6 +1,6 @@
 // The reference quantizers: valid blocks that dequantize (Dequantize.h) within each format's error bound.
 #include "Frontend/Dequantize.h"
-#include "Frontend/Quantize.h"
+#include "Synthesis/Quantize.h"
 
 #include <cmath>
 #include <gtest/gtest.h>

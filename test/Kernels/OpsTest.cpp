@@ -1,4 +1,4 @@
-// Norms, activations, RoPE, softmax, embedding, logits mask and attention against plain loops
+// Norms, activations, RoPE, embedding and attention against plain loops
 // (in double), on both test families.
 #include "KernelTestUtil.h"
 #include "Reference.h"
@@ -11,10 +11,8 @@
 #include "avx2_embedding_q6_k.h"
 #include "avx2_embedding_q8_0.h"
 #include "avx2_gated_rmsnorm.h"
-#include "avx2_mask_logits.h"
 #include "avx2_rmsnorm.h"
 #include "avx2_rope.h"
-#include "avx2_softmax.h"
 #include "avx2_swiglu.h"
 #include "bf16_attention.h"
 #include "bf16_embedding_bf16.h"
@@ -24,14 +22,11 @@
 #include "bf16_embedding_q6_k.h"
 #include "bf16_embedding_q8_0.h"
 #include "bf16_gated_rmsnorm.h"
-#include "bf16_mask_logits.h"
 #include "bf16_rmsnorm.h"
 #include "bf16_rope.h"
-#include "bf16_softmax.h"
 #include "bf16_swiglu.h"
 
 #include <cmath>
-#include <limits>
 
 namespace granite::test {
 namespace {
@@ -46,9 +41,7 @@ struct OpsInstances {
   Fn2 rmsnorm;
   Fn3 gatedRmsnorm;
   Fn2 swiglu;
-  Fn1 softmax;
   int (*rope)(halide_buffer_t *, halide_buffer_t *, halide_buffer_t *);
-  int (*maskLogits)(halide_buffer_t *, int32_t, halide_buffer_t *);
   int (*attention)(halide_buffer_t *, halide_buffer_t *, halide_buffer_t *, int32_t, halide_buffer_t *);
   Fn2 embedding[6]; // f32 f16 bf16 q8_0 q4_k q6_k
 };
@@ -117,23 +110,6 @@ TEST_P(OpsTest, SwiGlu) {
       expectClose(ob(f, t), silu(g[t * F + f]) * u[t * F + f], "f=" + std::to_string(f));
 }
 
-TEST_P(OpsTest, Softmax) {
-  GRANITE_SKIP_UNLESS_HOST_RUNS(GetParam().family);
-  const int N = 13, T = 2;
-  auto x = randomFloats(N * T, 8, -10, 10);
-  Buffer<float> xb(x.data(), N, T), yb(N, T);
-  ASSERT_EQ(GetParam().softmax(xb, yb), 0);
-  for (int t = 0; t < T; ++t) {
-    double mx = -1e300, sum = 0;
-    for (int i = 0; i < N; ++i)
-      mx = std::max(mx, double(x[t * N + i]));
-    for (int i = 0; i < N; ++i)
-      sum += std::exp(x[t * N + i] - mx);
-    for (int i = 0; i < N; ++i)
-      expectClose(yb(i, t), std::exp(x[t * N + i] - mx) / sum, "i=" + std::to_string(i));
-  }
-}
-
 TEST_P(OpsTest, RopeRotatesAdjacentPairsAndPassesTheRest) {
   GRANITE_SKIP_UNLESS_HOST_RUNS(GetParam().family);
   const int D = 64, H = 4, nRot = 48, T = 3;
@@ -159,24 +135,6 @@ TEST_P(OpsTest, RopeRotatesAdjacentPairsAndPassesTheRest) {
         expectClose(yb(2 * i + 1, h, t), e1, "pair " + std::to_string(i) + " t " + std::to_string(t));
       }
     }
-}
-
-TEST_P(OpsTest, MaskLogitsOnlyFromFirstMasked) {
-  GRANITE_SKIP_UNLESS_HOST_RUNS(GetParam().family);
-  const int V = 50, T = 2;
-  auto x = randomFloats(V * T, 10);
-  Buffer<float> xb(x.data(), V, T), yb(V, T);
-  ASSERT_EQ(GetParam().maskLogits(xb, 41, yb), 0);
-  for (int t = 0; t < T; ++t)
-    for (int n = 0; n < V; ++n) {
-      if (n >= 41)
-        EXPECT_EQ(yb(n, t), -std::numeric_limits<float>::infinity());
-      else
-        EXPECT_EQ(yb(n, t), x[t * V + n]);
-    }
-  ASSERT_EQ(GetParam().maskLogits(xb, V, yb), 0); // no mask requested
-  for (int n = 0; n < V; ++n)
-    EXPECT_EQ(yb(n, 0), x[n]);
 }
 
 TEST_P(OpsTest, EmbeddingEveryWeightType) {
@@ -241,8 +199,7 @@ TEST_P(OpsTest, CausalGqaAttentionDecodeAndPrefill) {
 
 #define GRANITE_OPS(fam)                                                                          \
   OpsInstances {                                                                                  \
-    #fam, fam##_rmsnorm, fam##_gated_rmsnorm, fam##_swiglu, fam##_softmax, fam##_rope,            \
-        fam##_mask_logits, fam##_attention,                                                       \
+    #fam, fam##_rmsnorm, fam##_gated_rmsnorm, fam##_swiglu, fam##_rope, fam##_attention,        \
     {                                                                                             \
       fam##_embedding_f32, fam##_embedding_f16, fam##_embedding_bf16, fam##_embedding_q8_0,       \
           fam##_embedding_q4_k, fam##_embedding_q6_k                                              \

@@ -5,6 +5,7 @@
 // for the x86 families that keep f32 activations. One case builds the executable, one runs dense-f32 compiled for
 // aarch64 under qemu.
 #include "Codegen/WeightBlob.h"
+#include "Dialect/Granite/Transforms/Passes.h"
 #include "Frontend/GGUF.h"
 #include "Frontend/GraniteConfig.h"
 #include "Frontend/ImportModel.h"
@@ -13,6 +14,7 @@
 #include "ModelAbi.h"
 
 #include "mlir/IR/MLIRContext.h"
+#include "mlir/Pass/PassManager.h"
 
 #include <gtest/gtest.h>
 #include "test/TestFiles.h"
@@ -59,6 +61,24 @@ struct CompiledModel {
       nullptr;
 };
 
+/// Writes the weight blob of the model at `gguf` to `path`, laid out by granite-plan-weights as granitec lays it out;
+/// `bytes` is its size.
+bool writePlannedWeightBlob(const fs::path &gguf, const fs::path &path, uint64_t &bytes, std::string &error) {
+  mlir::MLIRContext context;
+  granite::gguf::File file = granite::gguf::File::open(gguf.string());
+  granite::ModelSource source = granite::modelSourceFromGGUF(file, granite::loadGraniteConfig(file));
+  mlir::OwningOpRef<mlir::ModuleOp> module = granite::importModel(context, source);
+  mlir::PassManager pm(&context);
+  pm.addPass(mlir::granite::createGranitePlanWeights());
+  if (!module || mlir::failed(pm.run(*module))) {
+    error = "import or weight planning failed";
+    return false;
+  }
+  bytes = (*module)->getAttrOfType<mlir::IntegerAttr>(mlir::granite::kWeightBlobBytesAttr).getInt();
+  std::ofstream out(path, std::ios::binary);
+  return granite::codegen::writeWeightBlob(*module, out, error);
+}
+
 /// Compiles `model` for `family`, links and loads it, once per process; fails the current test on any error.
 const CompiledModel *compiledModel(const std::string &model, const std::string &family = "host") {
   static std::map<std::string, std::unique_ptr<CompiledModel>> models;
@@ -84,20 +104,11 @@ const CompiledModel *compiledModel(const std::string &model, const std::string &
   link << " -lpthread -ldl";
   EXPECT_EQ(std::system(link.str().c_str()), 0) << link.str();
 
-  // The weight blob, from the same IR the compiler planned.
-  mlir::MLIRContext context;
-  granite::gguf::File file = granite::gguf::File::open(gguf.string());
-  granite::ModelSource source = granite::modelSourceFromGGUF(file, granite::loadGraniteConfig(file));
-  mlir::OwningOpRef<mlir::ModuleOp> module = granite::importModel(context, source);
-  if (!module) {
-    ADD_FAILURE() << "import failed";
-    return nullptr;
-  }
-  granite::codegen::WeightBlobLayout layout = granite::codegen::planWeightBlob(*module);
+  // The weight blob, planned as the compiler planned it (granite-plan-weights on the same imported IR).
+  uint64_t blobBytes = 0;
   {
-    std::ofstream out(blob, std::ios::binary);
     std::string error;
-    if (!granite::codegen::writeWeightBlob(*module, layout, out, error)) {
+    if (!writePlannedWeightBlob(gguf, blob, blobBytes, error)) {
       ADD_FAILURE() << error;
       return nullptr;
     }
@@ -118,10 +129,10 @@ const CompiledModel *compiledModel(const std::string &model, const std::string &
   }
   compiled->info = info();
   EXPECT_EQ(setThreads(2), 2);
-  EXPECT_EQ(compiled->info->weights_bytes, layout.totalBytes);
+  EXPECT_EQ(compiled->info->weights_bytes, blobBytes);
   int fd = open(blob.c_str(), O_RDONLY);
-  compiled->weightsBytes = layout.totalBytes;
-  void *mapped = mmap(nullptr, layout.totalBytes, PROT_READ, MAP_PRIVATE, fd, 0);
+  compiled->weightsBytes = blobBytes;
+  void *mapped = mmap(nullptr, blobBytes, PROT_READ, MAP_PRIVATE, fd, 0);
   close(fd);
   if (mapped == MAP_FAILED) {
     ADD_FAILURE() << "cannot map " << blob;
@@ -466,15 +477,9 @@ TEST(GoldenCrossTargetTest, DenseF32OnAarch64UnderQemu) {
   link << " -o " << runner << " -lpthread -ldl";
   ASSERT_EQ(std::system(link.str().c_str()), 0) << link.str();
   {
-    mlir::MLIRContext context;
-    granite::gguf::File file = granite::gguf::File::open(gguf.string());
-    granite::ModelSource source = granite::modelSourceFromGGUF(file, granite::loadGraniteConfig(file));
-    mlir::OwningOpRef<mlir::ModuleOp> module = granite::importModel(context, source);
-    ASSERT_TRUE(module);
-    std::ofstream out(blob, std::ios::binary);
+    uint64_t blobBytes = 0;
     std::string error;
-    ASSERT_TRUE(granite::codegen::writeWeightBlob(*module, granite::codegen::planWeightBlob(*module), out, error))
-        << error;
+    ASSERT_TRUE(writePlannedWeightBlob(gguf, blob, blobBytes, error)) << error;
   }
   std::ostringstream run;
   run << qemu << " -L /usr/aarch64-linux-gnu " << runner << " " << blob << " ";

@@ -7,7 +7,7 @@
 //   * the greedy steps (decode: expert_matvec), while the greedy path is the reference's.
 // llama.cpp's outputs are cached in the build tree under a hash of the GGUF, the ids and the script (the latest
 // entry per dtype).
-#include "Frontend/GGMLType.h"
+#include "Format/GGMLType.h"
 #include "Frontend/GGUF.h"
 #include "Target/CpuFamily.h"
 

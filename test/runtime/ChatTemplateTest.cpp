@@ -117,7 +117,8 @@ TEST(ChatTemplate, RendersAssistantToolCallsAndToolResponses) {
 
 TEST(ChatTemplate, JoinsTextPartsAndRendersLaterSystemMessagesInPlace) {
   Json messages = Json::parse(R"([
-    {"role": "user", "content": [{"type": "text", "text": "a"}, {"type": "image"}, {"type": "text", "text": "b"}]},
+    {"role": "user", "content": [{"type": "text", "text": "a"}, {"type": "image"}, {"type": 5, "text": "not text"},
+                                 {"type": "text", "text": "b"}]},
     {"role": "system", "content": "later"}, {"role": "assistant", "content": null}])");
   EXPECT_EQ(renderGraniteChat(messages, Json(), Json(), false).text,
             kDefaultSystem + "<|start_of_role|>user<|end_of_role|>a\nb<|end_of_text|>\n"

@@ -260,6 +260,46 @@ TEST(Cli, StopStringsAndMaxTokensApply) {
   EXPECT_EQ(runWith({"-p", "x", "-n", "2"}, "", &longModel).out, "alpha beta\n");
 }
 
+/// The id of the byte-level token of one byte (every byte has one in the Granite vocabulary).
+int32_t byteTokenId(char byte) {
+  const Tokenizer &tokenizer = graniteTokenizer();
+  for (int32_t id = 0; id < tokenizer.size(); ++id)
+    if (tokenizer.tokenBytes(id, false) == std::string(1, byte)) return id;
+  ADD_FAILURE() << "no token for byte " << int(static_cast<unsigned char>(byte));
+  return 0;
+}
+
+TEST(Cli, TextOutputIsValidUtf8UnlessRawBytes) {
+  const std::string euroLead = "\xE2", replacement = "\xEF\xBF\xBD";
+  const int32_t lead = byteTokenId(euroLead[0]);
+  // A reply of half a character: U+FFFD, as printed text and in --detokenize.
+  ScriptedModel model(kGraniteVocabularySize, {{lead, kGraniteEndOfTextId}, {lead, kGraniteEndOfTextId}},
+                      kGraniteEndOfTextId);
+  EXPECT_EQ(runWith({"-p", "x"}, "", &model).out, replacement + "\n");
+  EXPECT_EQ(runWith({"-p", "x", "--raw-bytes"}, "", &model).out, euroLead + "\n");
+  EXPECT_EQ(runWith({"--detokenize", std::to_string(lead)}).out, replacement);
+  EXPECT_EQ(runWith({"--detokenize", std::to_string(lead), "--raw-bytes"}).out, euroLead);
+
+  // Messages that quote what was typed.
+  CliRun unknown = runWith({"--\xFF"});
+  EXPECT_EQ(unknown.status, 2);
+  EXPECT_EQ(unknown.err, "granite-test: unknown option '--" + replacement + "' (see --help)\n");
+  // A stop string that is not UTF-8 could only match inside a character of the valid text.
+  CliRun stop = runWith({"-p", "x", "--stop", "\x80"});
+  EXPECT_EQ(stop.status, 2);
+  EXPECT_EQ(stop.err, "granite-test: --stop: '" + replacement +
+                          "' is not valid UTF-8, so it can never match the reply's text (give --raw-bytes to match "
+                          "bytes)\n");
+  for (const std::vector<std::string> &args :
+       std::vector<std::vector<std::string>>{{"-p", "x", "--json", "--raw-bytes"},
+                                             {"--serve", "--raw-bytes"},
+                                             {"--tokenize", "x", "--raw-bytes"}}) {
+    CliRun refused = runWith(args);
+    EXPECT_EQ(refused.status, 2) << args[0];
+    EXPECT_EQ(std::count(refused.err.begin(), refused.err.end(), '\n'), 1) << refused.err;
+  }
+}
+
 TEST(Cli, SameSeedSameOutput) {
   auto sampleWithSeed = [](const std::string &seed) {
     // Uniform logits everywhere but the end token: the draw depends only on the seed.
@@ -316,7 +356,8 @@ TEST(Cli, AcceptsLlamaCppAndUnixConventions) {
 
 TEST(Cli, BadConventionsAreOneLineAndStatusTwo) {
   const std::string kNotForServe =
-      "-n, --stop, --seed, --json and --special do not apply to --serve (requests set max_tokens, stop and seed)";
+      "-n, --stop, --seed, --json, --special and --raw-bytes do not apply to --serve (requests set max_tokens, stop "
+      "and seed)";
   const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
       {{"--chat=1"}, "--chat takes no value"},
       {{"--bogus=1"}, "unknown option '--bogus' (see --help)"},

@@ -126,7 +126,7 @@ int main(int argc, char **argv) {
     return runCliMain(argc, argv, tokenizer, [&] { return std::make_unique<KeywordModel>(tokenizer); });
 
   std::vector<int32_t> ticks;
-  for (int i = 0; i < 2000; ++i)
+  for (int i = 0; i < 4000; ++i) // 20 s at 5 ms a token
     for (int32_t id : tokenizer.encode(" tick", false)) ticks.push_back(id);
   std::vector<int32_t> done = tokenizer.encode("done", false);
   const int32_t endId = tokenizer.eosId();

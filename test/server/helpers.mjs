@@ -1,7 +1,7 @@
 // Shared pieces of the server tests: where the build and the golden models are, the pinned openai client, and
 // starting an executable with `--serve --port 0` (the port is read from its "listening on http://HOST:PORT" line).
 import { spawn, execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync, existsSync } from "node:fs";
+import { mkdtempSync, mkdirSync, rmSync, existsSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -49,6 +49,28 @@ export function compileGolden(model, dir, extraArgs = []) {
     stdio: ["ignore", "ignore", "pipe"],
   });
   return output;
+}
+
+/// An executable of a model with random weights and the real vocabulary (granitec synth: 2 layers of h-350m, bf16),
+/// cached in the build folder and rebuilt when granitec or the runtime changed.
+export function syntheticModel() {
+  const dir = join(buildDir, "synthetic-model");
+  mkdirSync(dir, { recursive: true });
+  const gguf = join(dir, "synth-h350m-2l.gguf");
+  const exe = join(dir, "synth-h350m-2l");
+  const granitec = join(buildDir, "bin", "granitec");
+  const inputs = [granitec, join(buildDir, "lib", "libGraniteRuntime.a"), join(buildDir, "lib", "libGraniteModelMain.a")];
+  const newest = Math.max(...inputs.filter(existsSync).map((f) => statSync(f).mtimeMs));
+  if (!existsSync(gguf))
+    execFileSync(granitec, ["synth", "--like", "h-350m", "--dtype", "bf16", "--layers", "2", "-o", gguf], {
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+  if (!existsSync(exe) || statSync(exe).mtimeMs < newest)
+    execFileSync(granitec, ["compile", gguf, "-o", exe], {
+      env: { ...process.env, GRANITEC_KERNEL_CACHE: join(buildDir, "kernel-cache") },
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+  return exe;
 }
 
 /// Starts `executable --serve --port 0 ARGS` and resolves once it listens.

@@ -4,35 +4,12 @@
 // max_tokens must say so (finish_reason "length") and are counted apart.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
 import { createRequire } from "node:module";
-import { existsSync, mkdirSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { buildDir, root, startServer, postRaw, errorOf } from "./helpers.mjs";
+import { root, startServer, postRaw, errorOf, syntheticModel } from "./helpers.mjs";
 
 const requireFromScripts = createRequire(join(root, "scripts", "node", "package.json"));
 const Ajv = requireFromScripts("ajv");
-
-/// The synthetic model's executable, cached in the build folder and rebuilt when granitec or the runtime changed.
-function syntheticModel() {
-  const dir = join(buildDir, "structured-output");
-  mkdirSync(dir, { recursive: true });
-  const gguf = join(dir, "synth-h350m-2l.gguf");
-  const exe = join(dir, "synth-h350m-2l");
-  const granitec = join(buildDir, "bin", "granitec");
-  const inputs = [granitec, join(buildDir, "lib", "libGraniteRuntime.a"), join(buildDir, "lib", "libGraniteModelMain.a")];
-  const newest = Math.max(...inputs.filter(existsSync).map((f) => statSync(f).mtimeMs));
-  if (!existsSync(gguf))
-    execFileSync(granitec, ["synth", "--like", "h-350m", "--dtype", "bf16", "--layers", "2", "-o", gguf], {
-      stdio: ["ignore", "ignore", "pipe"],
-    });
-  if (!existsSync(exe) || statSync(exe).mtimeMs < newest)
-    execFileSync(granitec, ["compile", gguf, "-o", exe], {
-      env: { ...process.env, GRANITEC_KERNEL_CACHE: join(buildDir, "kernel-cache") },
-      stdio: ["ignore", "ignore", "pipe"],
-    });
-  return exe;
-}
 
 const short = (extra = {}) => ({ type: "string", maxLength: 6, ...extra });
 

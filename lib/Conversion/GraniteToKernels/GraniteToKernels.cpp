@@ -3,8 +3,11 @@
 // descriptors are built in the generated code; only the token count is a runtime extent.
 #include "Conversion/GraniteToKernels/Passes.h"
 
-#include "Codegen/WeightBlob.h"
+#include "Conversion/GraniteToKernels/GraniteAbi.h"
 #include "Dialect/Granite/IR/GraniteOps.h"
+#include "Dialect/Granite/Transforms/Passes.h"
+#include "Dialect/Granite/Transforms/Temporaries.h"
+#include "Support/Hash.h"
 #include "Target/CpuFamily.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -25,12 +28,11 @@ using namespace mlir::granite;
 
 namespace {
 
-constexpr int64_t kAlignment = 64;
 /// Tokens per ssm_scan call (see the lowering of granite.ssm_scan).
 constexpr int64_t kScanChunk = 32;
-/// Most buffer arguments of one kernel (ssm_scan has 10) and most dimensions of one buffer.
+/// Most buffer arguments of one kernel (ssm_scan has 10).
 constexpr int kBufferSlots = 10;
-constexpr int kMaxDims = 4;
+constexpr int kMaxDims = GraniteAbi::kMaxDims;
 /// granite_forward's return value when `count` or `start` is out of range (kernel errors are negative).
 constexpr int32_t kBadArguments = 1;
 
@@ -59,16 +61,12 @@ struct KernelArg {
   Value scalar;
 };
 
-std::string formatFloat(float value) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%.9g", value);
-  return text;
-}
+/// A kernel instance's generator parameters, typed: i64 integers, f32 floats and #granite.format weight formats.
+using KernelParams = std::map<std::string, Attribute>;
 
 /// `int halide_set_num_threads(int)`, declared once.
 LLVM::LLVMFuncOp halideSetNumThreads(ModuleOp module) {
-  if (auto existing = module.lookupSymbol<LLVM::LLVMFuncOp>("halide_set_num_threads"))
-    return existing;
+  if (auto existing = module.lookupSymbol<LLVM::LLVMFuncOp>("halide_set_num_threads")) return existing;
   OpBuilder b = OpBuilder::atBlockEnd(module.getBody());
   Type i32Ty = b.getI32Type();
   return b.create<LLVM::LLVMFuncOp>(module.getLoc(), "halide_set_num_threads",
@@ -76,30 +74,24 @@ LLVM::LLVMFuncOp halideSetNumThreads(ModuleOp module) {
 }
 
 /// Deterministic symbol of a kernel instance: the generator and a digest of its parameters.
-std::string kernelName(const std::string &generator, const std::map<std::string, std::string> &params) {
-  uint64_t hash = 1469598103934665603ull;
-  auto mix = [&](StringRef text) {
-    for (char c : text) {
-      hash ^= static_cast<uint8_t>(c);
-      hash *= 1099511628211ull;
-    }
-    hash ^= 0xff;
-    hash *= 1099511628211ull;
-  };
-  mix(generator);
-  for (const auto &[key, value] : params) {
-    mix(key);
-    mix(value);
-  }
-  return "granite_" + generator + "_" + llvm::utohexstr(hash, /*LowerCase=*/true);
+std::string kernelName(const std::string &generator, DictionaryAttr params) {
+  std::string identity = generator + "\n";
+  for (const auto &[key, value] : generatorParameters(params)) identity += key + "=" + value + "\n";
+  return "granite_" + generator + "_" + llvm::utohexstr(::granite::support::fnv1a(identity), /*LowerCase=*/true);
 }
+
+/// A kernel instance the lowered code calls: its symbol, generator and typed parameters.
+struct KernelInstance {
+  std::string name, generator;
+  DictionaryAttr params;
+};
 
 /// Emits the body of granite_forward. Values of the granite function map to byte offsets in the arena;
 /// everything else is computed from the types.
 class ForwardLowering {
 public:
-  ForwardLowering(ModuleOp module, func::FuncOp forward, const ::granite::codegen::WeightBlobLayout &blob)
-      : module(module), forward(forward), blob(blob), b(module.getContext()), loc(forward.getLoc()) {
+  ForwardLowering(ModuleOp module, func::FuncOp forward)
+      : module(module), forward(forward), abi(module.getContext()), b(module.getContext()), loc(forward.getLoc()) {
     MLIRContext *ctx = module.getContext();
     ptrTy = LLVM::LLVMPointerType::get(ctx);
     i8Ty = IntegerType::get(ctx, 8);
@@ -107,16 +99,13 @@ public:
     i32Ty = IntegerType::get(ctx, 32);
     i64Ty = IntegerType::get(ctx, 64);
     f32Ty = Float32Type::get(ctx);
-    dimTy = LLVM::LLVMStructType::getLiteral(ctx, {i32Ty, i32Ty, i32Ty, i32Ty});
-    bufferTy = LLVM::LLVMStructType::getLiteral(ctx, {i64Ty, ptrTy, ptrTy, i64Ty, i8Ty, i8Ty, i16Ty, i32Ty, ptrTy, ptrTy});
   }
 
   /// Computes the scratch layout and emits granite_forward; fails with a diagnostic on an unsupported op.
   LogicalResult run();
 
-  const std::vector<KernelSpec> &kernels() const { return kernelList; }
-  int64_t scratchBytes() const { return tempOffset + tempBytes; }
-  int64_t maxTokens = 0, contextLength = 0, arenaBytes = 0, stateBytes = 0;
+  const std::vector<KernelInstance> &kernels() const { return kernelList; }
+  int64_t maxTokens = 0, contextLength = 0, stateBytes = 0, scratchBytes = 0;
 
 private:
   // --- constants and addresses
@@ -160,47 +149,47 @@ private:
   void emitLoop(Value n, function_ref<void(Value)> body);
   void emitIf(Value cond, function_ref<void()> thenBody, function_ref<void()> elseBody);
   void returnIfError(Value rc);
-  void call(const std::string &generator, std::map<std::string, std::string> params, ArrayRef<KernelArg> args);
-  void emitScale(Value data, Value elements, float scale);
+  void call(const std::string &generator, const KernelParams &params, ArrayRef<KernelArg> args);
+  Attribute intParam(int64_t value) { return b.getI64IntegerAttr(value); }
+  Attribute floatParam(float value) { return b.getF32FloatAttr(value); }
+  Attribute formatParam(WeightFormat format) { return WeightFormatAttr::get(b.getContext(), format); }
 
   // --- ops
   /// A product's weights: the generator parameters that describe them and their buffer (rows of K elements or
   /// blocks; a stacked [E, N, K] tensor gets a third dimension).
   struct ProductWeights {
-    std::map<std::string, std::string> params;
+    KernelParams params;
     BufferArg matrix;
     int64_t k, n;
   };
   FailureOr<ProductWeights> productWeights(Operation *op, WeightType type, Value weightData);
-  /// y[T][N] = x[T][K] · W^T / divisor: matvec for one token, matmul otherwise (branch on `tokens` unless
-  /// `oneToken`).
+  /// y[T][N] = scale * (x[T][K] · W^T / divisor): matvec for one token, matmul otherwise (branch on `tokens`
+  /// unless `oneToken`). The divisor and the scale are the kernel's epilogue.
   LogicalResult emitProduct(Operation *op, WeightType type, Value weightData, Value x, int64_t xStride, Value y,
-                            int64_t yStride, Value tokens, bool oneToken, float divisor);
+                            int64_t yStride, Value tokens, bool oneToken, float divisor, float scale = 1.0f);
   LogicalResult emitProduct(Operation *op, Value ref, Value x, int64_t xStride, Value y, int64_t yStride, Value tokens,
-                            bool oneToken = false, float divisor = 1.0f);
+                            bool oneToken = false, float divisor = 1.0f, float scale = 1.0f);
   LogicalResult lower(Operation *op);
   LogicalResult lowerAttention(AttentionOp op);
   LogicalResult lowerMoEExperts(MoEExpertsOp op);
   LogicalResult lowerLogits(LogitsOp op);
-  int64_t tempBytesFor(Operation *op);
 
   ModuleOp module;
   func::FuncOp forward;
-  const ::granite::codegen::WeightBlobLayout &blob;
+  GraniteAbi abi;
   OpBuilder b;
   Location loc;
   Type ptrTy, i8Ty, i16Ty, i32Ty, i64Ty, f32Ty;
-  LLVM::LLVMStructType dimTy, bufferTy;
 
   LLVM::LLVMFuncOp function;
   Value weights, state, scratch, ids, count, start, allLogits, logits;
   Block *failBlock = nullptr;
   SmallVector<std::pair<Value, Value>> slots; // (halide_buffer_t*, halide_dimension_t[kMaxDims]*)
-  Value counter;                               // an i32 on the stack (rows gathered per MoE expert)
-  Value positions; // int32 [count]: start + t, for rope
-  int64_t tempOffset = 0, tempBytes = 0;
+  Value counter;                              // an i32 on the stack (rows gathered per MoE expert)
+  Value positions;                            // int32 [count]: start + t, for rope
+  int64_t positionsOffset = 0, tempOffset = 0;
 
-  std::vector<KernelSpec> kernelList;
+  std::vector<KernelInstance> kernelList;
   llvm::StringMap<LLVM::LLVMFuncOp> declared;
 };
 
@@ -216,8 +205,8 @@ Value ForwardLowering::stateOf(Value arg) {
 }
 
 Value ForwardLowering::weightPtr(Value ref) {
-  auto weightRef = ref.getDefiningOp<WeightRefOp>();
-  return byteOffset(weights, blob.find(weightRef.getName().str())->offset);
+  auto weight = SymbolTable::lookupNearestSymbolFrom<WeightOp>(forward, ref.getDefiningOp<WeightRefOp>().getNameAttr());
+  return byteOffset(weights, weight->getAttrOfType<IntegerAttr>(kBlobOffsetAttr).getInt());
 }
 
 FailureOr<BufferArg> ForwardLowering::f32Vector(Operation *op, Value ref) {
@@ -268,19 +257,20 @@ void ForwardLowering::returnIfError(Value rc) {
   b.setInsertionPointToEnd(next);
 }
 
-void ForwardLowering::call(const std::string &generator, std::map<std::string, std::string> params,
-                           ArrayRef<KernelArg> args) {
-  std::string name = kernelName(generator, params);
+void ForwardLowering::call(const std::string &generator, const KernelParams &params, ArrayRef<KernelArg> args) {
+  SmallVector<NamedAttribute> entries;
+  for (const auto &[key, value] : params) entries.push_back(b.getNamedAttr(key, value));
+  DictionaryAttr dictionary = b.getDictionaryAttr(entries);
+  std::string name = kernelName(generator, dictionary);
   LLVM::LLVMFuncOp callee = declared.lookup(name);
   if (!callee) {
     SmallVector<Type> argTypes;
-    for (const KernelArg &arg : args)
-      argTypes.push_back(arg.buffer ? ptrTy : i32Ty);
+    for (const KernelArg &arg : args) argTypes.push_back(arg.buffer ? ptrTy : i32Ty);
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToEnd(module.getBody());
     callee = b.create<LLVM::LLVMFuncOp>(loc, name, LLVM::LLVMFunctionType::get(i32Ty, argTypes));
     declared[name] = callee;
-    kernelList.push_back({name, generator, std::move(params)});
+    kernelList.push_back({name, generator, dictionary});
   }
   SmallVector<Value> operands;
   int slot = 0;
@@ -290,52 +280,39 @@ void ForwardLowering::call(const std::string &generator, std::map<std::string, s
       continue;
     }
     auto [buffer, dims] = slots[slot++];
-    auto field = [&](int index) {
-      return b.create<LLVM::GEPOp>(loc, ptrTy, bufferTy, buffer, ArrayRef<LLVM::GEPArg>{0, index});
-    };
-    auto store = [&](Value value, Value address) { b.create<LLVM::StoreOp>(loc, value, address); };
+    using Field = GraniteAbi::BufferField;
+    using Dim = GraniteAbi::DimField;
     Value null = b.create<LLVM::ZeroOp>(loc, ptrTy);
-    store(i64(0), field(0));    // device
-    store(null, field(1));      // device_interface
-    store(arg.buffer->host, field(2));
-    store(i64(0), field(3));    // flags
-    store(b.create<LLVM::ConstantOp>(loc, i8Ty, b.getI8IntegerAttr(static_cast<int8_t>(arg.buffer->type.code))),
-          field(4));
-    store(b.create<LLVM::ConstantOp>(loc, i8Ty, b.getI8IntegerAttr(static_cast<int8_t>(arg.buffer->type.bits))),
-          field(5));
-    store(b.create<LLVM::ConstantOp>(loc, i16Ty, b.getI16IntegerAttr(1)), field(6)); // lanes
-    store(i32(arg.buffer->dims.size()), field(7));
-    store(dims, field(8));
-    store(null, field(9)); // padding
+    abi.store(b, loc, buffer, Field::Device, i64(0));
+    abi.store(b, loc, buffer, Field::DeviceInterface, null);
+    abi.store(b, loc, buffer, Field::Host, arg.buffer->host);
+    abi.store(b, loc, buffer, Field::Flags, i64(0));
+    abi.store(b, loc, buffer, Field::TypeCode,
+              b.create<LLVM::ConstantOp>(loc, i8Ty, b.getI8IntegerAttr(static_cast<int8_t>(arg.buffer->type.code))));
+    abi.store(b, loc, buffer, Field::TypeBits,
+              b.create<LLVM::ConstantOp>(loc, i8Ty, b.getI8IntegerAttr(static_cast<int8_t>(arg.buffer->type.bits))));
+    abi.store(b, loc, buffer, Field::TypeLanes, b.create<LLVM::ConstantOp>(loc, i16Ty, b.getI16IntegerAttr(1)));
+    abi.store(b, loc, buffer, Field::Dimensions, i32(arg.buffer->dims.size()));
+    abi.store(b, loc, buffer, Field::Dim, dims);
+    abi.store(b, loc, buffer, Field::Padding, null);
     for (auto [d, extentAndStride] : llvm::enumerate(arg.buffer->dims)) {
-      auto dimField = [&](int index) {
-        return b.create<LLVM::GEPOp>(loc, ptrTy, dimTy, dims, ArrayRef<LLVM::GEPArg>{static_cast<int32_t>(d), index});
-      };
-      store(i32(0), dimField(0)); // min
-      store(extentAndStride.first, dimField(1));
-      store(extentAndStride.second, dimField(2));
-      store(i32(0), dimField(3)); // flags
+      abi.store(b, loc, dims, d, Dim::Min, i32(0));
+      abi.store(b, loc, dims, d, Dim::Extent, extentAndStride.first);
+      abi.store(b, loc, dims, d, Dim::Stride, extentAndStride.second);
+      abi.store(b, loc, dims, d, Dim::Flags, i32(0));
     }
     operands.push_back(buffer);
   }
   returnIfError(b.create<LLVM::CallOp>(loc, callee, operands).getResult());
 }
 
-void ForwardLowering::emitScale(Value data, Value elements, float scale) {
-  emitLoop(elements, [&](Value i) {
-    Value address = floatAt(data, i);
-    Value value = b.create<LLVM::LoadOp>(loc, f32Ty, address);
-    b.create<LLVM::StoreOp>(loc, b.create<LLVM::FMulOp>(loc, f32(scale), value), address);
-  });
-}
-
-LogicalResult ForwardLowering::emitProduct(Operation *op, Value ref, Value x, int64_t xStride, Value y,
-                                           int64_t yStride, Value tokens, bool oneToken, float divisor) {
-  return emitProduct(op, weightType(ref), weightPtr(ref), x, xStride, y, yStride, tokens, oneToken, divisor);
+LogicalResult ForwardLowering::emitProduct(Operation *op, Value ref, Value x, int64_t xStride, Value y, int64_t yStride,
+                                           Value tokens, bool oneToken, float divisor, float scale) {
+  return emitProduct(op, weightType(ref), weightPtr(ref), x, xStride, y, yStride, tokens, oneToken, divisor, scale);
 }
 
 FailureOr<ForwardLowering::ProductWeights> ForwardLowering::productWeights(Operation *op, WeightType type,
-                                                                            Value weightData) {
+                                                                           Value weightData) {
   ArrayRef<int64_t> shape = type.getShape();
   int64_t k = shape.back(), n = shape[shape.size() - 2];
   ElementType storage;
@@ -350,66 +327,35 @@ FailureOr<ForwardLowering::ProductWeights> ForwardLowering::productWeights(Opera
     storage = {HalideCode::UInt, 8};
     rowUnits = k / type.getBlockElements() * type.getBlockBytes();
     break;
-  default:
-    return op->emitError() << "no product kernel for weight format " << stringifyWeightFormat(type.getFormat());
+  default: return op->emitError() << "no product kernel for weight format " << stringifyWeightFormat(type.getFormat());
   }
-  ProductWeights w{{{"weight_type", stringifyWeightFormat(type.getFormat()).str()},
-                    {"in_features", std::to_string(k)},
-                    {"out_features", std::to_string(n)}},
-                   {weightData, storage, {{i32(rowUnits), i32(1)}, {i32(n), i32(rowUnits)}}},
-                   k,
-                   n};
+  ProductWeights w{
+      {{"weight_type", formatParam(type.getFormat())}, {"in_features", intParam(k)}, {"out_features", intParam(n)}},
+      {weightData, storage, {{i32(rowUnits), i32(1)}, {i32(n), i32(rowUnits)}}},
+      k,
+      n};
   if (shape.size() == 3) // stacked matrices: the MoE experts
     w.matrix.dims.push_back({i32(shape[0]), i32(rowUnits * n)});
   return w;
 }
 
-LogicalResult ForwardLowering::emitProduct(Operation *op, WeightType type, Value weightData, Value x,
-                                           int64_t xStride, Value y, int64_t yStride, Value tokens, bool oneToken,
-                                           float divisor) {
+LogicalResult ForwardLowering::emitProduct(Operation *op, WeightType type, Value weightData, Value x, int64_t xStride,
+                                           Value y, int64_t yStride, Value tokens, bool oneToken, float divisor,
+                                           float scale) {
   FailureOr<ProductWeights> weights = productWeights(op, type, weightData);
-  if (failed(weights))
-    return failure();
+  if (failed(weights)) return failure();
   auto [params, matrix, k, n] = *weights;
-  params["output_divisor"] = formatFloat(divisor);
+  params["output_divisor"] = floatParam(divisor);
+  if (scale != 1.0f) params["output_scale"] = floatParam(scale);
   auto matvec = [&] { call("matvec", params, {matrix, vec(x, k), vec(y, n)}); };
   if (oneToken) {
     matvec();
     return success();
   }
   Value single = b.create<LLVM::ICmpOp>(loc, LLVM::ICmpPredicate::eq, tokens, i32(1));
-  emitIf(single, matvec, [&] { call("matmul", params, {matrix, rows(x, k, xStride, tokens), rows(y, n, yStride, tokens)}); });
+  emitIf(single, matvec,
+         [&] { call("matmul", params, {matrix, rows(x, k, xStride, tokens), rows(y, n, yStride, tokens)}); });
   return success();
-}
-
-/// Scratch layout of moe_experts for maxTokens tokens: per (token, slot) expert outputs, then one expert's gathered
-/// rows, its gate, up and hidden rows (or, for one token, those of its top-k experts), and the slot each gathered row
-/// came from.
-struct MoEScratch {
-  MoEScratch(int64_t maxTokens, int64_t dim, int64_t ffn, int64_t topK)
-      : rows(floats(maxTokens * topK * dim)), gate(rows + floats(maxTokens * dim)),
-        up(gate + floats(std::max(maxTokens, topK) * ffn)), hidden(up + floats(std::max(maxTokens, topK) * ffn)),
-        slots(hidden + floats(std::max(maxTokens, topK) * ffn)), bytes(slots + floats(maxTokens)) {}
-  static int64_t floats(int64_t n) { return static_cast<int64_t>(llvm::alignTo(4 * n, kAlignment)); }
-  int64_t results = 0, rows, gate, up, hidden, slots, bytes;
-};
-
-/// Scratch bytes an op needs beyond its planned results, for maxTokens tokens.
-int64_t ForwardLowering::tempBytesFor(Operation *op) {
-  auto floats = [](int64_t n) { return static_cast<int64_t>(llvm::alignTo(4 * n, kAlignment)); };
-  if (auto norm = dyn_cast<RMSNormLinearOp>(op))
-    return floats(maxTokens * width(norm.getInput()));
-  if (auto swiglu = dyn_cast<SwiGLULinearOp>(op))
-    return 2 * floats(maxTokens * width(swiglu.getResult()));
-  if (auto conv = dyn_cast<SSMConvOp>(op))
-    return floats(cast<ConvStateType>(conv.getState().getType()).getSizeInBytes() / 4);
-  if (auto route = dyn_cast<MoERouteOp>(op))
-    return floats(maxTokens * weightType(route.getRouter()).getDim(0));
-  if (auto experts = dyn_cast<MoEExpertsOp>(op))
-    return MoEScratch(maxTokens, width(experts.getInput()), weightType(experts.getGate()).getDim(1),
-                      width(experts.getExperts()))
-        .bytes;
-  return 0;
 }
 
 LogicalResult ForwardLowering::lowerAttention(AttentionOp op) {
@@ -428,10 +374,10 @@ LogicalResult ForwardLowering::lowerAttention(AttentionOp op) {
   copy(byteOffset(values, first), activation(op.getValue()), chunkBytes);
   int64_t heads = op.getHeads();
   call("attention",
-       {{"head_dim", std::to_string(headDim)},
-        {"heads", std::to_string(heads)},
-        {"kv_heads", std::to_string(kvHeads)},
-        {"scale", formatFloat(op.getScale().convertToFloat())}},
+       {{"head_dim", intParam(headDim)},
+        {"heads", intParam(heads)},
+        {"kv_heads", intParam(kvHeads)},
+        {"scale", floatParam(op.getScale().convertToFloat())}},
        {headRows(activation(op.getQuery()), headDim, heads, width(op.getQuery()), count),
         headRows(keys, headDim, kvHeads, kvHeads * headDim, i32(contextLength)),
         headRows(values, headDim, kvHeads, kvHeads * headDim, i32(contextLength)), start,
@@ -443,7 +389,7 @@ LogicalResult ForwardLowering::lowerMoEExperts(MoEExpertsOp op) {
   WeightType gateType = weightType(op.getGate()), upType = weightType(op.getUp()), downType = weightType(op.getDown());
   int64_t experts = gateType.getDim(0), ffn = gateType.getDim(1), dim = width(op.getInput());
   int64_t topK = width(op.getExperts());
-  MoEScratch layout(maxTokens, dim, ffn, topK);
+  MoEExpertsTemporaries layout(maxTokens, dim, ffn, topK);
   Value results = temp(layout.results), rowsOf = temp(layout.rows), gateOut = temp(layout.gate),
         upOut = temp(layout.up), hidden = temp(layout.hidden), slotOf = temp(layout.slots);
   Value input = activation(op.getInput()), result = activation(op.getResult());
@@ -467,14 +413,14 @@ LogicalResult ForwardLowering::lowerMoEExperts(MoEExpertsOp op) {
         status = failure();
         return;
       }
-      weights->params["experts"] = std::to_string(experts);
-      weights->params["slots"] = std::to_string(topK);
+      weights->params["experts"] = intParam(experts);
+      weights->params["slots"] = intParam(topK);
       call("expert_matvec", weights->params,
            {weights->matrix, vec(routeIds, topK, kI32), vec(input, dim), vec(y, ffn * topK)});
     };
     selectedProducts(gateType, gateBase, gateOut);
     selectedProducts(upType, upBase, upOut);
-    call("swiglu", {{"features", std::to_string(ffn)}},
+    call("swiglu", {{"features", intParam(ffn)}},
          {rows(gateOut, ffn, ffn, i32(topK)), rows(upOut, ffn, ffn, i32(topK)), rows(hidden, ffn, ffn, i32(topK))});
     emitLoop(i64(topK), [&](Value slot) {
       Value id = b.create<LLVM::SExtOp>(loc, i64Ty, b.create<LLVM::LoadOp>(loc, i32Ty, intAt(routeIds, slot)));
@@ -514,11 +460,10 @@ LogicalResult ForwardLowering::lowerMoEExperts(MoEExpertsOp op) {
             if (failed(emitProduct(op, gate2d, gateW, rowsOf, dim, gateOut, ffn, n, false, 1.0f)) ||
                 failed(emitProduct(op, up2d, upW, rowsOf, dim, upOut, ffn, n, false, 1.0f)))
               status = failure();
-            call("swiglu", {{"features", std::to_string(ffn)}},
+            call("swiglu", {{"features", intParam(ffn)}},
                  {rows(gateOut, ffn, ffn, n), rows(upOut, ffn, ffn, n), rows(hidden, ffn, ffn, n)});
             // The gathered input rows are dead once gate and up ran: the expert's output rows go there.
-            if (failed(emitProduct(op, down2d, downW, hidden, ffn, rowsOf, dim, n, false, 1.0f)))
-              status = failure();
+            if (failed(emitProduct(op, down2d, downW, hidden, ffn, rowsOf, dim, n, false, 1.0f))) status = failure();
             emitLoop(b.create<LLVM::SExtOp>(loc, i64Ty, n), [&](Value r) {
               Value slot = b.create<LLVM::SExtOp>(loc, i64Ty, b.create<LLVM::LoadOp>(loc, i32Ty, intAt(slotOf, r)));
               copy(floatAt(results, mul(slot, i64(dim))), floatAt(rowsOf, mul(r, i64(dim))), rowBytes);
@@ -550,42 +495,22 @@ LogicalResult ForwardLowering::lowerLogits(LogitsOp op) {
   float divisor = op.getLogitScale() ? op.getLogitScale()->convertToFloat() : 1.0f;
   Value input = activation(op.getInput());
   LogicalResult status = success();
-  auto mask = [&](Value rowCount) {
-    if (!op.getValidVocab())
-      return;
-    int64_t valid = *op.getValidVocab();
-    Value minusInf = f32(-std::numeric_limits<float>::infinity());
-    emitLoop(rowCount, [&](Value r) {
-      emitLoop(i64(vocab - valid), [&](Value i) {
-        b.create<LLVM::StoreOp>(loc, minusInf, floatAt(logits, add(mul(r, i64(vocab)), add(i, i64(valid)))));
-      });
-    });
-  };
   Value all = b.create<LLVM::ICmpOp>(loc, LLVM::ICmpPredicate::ne, allLogits, i32(0));
   emitIf(
-      all,
+      all, [&] { status = emitProduct(op, op.getHead(), input, dim, logits, vocab, count, false, divisor); },
       [&] {
-        status = emitProduct(op, op.getHead(), input, dim, logits, vocab, count, false, divisor);
-        mask(countI64());
-      },
-      [&] {
-        Value last = byteOffset(input, mul(b.create<LLVM::SExtOp>(loc, i64Ty, b.create<LLVM::SubOp>(loc, count, i32(1))),
-                                           i64(dim * 4)));
-        if (failed(emitProduct(op, op.getHead(), last, dim, logits, vocab, i32(1), true, divisor)))
-          status = failure();
-        mask(i64(1));
+        Value last = byteOffset(
+            input, mul(b.create<LLVM::SExtOp>(loc, i64Ty, b.create<LLVM::SubOp>(loc, count, i32(1))), i64(dim * 4)));
+        if (failed(emitProduct(op, op.getHead(), last, dim, logits, vocab, i32(1), true, divisor))) status = failure();
       });
   return status;
 }
 
 LogicalResult ForwardLowering::lower(Operation *op) {
-  auto eps = [](FloatAttr attr) { return formatFloat(attr.getValue().convertToFloat()); };
-  if (isa<WeightRefOp>(op))
-    return success();
+  if (isa<WeightRefOp>(op)) return success();
   if (auto embed = dyn_cast<EmbedOp>(op)) {
     WeightType table = weightType(embed.getTable());
-    if (embed.getTokens() != forward.getArgument(0))
-      return op->emitError("embed must read the token ids argument");
+    if (embed.getTokens() != forward.getArgument(0)) return op->emitError("embed must read the token ids argument");
     int64_t rowsOfTable = table.getDim(0), dim = table.getDim(1);
     int64_t rowUnits = table.getSizeInBytes() / rowsOfTable;
     ElementType storage = table.getFormat() == WeightFormat::F32 ? kF32
@@ -594,55 +519,49 @@ LogicalResult ForwardLowering::lower(Operation *op) {
                               : ElementType{HalideCode::UInt, 8};
     rowUnits /= storage.bits / 8;
     call("embedding",
-         {{"weight_type", stringifyWeightFormat(table.getFormat()).str()},
-          {"dim", std::to_string(dim)},
-          {"rows", std::to_string(rowsOfTable)},
-          {"scale", formatFloat(embed.getScale() ? embed.getScale()->convertToFloat() : 1.0f)}},
+         {{"weight_type", formatParam(table.getFormat())},
+          {"dim", intParam(dim)},
+          {"rows", intParam(rowsOfTable)},
+          {"scale", floatParam(embed.getScale() ? embed.getScale()->convertToFloat() : 1.0f)}},
          {BufferArg{weightPtr(embed.getTable()), storage, {{i32(rowUnits), i32(1)}, {i32(rowsOfTable), i32(rowUnits)}}},
           perToken(ids), rows(activation(embed.getResult()), dim, dim, count)});
     return success();
   }
   if (auto norm = dyn_cast<RMSNormOp>(op)) {
     FailureOr<BufferArg> weight = f32Vector(op, norm.getWeight());
-    if (failed(weight))
-      return failure();
+    if (failed(weight)) return failure();
     int64_t c = width(norm.getInput());
-    call("rmsnorm", {{"channels", std::to_string(c)}, {"epsilon", eps(norm.getEpsilonAttr())}},
+    call("rmsnorm", {{"channels", intParam(c)}, {"epsilon", norm.getEpsilonAttr()}},
          {rows(activation(norm.getInput()), c, c, count), *weight, rows(activation(norm.getResult()), c, c, count)});
     return success();
   }
   if (auto linear = dyn_cast<LinearOp>(op)) {
-    Value y = activation(linear.getResult());
-    if (failed(emitProduct(op, linear.getWeight(), activation(linear.getInput()), width(linear.getInput()), y,
-                           width(linear.getResult()), count)))
-      return failure();
-    if (auto scale = linear.getOutputScale())
-      emitScale(y, mul(countI64(), i64(width(linear.getResult()))), scale->convertToFloat());
-    return success();
+    float scale = linear.getOutputScale() ? linear.getOutputScale()->convertToFloat() : 1.0f;
+    return emitProduct(op, linear.getWeight(), activation(linear.getInput()), width(linear.getInput()),
+                       activation(linear.getResult()), width(linear.getResult()), count, false, 1.0f, scale);
   }
   if (auto norm = dyn_cast<RMSNormLinearOp>(op)) {
     FailureOr<BufferArg> weight = f32Vector(op, norm.getNorm());
-    if (failed(weight))
-      return failure();
+    if (failed(weight)) return failure();
     int64_t c = width(norm.getInput());
-    call("rmsnorm", {{"channels", std::to_string(c)}, {"epsilon", eps(norm.getEpsilonAttr())}},
+    call("rmsnorm", {{"channels", intParam(c)}, {"epsilon", norm.getEpsilonAttr()}},
          {rows(activation(norm.getInput()), c, c, count), *weight, rows(temp(0), c, c, count)});
     return emitProduct(op, norm.getWeight(), temp(0), c, activation(norm.getResult()), width(norm.getResult()), count);
   }
   if (auto swiglu = dyn_cast<SwiGLULinearOp>(op)) {
     int64_t k = width(swiglu.getInput()), f = width(swiglu.getResult());
     Value x = activation(swiglu.getInput());
-    Value gate = temp(0), up = temp(llvm::alignTo(4 * maxTokens * f, kAlignment));
+    Value gate = temp(0), up = temp(alignedFloats(maxTokens * f));
     if (failed(emitProduct(op, swiglu.getGate(), x, k, gate, f, count)) ||
         failed(emitProduct(op, swiglu.getUp(), x, k, up, f, count)))
       return failure();
-    call("swiglu", {{"features", std::to_string(f)}},
+    call("swiglu", {{"features", intParam(f)}},
          {rows(gate, f, f, count), rows(up, f, f, count), rows(activation(swiglu.getResult()), f, f, count)});
     return success();
   }
   if (auto swiglu = dyn_cast<SwiGLUOp>(op)) {
     int64_t f = width(swiglu.getResult());
-    call("swiglu", {{"features", std::to_string(f)}},
+    call("swiglu", {{"features", intParam(f)}},
          {rows(activation(swiglu.getGate()), f, f, count), rows(activation(swiglu.getUp()), f, f, count),
           rows(activation(swiglu.getResult()), f, f, count)});
     return success();
@@ -650,16 +569,15 @@ LogicalResult ForwardLowering::lower(Operation *op) {
   if (auto rope = dyn_cast<RoPEOp>(op)) {
     int64_t headDim = rope.getHeadDim(), w = width(rope.getInput()), heads = w / headDim;
     call("rope",
-         {{"head_dim", std::to_string(headDim)},
-          {"heads", std::to_string(heads)},
-          {"rotary_dims", std::to_string(rope.getRotaryDims())},
-          {"freq_base", formatFloat(rope.getFreqBase().convertToFloat())}},
+         {{"head_dim", intParam(headDim)},
+          {"heads", intParam(heads)},
+          {"rotary_dims", intParam(rope.getRotaryDims())},
+          {"freq_base", floatParam(rope.getFreqBase().convertToFloat())}},
          {headRows(activation(rope.getInput()), headDim, heads, w, count), perToken(positions),
           headRows(activation(rope.getResult()), headDim, heads, w, count)});
     return success();
   }
-  if (auto attention = dyn_cast<AttentionOp>(op))
-    return lowerAttention(attention);
+  if (auto attention = dyn_cast<AttentionOp>(op)) return lowerAttention(attention);
   if (auto split = dyn_cast<SSMInSplitOp>(op)) {
     Value input = activation(split.getInput());
     int64_t inWidth = width(split.getInput());
@@ -679,13 +597,12 @@ LogicalResult ForwardLowering::lower(Operation *op) {
     auto type = cast<ConvStateType>(conv.getState().getType());
     int64_t c = type.getChannels(), taps = type.getTaps();
     FailureOr<BufferArg> bias = f32Vector(op, conv.getBias());
-    if (failed(bias))
-      return failure();
+    if (failed(bias)) return failure();
     if (weightType(conv.getWeight()).getFormat() != WeightFormat::F32)
       return op->emitError("expects an f32 conv weight");
     // The kernel writes the new state to a temporary: it reads the old one while producing y.
     Value stateData = stateOf(conv.getState());
-    call("ssm_conv", {{"channels", std::to_string(c)}, {"kernel", std::to_string(taps + 1)}},
+    call("ssm_conv", {{"channels", intParam(c)}, {"kernel", intParam(taps + 1)}},
          {rows(activation(conv.getInput()), c, c, count), rows(stateData, taps, taps, i32(c)),
           rows(weightPtr(conv.getWeight()), taps + 1, taps + 1, i32(c)), *bias,
           rows(activation(conv.getResult()), c, c, count), rows(temp(0), taps, taps, i32(c))});
@@ -698,8 +615,7 @@ LogicalResult ForwardLowering::lower(Operation *op) {
     int64_t xbcWidth = width(scan.getXbc());
     FailureOr<BufferArg> a = f32Vector(op, scan.getA()), d = f32Vector(op, scan.getD()),
                          dtBias = f32Vector(op, scan.getDtBias());
-    if (failed(a) || failed(d) || failed(dtBias))
-      return failure();
+    if (failed(a) || failed(d) || failed(dtBias)) return failure();
     Value xbc = activation(scan.getXbc()), dt = activation(scan.getDt()), y = activation(scan.getResult()),
           stateData = stateOf(scan.getState());
     auto state3d = [&](Value host) {
@@ -717,10 +633,7 @@ LogicalResult ForwardLowering::lower(Operation *op) {
       Value tokens = b.create<LLVM::TruncOp>(loc, i32Ty, b.create<LLVM::SelectOp>(loc, full, i64(kScanChunk), left));
       Value xbcRows = floatAt(xbc, mul(first, i64(xbcWidth)));
       call("ssm_scan",
-           {{"heads", std::to_string(h)},
-            {"head_dim", std::to_string(p)},
-            {"state_size", std::to_string(n)},
-            {"groups", std::to_string(g)}},
+           {{"heads", intParam(h)}, {"head_dim", intParam(p)}, {"state_size", intParam(n)}, {"groups", intParam(g)}},
            {headRows(xbcRows, p, h, xbcWidth, tokens), rows(floatAt(xbcRows, i64(h * p)), g * n, xbcWidth, tokens),
             rows(floatAt(xbcRows, i64(h * p + g * n)), g * n, xbcWidth, tokens),
             rows(floatAt(dt, mul(first, i64(h))), h, h, tokens), *a, *d, *dtBias, state3d(stateData),
@@ -731,12 +644,10 @@ LogicalResult ForwardLowering::lower(Operation *op) {
   }
   if (auto norm = dyn_cast<GatedRMSNormOp>(op)) {
     FailureOr<BufferArg> weight = f32Vector(op, norm.getWeight());
-    if (failed(weight))
-      return failure();
+    if (failed(weight)) return failure();
     int64_t c = width(norm.getInput());
     call("gated_rmsnorm",
-         {{"channels", std::to_string(c)}, {"groups", std::to_string(norm.getGroups())},
-          {"epsilon", eps(norm.getEpsilonAttr())}},
+         {{"channels", intParam(c)}, {"groups", intParam(norm.getGroups())}, {"epsilon", norm.getEpsilonAttr()}},
          {rows(activation(norm.getInput()), c, c, count), rows(activation(norm.getGate()), c, c, count), *weight,
           rows(activation(norm.getResult()), c, c, count)});
     return success();
@@ -746,53 +657,43 @@ LogicalResult ForwardLowering::lower(Operation *op) {
     if (failed(emitProduct(op, route.getRouter(), activation(route.getInput()), width(route.getInput()), temp(0),
                            experts, count)))
       return failure();
-    call("moe_router", {{"experts", std::to_string(experts)}, {"top_k", std::to_string(topK)}},
+    call("moe_router", {{"experts", intParam(experts)}, {"top_k", intParam(topK)}},
          {rows(temp(0), experts, experts, count), rows(activation(route.getExperts()), topK, topK, count, kI32),
           rows(activation(route.getWeights()), topK, topK, count)});
     return success();
   }
-  if (auto experts = dyn_cast<MoEExpertsOp>(op))
-    return lowerMoEExperts(experts);
+  if (auto experts = dyn_cast<MoEExpertsOp>(op)) return lowerMoEExperts(experts);
   if (auto sum = dyn_cast<ScaledAddOp>(op)) {
     Value lhs = activation(sum.getLhs()), rhs = activation(sum.getRhs()), result = activation(sum.getResult());
     std::optional<float> scale;
-    if (sum.getScale())
-      scale = sum.getScale()->convertToFloat();
+    if (sum.getScale()) scale = sum.getScale()->convertToFloat();
     emitLoop(mul(countI64(), i64(width(sum.getResult()))), [&](Value i) {
       Value r = b.create<LLVM::LoadOp>(loc, f32Ty, floatAt(rhs, i));
-      if (scale)
-        r = b.create<LLVM::FMulOp>(loc, f32(*scale), r);
+      if (scale) r = b.create<LLVM::FMulOp>(loc, f32(*scale), r);
       Value l = b.create<LLVM::LoadOp>(loc, f32Ty, floatAt(lhs, i));
       b.create<LLVM::StoreOp>(loc, b.create<LLVM::FAddOp>(loc, l, r), floatAt(result, i));
     });
     return success();
   }
-  if (auto head = dyn_cast<LogitsOp>(op))
-    return lowerLogits(head);
-  if (isa<func::ReturnOp>(op))
-    return success();
+  if (auto head = dyn_cast<LogitsOp>(op)) return lowerLogits(head);
+  if (isa<func::ReturnOp>(op)) return success();
   return op->emitError() << "granite-to-kernels cannot lower this op";
 }
 
 LogicalResult ForwardLowering::run() {
   auto plan = module->getAttrOfType<DictionaryAttr>("granite.memory_plan");
-  if (!plan)
-    return module.emitError("granite-to-kernels needs granite.memory_plan (run granite-plan-memory first)");
+  if (!plan) return module.emitError("granite-to-kernels needs granite.memory_plan (run granite-plan-memory first)");
   maxTokens = plan.getAs<IntegerAttr>("max_tokens").getInt();
   contextLength = plan.getAs<IntegerAttr>("context_length").getInt();
-  arenaBytes = plan.getAs<IntegerAttr>("arena_bytes").getInt();
   stateBytes = plan.getAs<IntegerAttr>("state_bytes").getInt();
+  positionsOffset = plan.getAs<IntegerAttr>("positions_offset").getInt();
+  tempOffset = plan.getAs<IntegerAttr>("temporaries_offset").getInt();
+  scratchBytes = plan.getAs<IntegerAttr>("scratch_bytes").getInt();
   if (plan.getAs<IntegerAttr>("batch").getInt() != 1)
     return module.emitError("granite-to-kernels supports batch = 1 only");
   auto returned = cast<func::ReturnOp>(forward.getBody().front().getTerminator());
   if (returned.getNumOperands() != 1 || !returned.getOperand(0).getDefiningOp<LogitsOp>())
     return forward.emitError("@forward must return the result of granite.logits");
-
-  // Scratch: [arena | positions | the largest temporary any op needs].
-  int64_t positionsOffset = arenaBytes;
-  tempOffset = positionsOffset + llvm::alignTo(4 * maxTokens, kAlignment);
-  for (Operation &op : forward.getBody().front())
-    tempBytes = std::max(tempBytes, tempBytesFor(&op));
 
   b.setInsertionPointToEnd(module.getBody());
   auto type = LLVM::LLVMFunctionType::get(i32Ty, {ptrTy, ptrTy, ptrTy, ptrTy, i32Ty, i32Ty, i32Ty, ptrTy});
@@ -813,8 +714,8 @@ LogicalResult ForwardLowering::run() {
 
   b.setInsertionPointToEnd(entry);
   for (int i = 0; i < kBufferSlots; ++i)
-    slots.push_back({b.create<LLVM::AllocaOp>(loc, ptrTy, bufferTy, i32(1), 8),
-                     b.create<LLVM::AllocaOp>(loc, ptrTy, dimTy, i32(kMaxDims), 8)});
+    slots.push_back({b.create<LLVM::AllocaOp>(loc, ptrTy, abi.bufferType(), i32(1), 8),
+                     b.create<LLVM::AllocaOp>(loc, ptrTy, abi.dimType(), i32(kMaxDims), 8)});
   counter = b.create<LLVM::AllocaOp>(loc, ptrTy, i32Ty, i32(1), 4);
   // 1 <= count <= max_tokens, 0 <= start, start + count <= context_length.
   Value count64 = countI64(), start64 = b.create<LLVM::SExtOp>(loc, i64Ty, start);
@@ -830,8 +731,7 @@ LogicalResult ForwardLowering::run() {
                             b.create<LLVM::GEPOp>(loc, ptrTy, i32Ty, positions, ArrayRef<LLVM::GEPArg>{t}));
   });
   for (Operation &op : forward.getBody().front())
-    if (failed(lower(&op)))
-      return failure();
+    if (failed(lower(&op))) return failure();
   b.create<LLVM::ReturnOp>(loc, i32(0));
   return success();
 }
@@ -853,15 +753,20 @@ struct GraniteToKernels : mlir::granite::impl::GraniteToKernelsBase<GraniteToKer
   void emitSetParallelFor(OpBuilder &b);
 };
 
-/// GraniteStateRegion {offset, bytes, bytes_per_position} of every range of the state, ascending: a KV cache is its
-/// keys [context][kv_heads][key_dim] then its values (see lowerAttention), a conv or SSM state one recurrent range.
-SmallVector<std::array<int64_t, 3>> stateRegions(func::FuncOp forward, int64_t contextLength) {
-  SmallVector<std::array<int64_t, 3>> regions;
+/// A GraniteStateRegion.
+struct StateRegion {
+  int64_t offset, bytes, bytesPerPosition;
+  bool operator<(const StateRegion &other) const { return offset < other.offset; }
+};
+
+/// Every range of the state, ascending: a KV cache is its keys [context][kv_heads][key_dim] then its values (see
+/// lowerAttention), a conv or SSM state one recurrent range.
+SmallVector<StateRegion> stateRegions(func::FuncOp forward, int64_t contextLength) {
+  SmallVector<StateRegion> regions;
   for (BlockArgument arg : forward.getArguments()) {
     auto offset = forward.getArgAttrOfType<IntegerAttr>(arg.getArgNumber(), "granite.state_offset");
     auto bytes = forward.getArgAttrOfType<IntegerAttr>(arg.getArgNumber(), "granite.state_bytes");
-    if (!offset || !bytes)
-      continue;
+    if (!offset || !bytes) continue;
     if (auto cache = dyn_cast<KVCacheType>(arg.getType())) {
       int64_t keyRow = 4 * cache.getKvHeads() * cache.getKeyDim();
       int64_t valueRow = 4 * cache.getKvHeads() * cache.getValueDim();
@@ -881,22 +786,17 @@ std::string weightTypeSummary(ModuleOp module) {
   for (WeightOp weight : module.getOps<WeightOp>())
     ++counts[llvm::StringRef(stringifyWeightFormat(weight.getWeightType().getFormat())).upper()];
   std::string summary;
-  for (const auto &[name, n] : counts)
-    summary += (summary.empty() ? "" : ", ") + name + " x" + std::to_string(n);
+  for (const auto &[name, n] : counts) summary += (summary.empty() ? "" : ", ") + name + " x" + std::to_string(n);
   return summary;
 }
 
 void GraniteToKernels::emitModelInfo(OpBuilder &b, const ForwardLowering &lowering,
-                                     const ::granite::target::CpuFamily &family, uint64_t weightsBytes,
-                                     int64_t vocab) {
+                                     const ::granite::target::CpuFamily &family, uint64_t weightsBytes, int64_t vocab) {
   ModuleOp module = getOperation();
   Location loc = module.getLoc();
-  MLIRContext *ctx = &getContext();
-  Type ptrTy = LLVM::LLVMPointerType::get(ctx), i32Ty = b.getI32Type(), i64Ty = b.getI64Type();
-  auto infoTy = LLVM::LLVMStructType::getLiteral(
-      ctx, {i32Ty, i32Ty, i32Ty, i32Ty, i64Ty, i64Ty, i64Ty, ptrTy, ptrTy, ptrTy, ptrTy, i32Ty, i32Ty, ptrTy, ptrTy,
-            ptrTy});
-  auto regionTy = LLVM::LLVMStructType::getLiteral(ctx, {i64Ty, i64Ty, i64Ty});
+  Type ptrTy = LLVM::LLVMPointerType::get(&getContext());
+  GraniteAbi abi(&getContext());
+  LLVM::LLVMStructType infoTy = abi.infoType(), regionTy = abi.regionType();
   auto string = [&](StringRef symbol, StringRef text) {
     std::string bytes = text.str();
     bytes.push_back('\0');
@@ -909,7 +809,7 @@ void GraniteToKernels::emitModelInfo(OpBuilder &b, const ForwardLowering &loweri
   string("granite_info_build_id", buildId);
   string("granite_info_required_features", ::granite::target::joinedFeatures(family));
   string("granite_info_other_targets", ::granite::target::otherTargets(family));
-  SmallVector<std::array<int64_t, 3>> regions = stateRegions(module.lookupSymbol<func::FuncOp>("forward"), lowering.contextLength);
+  SmallVector<StateRegion> regions = stateRegions(module.lookupSymbol<func::FuncOp>("forward"), lowering.contextLength);
   if (!regions.empty()) {
     auto arrayTy = LLVM::LLVMArrayType::get(regionTy, regions.size());
     auto table = b.create<LLVM::GlobalOp>(loc, arrayTy, /*isConstant=*/true, LLVM::Linkage::Internal,
@@ -919,40 +819,52 @@ void GraniteToKernels::emitModelInfo(OpBuilder &b, const ForwardLowering &loweri
     Value array = b.create<LLVM::UndefOp>(loc, arrayTy);
     for (auto [i, region] : llvm::enumerate(regions)) {
       Value entry = b.create<LLVM::UndefOp>(loc, regionTy);
-      for (auto [field, v] : llvm::enumerate(region))
-        entry = b.create<LLVM::InsertValueOp>(
-            loc, entry, b.create<LLVM::ConstantOp>(loc, i64Ty, b.getI64IntegerAttr(v)), field);
+      auto set = [&](GraniteAbi::RegionField field, uint64_t v) {
+        entry = abi.insert(
+            b, loc, entry, field,
+            b.create<LLVM::ConstantOp>(loc, abi.fieldType(field), b.getIntegerAttr(abi.fieldType(field), v)));
+      };
+      set(GraniteAbi::RegionField::Offset, region.offset);
+      set(GraniteAbi::RegionField::Bytes, region.bytes);
+      set(GraniteAbi::RegionField::BytesPerPosition, region.bytesPerPosition);
       array = b.create<LLVM::InsertValueOp>(loc, array, entry, i);
     }
     b.create<LLVM::ReturnOp>(loc, array);
   }
 
-  auto info = b.create<LLVM::GlobalOp>(loc, infoTy, /*isConstant=*/true, LLVM::Linkage::Internal, "granite_info",
-                                       Attribute());
+  auto info =
+      b.create<LLVM::GlobalOp>(loc, infoTy, /*isConstant=*/true, LLVM::Linkage::Internal, "granite_info", Attribute());
   {
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(b.createBlock(&info.getInitializerRegion()));
+    using Field = GraniteAbi::InfoField;
     Value value = b.create<LLVM::UndefOp>(loc, infoTy);
-    int64_t field = 0;
-    auto insert = [&](Value element) { value = b.create<LLVM::InsertValueOp>(loc, value, element, field++); };
-    auto i32 = [&](int64_t v) { insert(b.create<LLVM::ConstantOp>(loc, i32Ty, b.getI32IntegerAttr(v))); };
-    auto i64 = [&](int64_t v) { insert(b.create<LLVM::ConstantOp>(loc, i64Ty, b.getI64IntegerAttr(v))); };
-    i32(4); // GRANITE_MODEL_ABI_VERSION
-    i32(vocab);
-    i32(lowering.contextLength);
-    i32(lowering.maxTokens);
-    i64(lowering.stateBytes);
-    i64(lowering.scratchBytes());
-    i64(weightsBytes);
-    for (StringRef symbol : {"granite_info_variant", "granite_info_target", "granite_info_weight_types",
-                             "granite_info_build_id"})
-      insert(b.create<LLVM::AddressOfOp>(loc, ptrTy, symbol));
-    i32(threads);
-    i32(regions.size());
-    insert(regions.empty() ? b.create<LLVM::ZeroOp>(loc, ptrTy).getResult()
-                           : b.create<LLVM::AddressOfOp>(loc, ptrTy, "granite_info_state_regions").getResult());
-    for (StringRef symbol : {"granite_info_required_features", "granite_info_other_targets"})
-      insert(b.create<LLVM::AddressOfOp>(loc, ptrTy, symbol));
+    auto set = [&](Field field, Value element) { value = abi.insert(b, loc, value, field, element); };
+    auto setInt = [&](Field field, int64_t v) {
+      set(field, b.create<LLVM::ConstantOp>(loc, abi.fieldType(field), b.getIntegerAttr(abi.fieldType(field), v)));
+    };
+    auto setAddress = [&](Field field, StringRef symbol) {
+      set(field, b.create<LLVM::AddressOfOp>(loc, ptrTy, symbol));
+    };
+    setInt(Field::AbiVersion, GraniteAbi::kVersion);
+    setInt(Field::VocabSize, vocab);
+    setInt(Field::ContextLength, lowering.contextLength);
+    setInt(Field::MaxTokens, lowering.maxTokens);
+    setInt(Field::StateBytes, lowering.stateBytes);
+    setInt(Field::ScratchBytes, lowering.scratchBytes);
+    setInt(Field::WeightsBytes, weightsBytes);
+    setAddress(Field::Variant, "granite_info_variant");
+    setAddress(Field::Target, "granite_info_target");
+    setAddress(Field::WeightTypes, "granite_info_weight_types");
+    setAddress(Field::BuildId, "granite_info_build_id");
+    setInt(Field::DefaultThreads, threads);
+    setInt(Field::StateRegionCount, regions.size());
+    if (regions.empty())
+      set(Field::StateRegions, b.create<LLVM::ZeroOp>(loc, ptrTy));
+    else
+      setAddress(Field::StateRegions, "granite_info_state_regions");
+    setAddress(Field::RequiredFeatures, "granite_info_required_features");
+    setAddress(Field::OtherTargets, "granite_info_other_targets");
     b.create<LLVM::ReturnOp>(loc, value);
   }
   auto function = b.create<LLVM::LLVMFuncOp>(loc, "granite_model_info", LLVM::LLVMFunctionType::get(ptrTy, {}));
@@ -984,8 +896,8 @@ void GraniteToKernels::emitSetParallelFor(OpBuilder &b) {
   Type ptrTy = LLVM::LLVMPointerType::get(&getContext());
   auto voidTy = LLVM::LLVMVoidType::get(&getContext());
   // GraniteParallelFor has the signature of halide_do_par_for_t, so the runtime's function is Halide's hook as is.
-  auto halide = b.create<LLVM::LLVMFuncOp>(loc, "halide_set_custom_do_par_for",
-                                           LLVM::LLVMFunctionType::get(ptrTy, {ptrTy}));
+  auto halide =
+      b.create<LLVM::LLVMFuncOp>(loc, "halide_set_custom_do_par_for", LLVM::LLVMFunctionType::get(ptrTy, {ptrTy}));
   auto function =
       b.create<LLVM::LLVMFuncOp>(loc, "granite_set_parallel_for", LLVM::LLVMFunctionType::get(voidTy, {ptrTy}));
   OpBuilder::InsertionGuard guard(b);
@@ -1007,33 +919,30 @@ void GraniteToKernels::runOnOperation() {
     module.emitError("granite-to-kernels: unknown target '") << target << "'";
     return signalPassFailure();
   }
-  ::granite::codegen::WeightBlobLayout blob = ::granite::codegen::planWeightBlob(module);
+  auto blobBytes = module->getAttrOfType<IntegerAttr>(kWeightBlobBytesAttr);
+  if (!blobBytes) {
+    module.emitError("granite-to-kernels needs ") << kWeightBlobBytesAttr << " (run granite-plan-weights first)";
+    return signalPassFailure();
+  }
   OpBuilder b(&getContext());
   b.setInsertionPointToEnd(module.getBody());
-  ForwardLowering lowering(module, forward, blob);
-  if (failed(lowering.run()))
-    return signalPassFailure();
+  ForwardLowering lowering(module, forward);
+  if (failed(lowering.run())) return signalPassFailure();
   b.setInsertionPointToEnd(module.getBody());
   int64_t vocab = cast<RankedTensorType>(forward.getResultTypes()[0]).getDimSize(1);
-  emitModelInfo(b, lowering, *family, blob.totalBytes, vocab);
+  emitModelInfo(b, lowering, *family, blobBytes.getInt(), vocab);
   emitSetThreads(b);
   emitSetParallelFor(b);
 
-  // Only the ABI functions and the kernel list remain.
+  // The ABI functions and the kernel list remain, and the planned weights, which the packer writes.
   forward.erase();
-  for (WeightOp weight : llvm::make_early_inc_range(module.getOps<WeightOp>()))
-    weight.erase();
   SmallVector<Attribute> specs;
-  for (const KernelSpec &spec : lowering.kernels()) {
-    SmallVector<NamedAttribute> params;
-    for (const auto &[key, value] : spec.params)
-      params.push_back(b.getNamedAttr(key, b.getStringAttr(value)));
-    specs.push_back(b.getDictionaryAttr({b.getNamedAttr("name", b.getStringAttr(spec.name)),
-                                         b.getNamedAttr("generator", b.getStringAttr(spec.generator)),
-                                         b.getNamedAttr("params", b.getDictionaryAttr(params))}));
+  for (const KernelInstance &kernel : lowering.kernels()) {
+    specs.push_back(b.getDictionaryAttr({b.getNamedAttr("name", b.getStringAttr(kernel.name)),
+                                         b.getNamedAttr("generator", b.getStringAttr(kernel.generator)),
+                                         b.getNamedAttr("params", kernel.params)}));
   }
-  for (StringRef name : {"granite.config", "granite.memory_plan"})
-    module->removeAttr(name);
+  for (StringRef name : {"granite.config", "granite.memory_plan"}) module->removeAttr(name);
   module->setAttr("granite.kernels", b.getArrayAttr(specs));
 }
 
@@ -1042,13 +951,27 @@ void GraniteToKernels::runOnOperation() {
 std::vector<KernelSpec> mlir::granite::readKernelSpecs(ModuleOp module) {
   std::vector<KernelSpec> specs;
   auto list = module->getAttrOfType<ArrayAttr>("granite.kernels");
-  if (!list)
-    return specs;
+  if (!list) return specs;
   for (auto entry : list.getAsRange<DictionaryAttr>()) {
-    KernelSpec spec{entry.getAs<StringAttr>("name").str(), entry.getAs<StringAttr>("generator").str(), {}};
-    for (NamedAttribute param : entry.getAs<DictionaryAttr>("params"))
-      spec.params[param.getName().str()] = cast<StringAttr>(param.getValue()).str();
-    specs.push_back(std::move(spec));
+    specs.push_back({entry.getAs<StringAttr>("name").str(), entry.getAs<StringAttr>("generator").str(),
+                     generatorParameters(entry.getAs<DictionaryAttr>("params"))});
   }
   return specs;
+}
+
+std::map<std::string, std::string> mlir::granite::generatorParameters(DictionaryAttr params) {
+  std::map<std::string, std::string> text;
+  for (NamedAttribute param : params) {
+    std::string &value = text[param.getName().str()];
+    if (auto integer = dyn_cast<IntegerAttr>(param.getValue())) {
+      value = std::to_string(integer.getInt());
+    } else if (auto number = dyn_cast<FloatAttr>(param.getValue())) {
+      char digits[32]; // enough digits that the generator parses back the same f32
+      std::snprintf(digits, sizeof digits, "%.9g", number.getValue().convertToFloat());
+      value = digits;
+    } else {
+      value = stringifyWeightFormat(cast<WeightFormatAttr>(param.getValue()).getValue()).str();
+    }
+  }
+  return text;
 }

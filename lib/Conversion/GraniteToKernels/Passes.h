@@ -24,7 +24,11 @@ struct KernelSpec {
   std::map<std::string, std::string> params;
 };
 
-/// The `granite.kernels` attribute of a lowered module, in order.
+/// The `granite.kernels` attribute of a lowered module, in order: each instance's typed parameters (i64, f32,
+/// #granite.format) as generator parameter strings.
 std::vector<KernelSpec> readKernelSpecs(ModuleOp module);
+
+/// Typed kernel parameters as generator parameter strings (floats with the digits that read back the same f32).
+std::map<std::string, std::string> generatorParameters(DictionaryAttr params);
 
 } // namespace mlir::granite

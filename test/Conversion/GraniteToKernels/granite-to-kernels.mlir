@@ -1,7 +1,14 @@
-// RUN: granite-opt %s -granite-plan-memory='max-tokens=4 context-length=8' -granite-to-kernels='target=x86-64-avx2 variant=custom build-id=lit' | FileCheck %s
-// RUN: not granite-opt %s -granite-to-kernels 2>&1 | FileCheck %s --check-prefix=UNPLANNED
-// RUN: granite-opt %s -granite-plan-memory='max-tokens=4 context-length=8' -granite-to-kernels='threads=3' | FileCheck %s --check-prefix=THREADS
-// RUN: not granite-opt %s -granite-plan-memory='max-tokens=4 context-length=8' -granite-to-kernels='target=pentium' 2>&1 | FileCheck %s --check-prefix=TARGET
+// RUN: granite-opt %s -granite-plan-memory='max-tokens=4 context-length=8' -granite-plan-weights -granite-to-kernels='target=x86-64-avx2 variant=custom build-id=lit' | FileCheck %s
+// RUN: not granite-opt %s -granite-plan-weights -granite-to-kernels 2>&1 | FileCheck %s --check-prefix=UNPLANNED
+// RUN: not granite-opt %s -granite-plan-memory='max-tokens=4 context-length=8' -granite-to-kernels 2>&1 | FileCheck %s --check-prefix=NO-BLOB
+// RUN: granite-opt %s -granite-plan-memory='max-tokens=4 context-length=8' -granite-plan-weights -granite-to-kernels='threads=3' | FileCheck %s --check-prefix=THREADS
+// RUN: not granite-opt %s -granite-plan-memory='max-tokens=4 context-length=8' -granite-plan-weights -granite-to-kernels='target=pentium' 2>&1 | FileCheck %s --check-prefix=TARGET
+// RUN: granite-opt %s -granite-plan-memory='max-tokens=4 context-length=8' | FileCheck %s --check-prefix=PLAN
+
+// The scratch the lowering uses, as granite-plan-memory lays it out: the arena, the positions table, and the
+// largest op's temporaries: moe_experts's for 4 tokens (2 x 4 x 64 outputs, 4 x 64 gathered rows, 4 x 32 gate, up
+// and hidden rows, 4 slots: 2048 + 1024 + 3 x 512 + 64 = 4672 bytes).
+// PLAN: positions_offset = 7232 : i64, scratch_bytes = 11968 : i64, state_bytes = 7296 : i64, temporaries_offset = 7296 : i64
 
 // TARGET: error: granite-to-kernels: unknown target 'pentium'
 
@@ -13,12 +20,17 @@
 // THREADS-NEXT: llvm.insertvalue %[[THREE]], %{{.*}}[11]
 
 // UNPLANNED: error: granite-to-kernels needs granite.memory_plan (run granite-plan-memory first)
+// NO-BLOB: error: granite-to-kernels needs granite.weight_blob_bytes (run granite-plan-weights first)
 
 // Every kernel instance is recorded for the driver, with the parameters it was chosen for.
-// CHECK: module attributes {granite.kernels = [{generator = "embedding", name = "granite_embedding_{{[0-9a-f]+}}", params = {dim = "64", rows = "16", scale = "12", weight_type = "f32"}}
-// CHECK-SAME: {generator = "matvec", name = "granite_matvec_{{[0-9a-f]+}}", params = {in_features = "64", out_features = "32", output_divisor = "1", weight_type = "q8_0"}}
-// CHECK-SAME: {generator = "matmul", name = "granite_matmul_{{[0-9a-f]+}}", params = {in_features = "64", out_features = "16", output_divisor = "4", weight_type = "f32"}}
+// CHECK: module attributes {granite.kernels = [{generator = "embedding", name = "granite_embedding_{{[0-9a-f]+}}", params = {dim = 64 : i64, rows = 16 : i64, scale = 1.200000e+01 : f32, weight_type = #granite.format<f32>}}
+// CHECK-SAME: {generator = "matvec", name = "granite_matvec_{{[0-9a-f]+}}", params = {in_features = 64 : i64, out_features = 32 : i64, output_divisor = 1.000000e+00 : f32, weight_type = #granite.format<q8_0>}}
+// The linear's residual multiplier is the product kernel's epilogue.
+// CHECK-SAME: {generator = "matmul", name = "granite_matmul_[[SCALED:[0-9a-f]+]]", params = {in_features = 64 : i64, out_features = 64 : i64, output_divisor = 1.000000e+00 : f32, output_scale = 2.500000e-01 : f32, weight_type = #granite.format<f32>}}
+// CHECK-SAME: {generator = "matmul", name = "granite_matmul_{{[0-9a-f]+}}", params = {in_features = 64 : i64, out_features = 16 : i64, output_divisor = 4.000000e+00 : f32, weight_type = #granite.format<f32>}}
 
+// The planned weights stay for the packer, at the offsets the code reads them from.
+// CHECK: granite.weight @wq : !granite.weight<[64, 64], f32> {file = "m.gguf", granite.blob_offset = 4352 : i64, offset = 0 : i64}
 // CHECK-LABEL: llvm.func @granite_forward(%arg0: !llvm.ptr, %arg1: !llvm.ptr, %arg2: !llvm.ptr, %arg3: !llvm.ptr, %arg4: i32, %arg5: i32, %arg6: i32, %arg7: !llvm.ptr) -> i32
 // count outside 1..4 or start + count beyond 8 positions returns 1.
 // CHECK: %[[BAD:.*]] = llvm.select %{{.*}}, %{{.*}}, %{{.*}} : i1, i32
@@ -43,9 +55,9 @@
 // CHECK: %[[VDST:.*]] = llvm.getelementptr %[[VALUES]][
 // CHECK-NEXT: "llvm.intr.memcpy"(%[[VDST]]
 // CHECK: llvm.call @granite_attention_{{[0-9a-f]+}}({{.*}}, %arg5, {{.*}}) : (!llvm.ptr, !llvm.ptr, !llvm.ptr, i32, !llvm.ptr) -> i32
-// The residual scale of the linear after its product, then the plain residual add.
-// CHECK: llvm.mlir.constant(2.500000e-01 : f32)
-// CHECK: llvm.fmul
+// The scaled linear's kernel, then the plain residual add: no scaling loop between them.
+// CHECK: llvm.call @granite_matmul_[[SCALED]](
+// CHECK-NOT: llvm.fmul
 // CHECK: llvm.fadd
 // Mamba2: the conv writes its new state to a temporary that is copied over the state (offset 2048) afterwards.
 // CHECK: llvm.call @granite_rmsnorm_
@@ -138,7 +150,7 @@
 // CHECK: llvm.mlir.constant(8 : i32)
 // CHECK: llvm.mlir.constant(4 : i32)
 // CHECK: llvm.mlir.constant(7296 : i64)
-// CHECK: llvm.mlir.constant({{[0-9]+}} : i64)
+// CHECK: llvm.mlir.constant(11968 : i64)
 // CHECK: llvm.mlir.constant({{[0-9]+}} : i64)
 // CHECK: llvm.mlir.constant(4 : i32)
 // CHECK-NEXT: llvm.insertvalue

@@ -283,12 +283,7 @@ LogicalResult ScaledAddOp::verify() {
 LogicalResult LogitsOp::verify() {
   if (failed(verifyMatrix(*this, "head", getHead(), getInput(), getResult())))
     return failure();
-  if (failed(expectPositive(*this, "logit_scale", getLogitScale())))
-    return failure();
-  int64_t vocab = weightTypeOf(getHead()).getDim(0);
-  if (std::optional<int64_t> valid = getValidVocab(); valid && (*valid <= 0 || *valid > vocab))
-    return emitOpError() << "valid_vocab " << *valid << " must be in [1, " << vocab << "]";
-  return success();
+  return expectPositive(*this, "logit_scale", getLogitScale());
 }
 
 LogicalResult RMSNormLinearOp::verify() {

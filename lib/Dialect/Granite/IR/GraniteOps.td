@@ -239,13 +239,12 @@ def Granite_ScaledAddOp : Granite_Op<"scaled_add", [Granite_TokenRows, Pure, All
 }
 
 def Granite_LogitsOp : Granite_Op<"logits", [Granite_TokenRows, Pure]> {
-  let summary = "LM head: `input * head^T / logit_scale`, rows from valid_vocab on set to -inf";
+  let summary = "LM head: `input * head^T / logit_scale`";
   let description = [{
-    `logit_scale` absent means 1. `valid_vocab` absent means every row of the `[vocab, width]` head is a real
-    token; otherwise the padding rows from `valid_vocab` on get -inf so that sampling never picks them.
+    `logit_scale` absent means 1. Every row of the `[vocab, width]` head gives a logit, padding rows included
+    (GGUF carries no count of the real tokens).
   }];
-  let arguments = (ins Granite_Activation:$input, Granite_WeightType:$head, OptionalAttr<F32Attr>:$logit_scale,
-                       OptionalAttr<I64Attr>:$valid_vocab);
+  let arguments = (ins Granite_Activation:$input, Granite_WeightType:$head, OptionalAttr<F32Attr>:$logit_scale);
   let results = (outs Granite_Activation:$result);
   let assemblyFormat = "$input `,` $head attr-dict `:` qualified(type($input)) `,` qualified(type($head)) `->` qualified(type($result))";
   let hasVerifier = 1;

@@ -1,8 +1,13 @@
 #include "Dialect/Granite/IR/GraniteTypes.h"
 #include "Dialect/Granite/IR/GraniteDialect.h"
 
+#include "Format/GGMLType.h"
+#include "Format/WeightTransform.h"
 #include "mlir/IR/Builders.h"
 #include "llvm/ADT/TypeSwitch.h"
+
+#include <algorithm>
+#include <iterator>
 
 using namespace mlir;
 using namespace mlir::granite;
@@ -30,27 +35,56 @@ void GraniteDialect::registerTypes() {
 }
 
 namespace {
-/// Block geometry of each format (spec §3.4).
-struct BlockGeometry {
-  int64_t elements, bytes;
-};
-BlockGeometry blockGeometry(WeightFormat format) {
-  switch (format) {
-  case WeightFormat::F32: return {1, 4};
-  case WeightFormat::F16: return {1, 2};
-  case WeightFormat::BF16: return {1, 2};
-  case WeightFormat::Q4_0: return {32, 18};
-  case WeightFormat::Q8_0: return {32, 34};
-  case WeightFormat::Q4_K: return {256, 144};
-  case WeightFormat::Q5_K: return {256, 176};
-  case WeightFormat::Q6_K: return {256, 210};
-  }
-  llvm_unreachable("unknown weight format");
+/// The table row of a dialect format.
+constexpr const ::granite::GGMLTypeTraits &traitsOf(WeightFormat format) {
+  return ::granite::traitsOf(static_cast<::granite::GGMLType>(format));
 }
+
+/// The generated enums mirror lib/Format: the WeightFormat cases are the table's importable rows, with their ids, and
+/// the WeightTransform cases have the frontend's values. A case added on one side only fails these checks.
+using TableType = ::granite::GGMLType;
+constexpr std::pair<WeightFormat, TableType> kFormatRows[] = {
+    {WeightFormat::F32, TableType::F32},   {WeightFormat::F16, TableType::F16},   {WeightFormat::Q4_0, TableType::Q4_0},
+    {WeightFormat::Q8_0, TableType::Q8_0}, {WeightFormat::Q4_K, TableType::Q4_K}, {WeightFormat::Q5_K, TableType::Q5_K},
+    {WeightFormat::Q6_K, TableType::Q6_K}, {WeightFormat::BF16, TableType::BF16},
+};
+
+constexpr bool formatsMirrorTable() {
+  size_t importable = 0;
+  uint32_t maxImportableId = 0;
+  for (const ::granite::GGMLTypeTraits &traits : ::granite::kGGMLTypes)
+    if (traits.dequantizable) {
+      ++importable;
+      maxImportableId = std::max(maxImportableId, static_cast<uint32_t>(traits.type));
+    }
+  for (auto [format, type] : kFormatRows)
+    if (static_cast<uint32_t>(format) != static_cast<uint32_t>(type) || !::granite::traitsOf(type).dequantizable)
+      return false;
+  return importable == std::size(kFormatRows) && maxImportableId == getMaxEnumValForWeightFormat();
+}
+static_assert(formatsMirrorTable(), "WeightFormat (GraniteTypes.td) disagrees with lib/Format/GGMLType.h");
+
+using TableTransform = ::granite::WeightTransform;
+constexpr std::pair<WeightTransform, TableTransform> kTransformRows[] = {
+    {WeightTransform::None, TableTransform::None},
+    {WeightTransform::NegExp, TableTransform::NegExp},
+    {WeightTransform::RopePairsFromHalves, TableTransform::RopePairsFromHalves},
+    {WeightTransform::ExpertsFirstHalf, TableTransform::ExpertsFirstHalf},
+    {WeightTransform::ExpertsSecondHalf, TableTransform::ExpertsSecondHalf},
+};
+
+constexpr bool transformsMirrorFrontend() {
+  for (auto [dialect, frontend] : kTransformRows)
+    if (static_cast<uint32_t>(dialect) != static_cast<uint32_t>(frontend))
+      return false;
+  return std::size(kTransformRows) == getMaxEnumValForWeightTransform() + 1;
+}
+static_assert(transformsMirrorFrontend(),
+              "WeightTransform (GraniteTypes.td) disagrees with lib/Format/WeightTransform.h");
 } // namespace
 
-int64_t WeightType::getBlockElements() const { return blockGeometry(getFormat()).elements; }
-int64_t WeightType::getBlockBytes() const { return blockGeometry(getFormat()).bytes; }
+int64_t WeightType::getBlockElements() const { return traitsOf(getFormat()).blockElements; }
+int64_t WeightType::getBlockBytes() const { return traitsOf(getFormat()).blockBytes; }
 
 int64_t WeightType::getNumElements() const {
   int64_t n = 1;
@@ -68,7 +102,7 @@ LogicalResult WeightType::verify(function_ref<InFlightDiagnostic()> emitError, A
   for (int64_t d : shape)
     if (d <= 0)
       return emitError() << "weight dimensions must be positive, found " << d;
-  int64_t block = blockGeometry(format).elements;
+  int64_t block = traitsOf(format).blockElements;
   if (shape.back() % block != 0)
     return emitError() << "innermost dimension " << shape.back() << " of a " << stringifyWeightFormat(format)
                        << " weight is not a multiple of its block size " << block;

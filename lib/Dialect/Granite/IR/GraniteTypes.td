@@ -5,7 +5,8 @@ include "Dialect/Granite/IR/GraniteDialect.td"
 include "mlir/IR/AttrTypeBase.td"
 include "mlir/IR/EnumAttr.td"
 
-// Element storage of a weight. The values are the GGML type ids, so a GGUF tensor's type converts by value.
+// Element storage of a weight: the importable rows of lib/Format/GGMLType.h, with their GGML type ids and mnemonics
+// (GraniteTypes.cpp checks the ids at compile time), so a GGUF tensor's type converts by value.
 def Granite_WeightFormat : I32EnumAttr<"WeightFormat", "storage format of a weight's elements", [
     I32EnumAttrCase<"F32", 0, "f32">,
     I32EnumAttrCase<"F16", 1, "f16">,
@@ -19,7 +20,8 @@ def Granite_WeightFormat : I32EnumAttr<"WeightFormat", "storage format of a weig
   let genSpecializedAttr = 0;
 }
 
-// How a weight's stored bytes become the values the model uses (spec §3.3); GGUF weights need none.
+// How a weight's stored bytes become the values the model uses (spec §3.3); GGUF weights need none. The values are
+// lib/Format/WeightTransform.h's (checked in GraniteTypes.cpp), so the frontend's transform converts by value.
 def Granite_WeightTransform : I32EnumAttr<"WeightTransform", "conversion applied when a weight is read", [
     I32EnumAttrCase<"None", 0, "none">,
     I32EnumAttrCase<"NegExp", 1, "neg_exp">,

@@ -1,5 +1,7 @@
 #include "Dialect/Granite/Transforms/Passes.h"
 
+#include "Dialect/Granite/Transforms/Temporaries.h"
+
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/Support/MathExtras.h"
@@ -24,11 +26,9 @@ public:
   int64_t allocate(int64_t bytes) {
     for (auto it = free_.begin(); it != free_.end(); ++it) {
       auto [offset, size] = *it;
-      if (size < bytes)
-        continue;
+      if (size < bytes) continue;
       free_.erase(it);
-      if (size > bytes)
-        free_[offset + bytes] = size - bytes;
+      if (size > bytes) free_[offset + bytes] = size - bytes;
       return offset;
     }
     // Nothing free fits: grow, reusing a free range at the end if there is one.
@@ -69,8 +69,7 @@ struct GranitePlanMemory : mlir::granite::impl::GranitePlanMemoryBase<GranitePla
   using GranitePlanMemoryBase::GranitePlanMemoryBase;
 
   void runOnOperation() override {
-    if (failed(plan()))
-      signalPassFailure();
+    if (failed(plan())) signalPassFailure();
   }
 
   LogicalResult plan();
@@ -80,11 +79,9 @@ struct GranitePlanMemory : mlir::granite::impl::GranitePlanMemoryBase<GranitePla
 
 std::optional<int64_t> GranitePlanMemory::activationBytes(Type type) {
   auto tensor = dyn_cast<RankedTensorType>(type);
-  if (!tensor)
-    return std::nullopt;
+  if (!tensor) return std::nullopt;
   int64_t elements = 1;
-  for (int64_t d : tensor.getShape().drop_front())
-    elements *= d;
+  for (int64_t d : tensor.getShape().drop_front()) elements *= d;
   int64_t rows = tensor.isDynamicDim(0) ? maxTokens : tensor.getDimSize(0);
   return llvm::alignTo(rows * elements * tensor.getElementTypeBitWidth() / 8, kAlignment);
 }
@@ -100,8 +97,7 @@ LogicalResult GranitePlanMemory::plan() {
   if (context == 0) {
     auto config = module->getAttrOfType<DictionaryAttr>("granite.config");
     auto length = config ? config.getAs<IntegerAttr>("context_length") : nullptr;
-    if (!length)
-      return module.emitError() << "context-length is 0 and granite.config has no context_length";
+    if (!length) return module.emitError() << "context-length is 0 and granite.config has no context_length";
     context = length.getInt();
   }
   Builder b(&getContext());
@@ -127,14 +123,12 @@ LogicalResult GranitePlanMemory::plan() {
   // Activations: a buffer lives from its defining op to its last user, then its range is reused.
   Block &body = forward.getBody().front();
   llvm::DenseMap<Operation *, int64_t> position;
-  for (auto [i, op] : llvm::enumerate(body))
-    position[&op] = i;
+  for (auto [i, op] : llvm::enumerate(body)) position[&op] = i;
   llvm::DenseMap<Value, std::pair<int64_t, int64_t>> buffers; // value -> (offset, bytes)
   Arena arena;
   auto lastUse = [&](Value v) {
     int64_t last = position[v.getDefiningOp()];
-    for (Operation *user : v.getUsers())
-      last = std::max(last, position[body.findAncestorOpInBlock(*user)]);
+    for (Operation *user : v.getUsers()) last = std::max(last, position[body.findAncestorOpInBlock(*user)]);
     return last;
   };
   llvm::DenseMap<int64_t, SmallVector<Value>> dyingAt;
@@ -142,15 +136,13 @@ LogicalResult GranitePlanMemory::plan() {
     SmallVector<int64_t> offsets;
     for (Value result : op.getResults()) {
       std::optional<int64_t> bytes = activationBytes(result.getType());
-      if (!bytes)
-        continue;
+      if (!bytes) continue;
       int64_t offset = arena.allocate(*bytes);
       buffers[result] = {offset, *bytes};
       offsets.push_back(offset);
       dyingAt[lastUse(result)].push_back(result);
     }
-    if (!offsets.empty())
-      op.setAttr("granite.arena_offset", b.getDenseI64ArrayAttr(offsets));
+    if (!offsets.empty()) op.setAttr("granite.arena_offset", b.getDenseI64ArrayAttr(offsets));
     // Results without users die here too, after the op has written them.
     for (Value dead : dyingAt.lookup(i)) {
       auto [offset, bytes] = buffers[dead];
@@ -158,12 +150,22 @@ LogicalResult GranitePlanMemory::plan() {
     }
   }
 
-  module->setAttr("granite.memory_plan",
-                  b.getDictionaryAttr({b.getNamedAttr("max_tokens", b.getI64IntegerAttr(maxTokens)),
-                                       b.getNamedAttr("context_length", b.getI64IntegerAttr(context)),
-                                       b.getNamedAttr("batch", b.getI64IntegerAttr(batch)),
-                                       b.getNamedAttr("arena_bytes", b.getI64IntegerAttr(arena.size())),
-                                       b.getNamedAttr("state_bytes", b.getI64IntegerAttr(stateBytes))}));
+  // Scratch: [arena | positions: int32 x maxTokens | the largest temporaries any op needs].
+  int64_t positionsOffset = arena.size();
+  int64_t temporariesOffset = positionsOffset + llvm::alignTo(4 * maxTokens, kAlignment);
+  int64_t temporaries = 0;
+  for (Operation &op : body) temporaries = std::max(temporaries, temporaryBytes(&op, maxTokens));
+
+  module->setAttr(
+      "granite.memory_plan",
+      b.getDictionaryAttr({b.getNamedAttr("max_tokens", b.getI64IntegerAttr(maxTokens)),
+                           b.getNamedAttr("context_length", b.getI64IntegerAttr(context)),
+                           b.getNamedAttr("batch", b.getI64IntegerAttr(batch)),
+                           b.getNamedAttr("arena_bytes", b.getI64IntegerAttr(arena.size())),
+                           b.getNamedAttr("positions_offset", b.getI64IntegerAttr(positionsOffset)),
+                           b.getNamedAttr("temporaries_offset", b.getI64IntegerAttr(temporariesOffset)),
+                           b.getNamedAttr("scratch_bytes", b.getI64IntegerAttr(temporariesOffset + temporaries)),
+                           b.getNamedAttr("state_bytes", b.getI64IntegerAttr(stateBytes))}));
   return success();
 }
 

@@ -1,4 +1,4 @@
-// The granite dialect's passes and the order granitec runs them in.
+// The granite dialect's passes (their order: Pipeline/GranitePipeline.h).
 #pragma once
 
 #include "Dialect/Granite/IR/GraniteOps.h"
@@ -6,8 +6,6 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Pass/Pass.h"
-
-#include <functional>
 
 namespace mlir::granite {
 
@@ -17,13 +15,11 @@ namespace mlir::granite {
 #define GEN_PASS_REGISTRATION
 #include "Dialect/Granite/Transforms/Passes.h.inc"
 
-/// One step of granitec's pipeline; `--emit-after=<name>` prints the IR after it.
-struct PipelineStage {
-  llvm::StringRef name;
-  std::function<void(OpPassManager &)> add;
-};
-
-/// The model-level pipeline in order: verify, fold multipliers, fuse, plan memory.
-llvm::ArrayRef<PipelineStage> granitePipeline();
+/// granite-plan-weights: a weight's offset in the weight blob (on each granite.weight) and the blob's size (on the
+/// module).
+inline constexpr llvm::StringLiteral kBlobOffsetAttr = "granite.blob_offset";
+inline constexpr llvm::StringLiteral kWeightBlobBytesAttr = "granite.weight_blob_bytes";
+/// Alignment of each weight in the blob, and of the blob's size.
+inline constexpr int64_t kWeightBlobAlignment = 64;
 
 } // namespace mlir::granite

@@ -45,7 +45,9 @@ def GranitePlanMemory : Pass<"granite-plan-memory", "::mlir::ModuleOp"> {
     as its last user has run, so layers share the same memory. Each state argument gets
     `granite.state_offset` and `granite.state_bytes` in a state arena sized for `context-length` positions
     (0 = the model's context length) and `batch` sequences. The module gets `granite.memory_plan` with the
-    totals. Buffers are 64-byte aligned.
+    totals and the scratch's layout: the arena, then the positions table (`positions_offset`, one int32 per
+    token), then the temporaries the lowering needs beyond the planned values (`temporaries_offset`, the
+    largest over the ops: Temporaries.h), `scratch_bytes` in all. Buffers are 64-byte aligned.
   }];
   let options = [
     Option<"maxTokens", "max-tokens", "int64_t", "512", "most tokens in one call to @forward">,
@@ -53,6 +55,17 @@ def GranitePlanMemory : Pass<"granite-plan-memory", "::mlir::ModuleOp"> {
            "positions each KV cache holds (0 = the model's context_length)">,
     Option<"batch", "batch", "int64_t", "1", "sequences with their own state">,
   ];
+}
+
+def GranitePlanWeights : Pass<"granite-plan-weights", "::mlir::ModuleOp"> {
+  let summary = "lays the weights out in the weight blob";
+  let description = [{
+    The weight blob is every `granite.weight` of the module, in symbol order, each at a 64-byte aligned
+    offset and in its type's storage format (the packer, lib/Codegen/WeightBlob.h, writes the bytes). Each
+    weight gets `granite.blob_offset` (bytes from the blob start) and the module gets
+    `granite.weight_blob_bytes`, the blob's size (a multiple of 64). The lowering bakes the offsets into the
+    generated code; the packer writes each weight at its offset.
+  }];
 }
 
 #endif // GRANITE_PASSES_TD

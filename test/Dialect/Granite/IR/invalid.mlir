@@ -470,14 +470,6 @@ func.func @f(%x: tensor<?x256xf32>, %h: !granite.weight<[512, 256], q6_k>) {
   return
 }
 
-// -----
-
-// Valid vocab is within the head
-func.func @f(%x: tensor<?x256xf32>, %h: !granite.weight<[512, 256], q6_k>) {
-  // expected-error @+1 {{valid_vocab 600 must be in [1, 512]}}
-  %0 = granite.logits %x, %h {valid_vocab = 600} : tensor<?x256xf32>, !granite.weight<[512, 256], q6_k> -> tensor<?x512xf32>
-  return
-}
 
 // -----
 

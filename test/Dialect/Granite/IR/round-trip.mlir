@@ -64,8 +64,8 @@ func.func @dense(%tokens: tensor<?xi32>, %pos: index, %cache: !granite.kv_cache<
   %nl = granite.rms_norm_linear %s, %norm, %wq {epsilon = 1.0e-5 : f32} : tensor<?x256xf32>, !granite.weight<[256], f32>, !granite.weight<[256, 256], bf16> -> tensor<?x256xf32>
   // CHECK: granite.swiglu_linear %{{.*}}, %{{.*}}, %{{.*}} : tensor<?x256xf32>, !granite.weight<[256, 256], bf16>, !granite.weight<[256, 256], bf16> -> tensor<?x256xf32>
   %sl = granite.swiglu_linear %nl, %wq, %wq : tensor<?x256xf32>, !granite.weight<[256, 256], bf16>, !granite.weight<[256, 256], bf16> -> tensor<?x256xf32>
-  // CHECK: granite.logits %{{.*}}, %{{.*}} {logit_scale = 6.000000e+00 : f32, valid_vocab = 500 : i64} : tensor<?x256xf32>, !granite.weight<[512, 256], q6_k> -> tensor<?x512xf32>
-  %l = granite.logits %sl, %table {logit_scale = 6.0 : f32, valid_vocab = 500} : tensor<?x256xf32>, !granite.weight<[512, 256], q6_k> -> tensor<?x512xf32>
+  // CHECK: granite.logits %{{.*}}, %{{.*}} {logit_scale = 6.000000e+00 : f32} : tensor<?x256xf32>, !granite.weight<[512, 256], q6_k> -> tensor<?x512xf32>
+  %l = granite.logits %sl, %table {logit_scale = 6.0 : f32} : tensor<?x256xf32>, !granite.weight<[512, 256], q6_k> -> tensor<?x512xf32>
   return %l : tensor<?x512xf32>
 }
 func.func private @half(tensor<?x256xf32>) -> tensor<?x128xf32>

@@ -1,4 +1,4 @@
-#include "Frontend/Quantize.h"
+#include "Synthesis/Quantize.h"
 
 #include "Frontend/Dequantize.h"
 

@@ -3,7 +3,7 @@
 // to the input, which is all `granitec synth` needs.
 #pragma once
 
-#include "Frontend/GGMLType.h"
+#include "Format/GGMLType.h"
 
 #include <cstdint>
 

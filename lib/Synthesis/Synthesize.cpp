@@ -1,7 +1,8 @@
-#include "Frontend/Synthesize.h"
+#include "Synthesis/Synthesize.h"
 
-#include "Frontend/Quantize.h"
+#include "Synthesis/Quantize.h"
 #include "Frontend/Variant.h"
+#include "Support/Hash.h"
 
 #include <algorithm>
 #include <cmath>
@@ -25,13 +26,6 @@ uint64_t splitmix64(uint64_t &state) {
   z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
   z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
   return z ^ (z >> 31);
-}
-
-uint64_t fnv1a(std::string_view text) {
-  uint64_t h = 0xCBF29CE484222325ull;
-  for (char c : text)
-    h = (h ^ static_cast<uint8_t>(c)) * 0x100000001B3ull;
-  return h;
 }
 
 class Rng {
@@ -356,7 +350,7 @@ gguf::Writer synthesizeModel(const GraniteConfig &config, SynthDtype dtype, uint
     for (size_t d = 1; d < t.ne.size(); ++d)
       rows *= t.ne[d];
     const uint64_t bytesPerRow = rowBytes(type, static_cast<int64_t>(rowLength));
-    const uint64_t tensorSeed = seed ^ fnv1a(t.name);
+    const uint64_t tensorSeed = seed ^ support::fnv1a(t.name);
     RowFiller fill = fillerFor(config, t);
     auto write = [=, name = t.name, count = tensors.size()](std::ostream &out) {
       const uint64_t rowsPerChunk = std::max<uint64_t>(1, kChunkBytes / bytesPerRow);
