@@ -35,8 +35,7 @@ std::string bytesToByteUnicode(std::string_view bytes) {
   const ByteUnicodeTables &t = tables();
   std::string text;
   text.reserve(bytes.size() * 2);
-  for (unsigned char b : bytes)
-    appendUtf8(text, t.codePointOfByte[b]);
+  for (unsigned char b : bytes) appendUtf8(text, t.codePointOfByte[b]);
   return text;
 }
 
@@ -47,8 +46,7 @@ std::optional<std::string> byteUnicodeToBytes(std::string_view text) {
   size_t pos = 0;
   while (pos < text.size()) {
     std::optional<uint32_t> cp = decodeUtf8(text, pos);
-    if (!cp || *cp >= t.byteOfCodePoint.size() || t.byteOfCodePoint[*cp] < 0)
-      return std::nullopt;
+    if (!cp || *cp >= t.byteOfCodePoint.size() || t.byteOfCodePoint[*cp] < 0) return std::nullopt;
     bytes.push_back(static_cast<char>(t.byteOfCodePoint[*cp]));
   }
   return bytes;

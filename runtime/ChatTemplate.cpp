@@ -83,8 +83,7 @@ void writeToolCall(ChatWriter &out, const Json &call, size_t index) {
   const Json &function = call.is_object() && call.contains("function") ? call["function"] : call;
   if (!function.is_object() || !function.contains("name") || !function["name"].is_string())
     throw ChatTemplateError(where(index) + " has a tool call without a string \"name\"");
-  if (!function.contains("arguments"))
-    throw ChatTemplateError(where(index) + " has a tool call without \"arguments\"");
+  if (!function.contains("arguments")) throw ChatTemplateError(where(index) + " has a tool call without \"arguments\"");
   const Json &arguments = function["arguments"];
   out.markup("<tool_call>\n{\"name\": \"");
   out.literal(function["name"].get<std::string>());

@@ -227,8 +227,8 @@ int runChat(const CliOptions &options, Tokenizer &tokenizer, const VocabularyTri
   session.stopAtRoleHeaders();
   // A turn needs room for its reply after the prompt: -n tokens, or 256 without -n, but at most half the context.
   const int64_t context = model.contextLength();
-  const int64_t replyRoom = std::min<int64_t>(options.maxTokens >= 0 ? std::max(options.maxTokens, 1) : 256,
-                                              context / 2);
+  const int64_t replyRoom =
+      std::min<int64_t>(options.maxTokens >= 0 ? std::max(options.maxTokens, 1) : 256, context / 2);
   int status = 0;
   std::optional<std::string> pending = options.prompt;
   for (;;) {

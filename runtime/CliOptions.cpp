@@ -14,8 +14,7 @@ template <typename T> T parseNumber(const std::string &flag, const std::string &
   T value{};
   const char *end = text.data() + text.size();
   auto [ptr, ec] = std::from_chars(text.data(), end, value);
-  if (text.empty() || ec != std::errc() || ptr != end)
-    throw UsageError(flag + " expects a number, got '" + text + "'");
+  if (text.empty() || ec != std::errc() || ptr != end) throw UsageError(flag + " expects a number, got '" + text + "'");
   return value;
 }
 
@@ -83,7 +82,8 @@ CliOptions parseCliOptions(const std::vector<std::string> &args) {
       {"--detokenize", [&](auto &, auto &v) { o.detokenize = v; }},
       {"-n", maxTokens},
       {"--max-tokens", maxTokens},
-      {"--stop", [&](auto &f, auto &v) {
+      {"--stop",
+       [&](auto &f, auto &v) {
          if (v.empty()) throw UsageError(f + " expects a non-empty string");
          o.stopStrings.push_back(v);
        }},
@@ -91,44 +91,52 @@ CliOptions parseCliOptions(const std::vector<std::string> &args) {
       {"--top-k", [&](auto &f, auto &v) { o.sampling.topK = parseNumber<int32_t>(f, v); }},
       {"--top-p", [&](auto &f, auto &v) { o.sampling.topP = parseFloat(f, v); }},
       {"--min-p", [&](auto &f, auto &v) { o.sampling.minP = parseFloat(f, v); }},
-      {"--repeat-penalty", [&](auto &f, auto &v) {
+      {"--repeat-penalty",
+       [&](auto &f, auto &v) {
          o.sampling.repeatPenalty = parseFloat(f, v);
          if (o.sampling.repeatPenalty <= 0) throw UsageError(f + " must be positive");
        }},
       {"--repeat-last-n", [&](auto &f, auto &v) { o.sampling.penaltyWindow = parseNumber<int32_t>(f, v); }},
       {"--presence-penalty", [&](auto &f, auto &v) { o.sampling.presencePenalty = parseFloat(f, v); }},
       {"--frequency-penalty", [&](auto &f, auto &v) { o.sampling.frequencyPenalty = parseFloat(f, v); }},
-      {"--seed", [&](auto &f, auto &v) {
+      {"--seed",
+       [&](auto &f, auto &v) {
          // -1 is llama.cpp's spelling of "random", the same as leaving the flag out.
          o.seedGiven = v != "-1";
          if (o.seedGiven) o.sampling.seed = parseNumber<uint64_t>(f, v);
        }},
       {"-c", contextSize},
       {"--ctx-size", contextSize},
-      {"--state-cache-mb", [&](auto &f, auto &v) {
+      {"--state-cache-mb",
+       [&](auto &f, auto &v) {
          o.stateCacheMb = parseCount(f, v, 0);
          stateCacheGiven = true;
        }},
-      {"--host", [&](auto &f, auto &v) {
+      {"--host",
+       [&](auto &f, auto &v) {
          if (v.empty()) throw UsageError(f + " expects a host name or address");
          o.host = v;
          serverFlagGiven = true;
        }},
-      {"--port", [&](auto &f, auto &v) {
+      {"--port",
+       [&](auto &f, auto &v) {
          o.port = parseNumber<int32_t>(f, v);
          if (o.port < 0 || o.port > 65535) throw UsageError(f + " must be between 0 and 65535, got '" + v + "'");
          serverFlagGiven = true;
        }},
-      {"--max-queue", [&](auto &f, auto &v) {
+      {"--max-queue",
+       [&](auto &f, auto &v) {
          o.maxQueue = parseCount(f, v, 0);
          serverFlagGiven = true;
        }},
-      {"--api-key", [&](auto &f, auto &v) {
+      {"--api-key",
+       [&](auto &f, auto &v) {
          if (v.empty()) throw UsageError(f + " expects a non-empty key");
          o.apiKey = v;
          serverFlagGiven = true;
        }},
-      {"--ids", [&](auto &f, auto &v) {
+      {"--ids",
+       [&](auto &f, auto &v) {
          o.ids = parseIdList(f, v);
          if (o.ids->empty()) throw UsageError(f + " expects at least one token id");
        }},
@@ -142,9 +150,9 @@ CliOptions parseCliOptions(const std::vector<std::string> &args) {
       {"--threads", threads},
   };
   const std::map<std::string, bool *> switches = {
-      {"-h", &o.help},         {"--help", &o.help}, {"--chat", &o.chat}, {"--json", &o.json},
-      {"--special", &o.special}, {"--bench", &o.bench}, {"--info", &o.info}, {"--version", &o.version},
-      {"--mmap", &o.mmap},     {"--serve", &o.serve}, {"--raw-bytes", &o.rawBytes}};
+      {"-h", &o.help},           {"--help", &o.help},   {"--chat", &o.chat},         {"--json", &o.json},
+      {"--special", &o.special}, {"--bench", &o.bench}, {"--info", &o.info},         {"--version", &o.version},
+      {"--mmap", &o.mmap},       {"--serve", &o.serve}, {"--raw-bytes", &o.rawBytes}};
 
   bool optionsEnded = false; // after "--" every argument is a positional one, and the program takes none
   for (size_t i = 0; i < args.size(); ++i) {
@@ -194,8 +202,7 @@ CliOptions parseCliOptions(const std::vector<std::string> &args) {
   if (!o.chat && (o.system || o.toolsFile)) throw UsageError("--system and --tools need --chat");
   if (o.jsonSchemaFile && !o.prompt && !o.promptFile && !o.chat)
     throw UsageError("--json-schema needs -p, -f or --chat (server requests give response_format instead)");
-  if (serverFlagGiven && !o.serve)
-    throw UsageError("--host, --port, --api-key and --max-queue need --serve");
+  if (serverFlagGiven && !o.serve) throw UsageError("--host, --port, --api-key and --max-queue need --serve");
   if (o.serve && (o.maxTokens >= 0 || !o.stopStrings.empty() || o.seedGiven || o.json || o.special || o.rawBytes))
     throw UsageError("-n, --stop, --seed, --json, --special and --raw-bytes do not apply to --serve (requests set "
                      "max_tokens, stop and seed)");
@@ -205,10 +212,10 @@ CliOptions parseCliOptions(const std::vector<std::string> &args) {
   if (!o.rawBytes)
     for (const std::string &stop : o.stopStrings)
       if (!isValidUtf8(stop))
-        throw UsageError("--stop: '" + toValidUtf8(stop) + "' is not valid UTF-8, so it can never match the "
+        throw UsageError("--stop: '" + toValidUtf8(stop) +
+                         "' is not valid UTF-8, so it can never match the "
                          "reply's text (give --raw-bytes to match bytes)");
-  if (stateCacheGiven && !o.serve && !o.chat)
-    throw UsageError("--state-cache-mb needs --chat or --serve");
+  if (stateCacheGiven && !o.serve && !o.chat) throw UsageError("--state-cache-mb needs --chat or --serve");
   if (!o.ids && (o.logitsFile || o.greedy || o.genLogitsFile)) throw UsageError("--logits and --greedy need --ids");
   if (o.genLogitsFile && !o.greedy) throw UsageError("--gen-logits needs --greedy");
   if (o.chunk && !o.ids && !o.bench) throw UsageError("--chunk needs --ids or --bench");

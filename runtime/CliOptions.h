@@ -33,15 +33,15 @@ struct CliOptions {
   std::vector<std::string> stopStrings;
   SamplingParams sampling;
   bool seedGiven = false;
-  int32_t stateCacheMb = 1024;              ///< --state-cache-mb: snapshots for multi-turn reuse (0: off)
-  int32_t contextSize = 0;                  ///< -c/--ctx-size: positions to use (0: the compiled context)
+  int32_t stateCacheMb = 1024; ///< --state-cache-mb: snapshots for multi-turn reuse (0: off)
+  int32_t contextSize = 0;     ///< -c/--ctx-size: positions to use (0: the compiled context)
 
   // The OpenAI-compatible server (runtime/Server.h).
   bool serve = false;
   std::string host = "127.0.0.1";
-  int32_t port = 8080;                      ///< 0: any free port (the one taken is printed)
-  std::optional<std::string> apiKey;        ///< --api-key, else GRANITE_API_KEY
-  int32_t maxQueue = 16;                    ///< --max-queue: requests that may wait behind the running one
+  int32_t port = 8080;               ///< 0: any free port (the one taken is printed)
+  std::optional<std::string> apiKey; ///< --api-key, else GRANITE_API_KEY
+  int32_t maxQueue = 16;             ///< --max-queue: requests that may wait behind the running one
 
   // Checks of the compiled model itself, served by the generated executable's main (runtime/ModelMain.cpp).
   std::optional<std::vector<int32_t>> ids;  ///< --ids: the prompt as token ids (no BOS, no tokenizer)
@@ -50,12 +50,12 @@ struct CliOptions {
   std::optional<std::string> genLogitsFile; ///< --gen-logits: [greedy][vocab] f32 rows
   int32_t chunk = 0;                        ///< --chunk: most prompt tokens per forward call (0: the model's)
   bool bench = false;
-  int32_t benchPrompt = 0;                  ///< 0: 512, less when the context is shorter
-  int32_t benchGen = 0;                     ///< 0: 128, less when the context is shorter
-  int32_t threads = 0;                      ///< -t/--threads: kernel worker threads (0: the kernels' default)
+  int32_t benchPrompt = 0; ///< 0: 512, less when the context is shorter
+  int32_t benchGen = 0;    ///< 0: 128, less when the context is shorter
+  int32_t threads = 0;     ///< -t/--threads: kernel worker threads (0: the kernels' default)
   bool info = false;
   bool version = false;
-  bool mmap = false;                        ///< --mmap: the kernels read the mapped weights (runtime/WeightMemory.h)
+  bool mmap = false; ///< --mmap: the kernels read the mapped weights (runtime/WeightMemory.h)
 
   /// A mode that needs the compiled model's own interface, not just runtime/Model.h.
   bool compiledModelMode() const { return ids || bench || info || version; }

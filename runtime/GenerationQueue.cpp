@@ -39,8 +39,7 @@ void GenerationJob::finish(GenerationResult result, std::string error) {
 
 GenerationQueue::GenerationQueue(Generator &generator, size_t maxWaiting,
                                  std::function<void(const GenerationResult &)> onFinished)
-    : generator_(generator), maxWaiting_(maxWaiting), onFinished_(std::move(onFinished)),
-      worker_([this] { work(); }) {}
+    : generator_(generator), maxWaiting_(maxWaiting), onFinished_(std::move(onFinished)), worker_([this] { work(); }) {}
 
 GenerationQueue::~GenerationQueue() {
   shutdown();

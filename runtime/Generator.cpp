@@ -11,14 +11,12 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double secondsSince(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
+double secondsSince(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
 std::vector<bool> unsampleableIds(const Model &model, const Tokenizer &tokenizer) {
   if (model.vocabSize() < tokenizer.size())
-    throw std::invalid_argument("the model has " + std::to_string(model.vocabSize()) +
-                                " logits but the vocabulary " + std::to_string(tokenizer.size()) + " tokens");
+    throw std::invalid_argument("the model has " + std::to_string(model.vocabSize()) + " logits but the vocabulary " +
+                                std::to_string(tokenizer.size()) + " tokens");
   std::vector<bool> never(static_cast<size_t>(model.vocabSize()), true); // rows past the vocabulary too
   for (int32_t id = 0; id < tokenizer.size(); ++id) never[id] = tokenizer.isUnused(id);
   return never;
@@ -51,8 +49,8 @@ const char *stopReasonName(StopReason reason) {
 
 Generator::Generator(Model &model, Tokenizer &tokenizer, SamplingParams sampling, StateCache *cache)
     : model_(model), tokenizer_(tokenizer), cache_(cache), snapshots_(cache && cache->capacityBytes() > 0),
-      neverSample_(unsampleableIds(model, tokenizer)),
-      sampler_(sampling, neverSample_), logits_(static_cast<size_t>(model.vocabSize())) {}
+      neverSample_(unsampleableIds(model, tokenizer)), sampler_(sampling, neverSample_),
+      logits_(static_cast<size_t>(model.vocabSize())) {}
 
 void Generator::setSampling(const SamplingParams &sampling) { sampler_ = Sampler(sampling, neverSample_); }
 
@@ -123,8 +121,8 @@ GenerationResult Generator::generate(const std::vector<int32_t> &prompt, const G
 
   start = Clock::now();
   StreamingDecoder decoder(tokenizer_, limits.renderSpecial, limits.rawBytes);
-  std::string text;    // decoded so far
-  size_t emitted = 0;  // how much of `text` went to onText
+  std::string text;   // decoded so far
+  size_t emitted = 0; // how much of `text` went to onText
   auto emitUpTo = [&](size_t end) {
     if (end > emitted) onText(std::string_view(text).substr(emitted, end - emitted));
     emitted = std::max(emitted, end);

@@ -34,16 +34,16 @@ enum class StopReason { EndOfGeneration, StopString, MaxTokens, ContextFull, Int
 const char *stopReasonName(StopReason reason);
 
 struct GenerationResult {
-  std::string text;            ///< the reply, without a matched stop string or the end token
-  std::vector<int32_t> ids;    ///< sampled ids, without the end token
-  int32_t promptTokens = 0;    ///< the prompt's length
-  int32_t evaluatedPromptTokens = 0; ///< of those, how many the model had to process (the rest was reused)
+  std::string text;                    ///< the reply, without a matched stop string or the end token
+  std::vector<int32_t> ids;            ///< sampled ids, without the end token
+  int32_t promptTokens = 0;            ///< the prompt's length
+  int32_t evaluatedPromptTokens = 0;   ///< of those, how many the model had to process (the rest was reused)
   std::vector<TokenLogprobs> logprobs; ///< one per id of `ids` when limits.topLogprobs >= 0
   StopReason stopReason = StopReason::EndOfGeneration;
-  bool incomplete = false;     ///< constrained, and the reply ended before its value was whole
+  bool incomplete = false; ///< constrained, and the reply ended before its value was whole
   double promptSeconds = 0;
   double generationSeconds = 0;
-  double maskSeconds = 0;      ///< of generationSeconds, computing the constraint's token masks
+  double maskSeconds = 0; ///< of generationSeconds, computing the constraint's token masks
 };
 
 class Generator {
@@ -73,7 +73,7 @@ private:
   Model &model_;
   Tokenizer &tokenizer_;
   StateCache *cache_;
-  bool snapshots_; ///< a cache with room, and a model that can take snapshots
+  bool snapshots_;                ///< a cache with room, and a model that can take snapshots
   std::vector<bool> neverSample_; ///< ids the sampler never picks (unused tokens, padding rows)
   Sampler sampler_;
   std::vector<int32_t> held_; ///< the ids the model holds, in order

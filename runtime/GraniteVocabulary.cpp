@@ -14,16 +14,13 @@ struct AddedTokenSpec {
 
 // Ids 100256..100283, in order (spec §4 table).
 const AddedTokenSpec kGraniteAddedTokens[] = {
-    {"<|pad|>", true},           {"<|end_of_text|>", true},   {"<|fim_prefix|>", false},
-    {"<|fim_middle|>", false},   {"<|fim_suffix|>", false},   {"<|fim_pad|>", false},
-    {"<|filename|>", false},     {"<|reponame|>", false},     {"<|start_of_role|>", true},
-    {"<|end_of_role|>", true},   {"<|unused_1|>", true},      {"<|start_of_plugin|>", true},
-    {"<|end_of_plugin|>", true}, {"<|unk|>", true},           {"<tool_call>", false},
-    {"</tool_call>", false},     {"<tool_response>", false},  {"</tool_response>", false},
-    {"<think>", false},          {"</think>", false},         {"<think_on>", true},
-    {"<think_off>", true},       {"<schema>", true},          {"</schema>", true},
-    {"<tools>", true},           {"</tools>", true},          {"<documents>", true},
-    {"</documents>", true},
+    {"<|pad|>", true},           {"<|end_of_text|>", true},   {"<|fim_prefix|>", false}, {"<|fim_middle|>", false},
+    {"<|fim_suffix|>", false},   {"<|fim_pad|>", false},      {"<|filename|>", false},   {"<|reponame|>", false},
+    {"<|start_of_role|>", true}, {"<|end_of_role|>", true},   {"<|unused_1|>", true},    {"<|start_of_plugin|>", true},
+    {"<|end_of_plugin|>", true}, {"<|unk|>", true},           {"<tool_call>", false},    {"</tool_call>", false},
+    {"<tool_response>", false},  {"</tool_response>", false}, {"<think>", false},        {"</think>", false},
+    {"<think_on>", true},        {"<think_off>", true},       {"<schema>", true},        {"</schema>", true},
+    {"<tools>", true},           {"</tools>", true},          {"<documents>", true},     {"</documents>", true},
 };
 static_assert(kGraniteBaseTokenCount + sizeof kGraniteAddedTokens / sizeof kGraniteAddedTokens[0] ==
               kGraniteFirstPaddingId);
@@ -55,7 +52,8 @@ std::vector<std::string> mergesFromRanks(const std::vector<std::string> &rankByt
     if (starts.size() != 3)
       throw VocabularyError("token of rank " + std::to_string(rank) + " does not reduce to two lower-ranked parts (" +
                             std::to_string(starts.size() - 1) + " parts), so no merge produces it");
-    merges.push_back(bytesToByteUnicode(token.substr(0, starts[1])) + " " + bytesToByteUnicode(token.substr(starts[1])));
+    merges.push_back(bytesToByteUnicode(token.substr(0, starts[1])) + " " +
+                     bytesToByteUnicode(token.substr(starts[1])));
   }
   return merges;
 }

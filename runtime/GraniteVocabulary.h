@@ -10,10 +10,10 @@
 
 namespace granite::runtime {
 
-constexpr int32_t kGraniteBaseTokenCount = 100256;  ///< cl100k_base ranks
-constexpr int32_t kGraniteFirstPaddingId = 100284;  ///< first [PAD…] filler
-constexpr int32_t kGraniteVocabularySize = 100352;  ///< padded embedding rows
-constexpr int32_t kGraniteEndOfTextId = 100257;     ///< BOS = EOS = EOT
+constexpr int32_t kGraniteBaseTokenCount = 100256; ///< cl100k_base ranks
+constexpr int32_t kGraniteFirstPaddingId = 100284; ///< first [PAD…] filler
+constexpr int32_t kGraniteVocabularySize = 100352; ///< padded embedding rows
+constexpr int32_t kGraniteEndOfTextId = 100257;    ///< BOS = EOS = EOT
 constexpr int32_t kGranitePadId = 100256;
 constexpr int32_t kGraniteUnknownId = 100269;
 

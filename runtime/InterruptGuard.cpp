@@ -12,7 +12,7 @@ void onInterrupt(int) { interrupted.store(true); }
 
 InterruptGuard::InterruptGuard() {
   interrupted.store(false);
-  struct sigaction action {};
+  struct sigaction action{};
   action.sa_handler = onInterrupt;
   sigemptyset(&action.sa_mask);
   sigaction(SIGINT, &action, &previous_);

@@ -18,7 +18,7 @@ public:
   const std::atomic<bool> &flag() const;
 
 private:
-  struct sigaction previous_ {};
+  struct sigaction previous_{};
 };
 
 } // namespace granite::runtime

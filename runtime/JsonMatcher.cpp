@@ -132,20 +132,27 @@ bool JsonMatcher::stringByte(MatchFrame &f, const GrammarNode &node, uint8_t b, 
       return done;
     }
     if (b < 0x20 || !room) return false;
-    if (b == '\\') f.phase = kStrEscape;
+    if (b == '\\')
+      f.phase = kStrEscape;
     else if (b >= 0x80) {
-      if (b >= 0xC2 && b <= 0xDF) f.c = 1;
-      else if (b >= 0xE0 && b <= 0xEF) f.c = 2, f.d = b == 0xE0 ? 1 : b == 0xED ? 2 : 0;
-      else if (b >= 0xF0 && b <= 0xF4) f.c = 3, f.d = b == 0xF0 ? 3 : b == 0xF4 ? 4 : 0;
-      else return false;
+      if (b >= 0xC2 && b <= 0xDF)
+        f.c = 1;
+      else if (b >= 0xE0 && b <= 0xEF)
+        f.c = 2, f.d = b == 0xE0 ? 1 : b == 0xED ? 2 : 0;
+      else if (b >= 0xF0 && b <= 0xF4)
+        f.c = 3, f.d = b == 0xF0 ? 3 : b == 0xF4 ? 4 : 0;
+      else
+        return false;
     }
     f.a = saturated(int64_t(f.a) + 1, cap);
     return true;
   case kStrEscape:
-    if (b == 'u') f.phase = kStrHex1;
+    if (b == 'u')
+      f.phase = kStrHex1;
     else if (b == '"' || b == '\\' || b == '/' || b == 'b' || b == 'f' || b == 'n' || b == 'r' || b == 't')
       f.phase = kStrBody;
-    else return false;
+    else
+      return false;
     return true;
   case kStrHex1:
     if (!isHex(b) || b == 'd' || b == 'D') return false; // no surrogates: their pairs would count as one

@@ -23,9 +23,9 @@ struct MatchFrame {
                      ///< Number: digits in the current part; Literals: first candidate
   int32_t b = 0;     ///< Object: the property whose key was read; Literals: one past the last candidate
   uint8_t phase = 0;
-  uint8_t ws = 0;    ///< blanks in the current gap
-  uint8_t c = 0;     ///< String: UTF-8 continuation bytes still due
-  uint8_t d = 0;     ///< String: the range of the next continuation byte; Number: negative
+  uint8_t ws = 0; ///< blanks in the current gap
+  uint8_t c = 0;  ///< String: UTF-8 continuation bytes still due
+  uint8_t d = 0;  ///< String: the range of the next continuation byte; Number: negative
 };
 static_assert(sizeof(MatchFrame) == 24, "frames are hashed as bytes: no padding");
 

@@ -15,9 +15,8 @@ using Kind = GrammarNode::Kind;
 /// Numbers beyond this have more digits than a generated number may (runtime/JsonGrammar.cpp kMaxDigits).
 constexpr double kLargestBound = 1e15;
 
-const std::set<std::string> kAnnotations{"title",      "description", "default",  "examples", "$comment", "$schema",
-                                         "$id",        "deprecated",  "readOnly", "writeOnly", "$defs",
-                                         "definitions"};
+const std::set<std::string> kAnnotations{"title", "description", "default",  "examples",  "$comment", "$schema",
+                                         "$id",   "deprecated",  "readOnly", "writeOnly", "$defs",    "definitions"};
 const std::set<std::string> kObjectKeywords{"properties", "required", "additionalProperties"};
 const std::set<std::string> kArrayKeywords{"items", "minItems", "maxItems"};
 const std::set<std::string> kStringKeywords{"minLength", "maxLength"};
@@ -84,8 +83,8 @@ private:
 
   /// The bytes a value of `node` may start with.
   std::set<uint8_t> firstBytes(int32_t index, const std::string &path) {
-    if (pending_.count(index)) throw SchemaError("a $ref that refers to itself inside anyOf/oneOf is not supported" +
-                                                 at(path));
+    if (pending_.count(index))
+      throw SchemaError("a $ref that refers to itself inside anyOf/oneOf is not supported" + at(path));
     const GrammarNode &node = grammar_.nodes[index];
     switch (node.kind) {
     case Kind::Object: return {'{'};
@@ -155,8 +154,9 @@ private:
         int32_t leaf = alt.kind == Kind::Union ? alt.byFirstByte[b] : alternative;
         if (node.byFirstByte[b] >= 0 && node.byFirstByte[b] != leaf)
           throw SchemaError(std::string("anyOf/oneOf/type alternatives that can start with the same character '") +
-                            char(b) + "' are not supported (alternatives must differ in type or first character, or "
-                                      "be objects told apart by the const value of their first, required property)" +
+                            char(b) +
+                            "' are not supported (alternatives must differ in type or first character, or "
+                            "be objects told apart by the const value of their first, required property)" +
                             at(path));
         node.byFirstByte[b] = leaf;
       }
@@ -205,14 +205,14 @@ private:
     std::vector<std::string> types;
     if (schema.contains("type")) {
       const Json &type = schema["type"];
-      if (type.is_string()) types.push_back(type.get<std::string>());
-      else if (type.is_array() && !type.empty() && std::all_of(type.begin(), type.end(), [](const Json &t) {
-                 return t.is_string();
-               }))
+      if (type.is_string())
+        types.push_back(type.get<std::string>());
+      else if (type.is_array() && !type.empty() &&
+               std::all_of(type.begin(), type.end(), [](const Json &t) { return t.is_string(); }))
         for (const Json &t : type) types.push_back(t.get<std::string>());
-      else throw SchemaError("'type' must be a type name or a non-empty list of them" + at(path));
-      static const std::set<std::string> kTypes{"object", "array",   "string", "number",
-                                                "integer", "boolean", "null"};
+      else
+        throw SchemaError("'type' must be a type name or a non-empty list of them" + at(path));
+      static const std::set<std::string> kTypes{"object", "array", "string", "number", "integer", "boolean", "null"};
       for (const std::string &t : types)
         if (!kTypes.count(t)) throw SchemaError("unknown type '" + t + "'" + at(path));
       if (std::count(types.begin(), types.end(), "number"))
@@ -228,9 +228,8 @@ private:
       if (!values.is_array()) throw SchemaError("'enum' must be a list" + at(path));
       std::vector<std::string> texts;
       for (const Json &value : values)
-        if (types.empty() || std::any_of(types.begin(), types.end(), [&](const std::string &t) {
-              return hasType(value, t);
-            }))
+        if (types.empty() ||
+            std::any_of(types.begin(), types.end(), [&](const std::string &t) { return hasType(value, t); }))
           texts.push_back(value.dump());
       if (texts.empty())
         throw SchemaError(std::string("no value satisfies the schema: '") + keyword + "' holds no value" +
@@ -240,11 +239,16 @@ private:
 
     if (types.empty()) {
       for (const std::string &key : keywords) {
-        if (kObjectKeywords.count(key)) types = {"object"};
-        else if (kArrayKeywords.count(key)) types = {"array"};
-        else if (kStringKeywords.count(key)) types = {"string"};
-        else if (kNumberKeywords.count(key)) types = {"number"};
-        else continue;
+        if (kObjectKeywords.count(key))
+          types = {"object"};
+        else if (kArrayKeywords.count(key))
+          types = {"array"};
+        else if (kStringKeywords.count(key))
+          types = {"string"};
+        else if (kNumberKeywords.count(key))
+          types = {"number"};
+        else
+          continue;
         break;
       }
       if (types.empty()) return grammar_.anyValue;
@@ -269,8 +273,8 @@ private:
     if (type == "string") return value.is_string();
     if (type == "number") return value.is_number();
     if (type == "integer")
-      return value.is_number_integer() || (value.is_number_float() && std::floor(value.get<double>()) ==
-                                                                          value.get<double>());
+      return value.is_number_integer() ||
+             (value.is_number_float() && std::floor(value.get<double>()) == value.get<double>());
     if (type == "boolean") return value.is_boolean();
     return value.is_null();
   }
@@ -312,9 +316,8 @@ private:
       }
       // Integers in range, and (for numbers) fractions between two of them: the range must hold an integer.
       if (node.bounded && std::ceil(node.minimum) > std::floor(node.maximum))
-        throw SchemaError(node.minimum > node.maximum
-                              ? "no value satisfies the schema: minimum > maximum" + at(path)
-                              : "a range that holds no integer is not supported" + at(path));
+        throw SchemaError(node.minimum > node.maximum ? "no value satisfies the schema: minimum > maximum" + at(path)
+                                                      : "a range that holds no integer is not supported" + at(path));
       return add(node);
     }
     if (type == "array") {
@@ -326,7 +329,8 @@ private:
       node.items = grammar_.anyValue;
       if (schema.contains("items")) {
         if (schema["items"] == Json(false)) {
-          if (node.minItems > 0) throw SchemaError("no value satisfies the schema: items false with minItems" + at(path));
+          if (node.minItems > 0)
+            throw SchemaError("no value satisfies the schema: items false with minItems" + at(path));
           node.maxItems = 0;
         } else if (node.maxItems != 0) {
           node.items = compile(schema["items"], path + "/items");
@@ -358,8 +362,7 @@ private:
     const Json properties = schema.value("properties", Json::object());
     for (const std::string &name : required)
       if (!properties.contains(name))
-        throw SchemaError("required property '" + name + "' is not in 'properties', which is not supported" +
-                          at(path));
+        throw SchemaError("required property '" + name + "' is not in 'properties', which is not supported" + at(path));
     for (auto it = properties.begin(); it != properties.end(); ++it) {
       GrammarNode::Property property{it.key(), -1, required.count(it.key()) > 0};
       node.properties.push_back(property);
@@ -428,8 +431,7 @@ private:
       if (root_.is_object() && root_.contains(section) && root_[section].is_object() && root_[section].contains(name))
         definition = &root_[section][name];
     }
-    if (!definition)
-      throw SchemaError("'$ref' \"" + target + "\" is not a local #/$defs/NAME that exists" + at(path));
+    if (!definition) throw SchemaError("'$ref' \"" + target + "\" is not a local #/$defs/NAME that exists" + at(path));
     // Reserved first, so that a recursive reference finds it.
     const int32_t index = add(GrammarNode{});
     refs_[target] = index;

@@ -23,19 +23,19 @@ typedef struct GraniteStateRegion {
 
 /* Facts about the compiled model: a constant emitted by granitec. */
 typedef struct GraniteModelInfo {
-  uint32_t abi_version;     /* GRANITE_MODEL_ABI_VERSION */
-  int32_t vocab_size;       /* logits per token (padded vocabulary) */
-  int32_t context_length;   /* positions the state holds */
-  int32_t max_tokens;       /* most tokens one granite_forward call accepts */
-  uint64_t state_bytes;     /* KV caches and conv/SSM states; all zero = empty sequence */
-  uint64_t scratch_bytes;   /* activation arena for max_tokens tokens */
-  uint64_t weights_bytes;   /* size of the weight blob granite_forward reads */
-  const char *variant;      /* "h-350m", ..., or "custom" */
-  const char *target;       /* CPU family the kernels are scheduled for */
-  const char *weight_types; /* human-readable summary, e.g. "BF16 x123, F32 x200" */
-  const char *build_id;     /* identifies the compilation (model, target, granitec version) */
-  int32_t default_threads;  /* granitec compile --threads; 0: one per CPU */
-  int32_t state_region_count;              /* the ranges of the state, ascending, covering every byte used */
+  uint32_t abi_version;       /* GRANITE_MODEL_ABI_VERSION */
+  int32_t vocab_size;         /* logits per token (padded vocabulary) */
+  int32_t context_length;     /* positions the state holds */
+  int32_t max_tokens;         /* most tokens one granite_forward call accepts */
+  uint64_t state_bytes;       /* KV caches and conv/SSM states; all zero = empty sequence */
+  uint64_t scratch_bytes;     /* activation arena for max_tokens tokens */
+  uint64_t weights_bytes;     /* size of the weight blob granite_forward reads */
+  const char *variant;        /* "h-350m", ..., or "custom" */
+  const char *target;         /* CPU family the kernels are scheduled for */
+  const char *weight_types;   /* human-readable summary, e.g. "BF16 x123, F32 x200" */
+  const char *build_id;       /* identifies the compilation (model, target, granitec version) */
+  int32_t default_threads;    /* granitec compile --threads; 0: one per CPU */
+  int32_t state_region_count; /* the ranges of the state, ascending, covering every byte used */
   const GraniteStateRegion *state_regions;
   const char *required_features; /* "avx2,fma,...": the CPU features the code may use (runtime/CpuFeatures.h names) */
   const char *other_targets;     /* "name:feature,...;...": the architecture's other families, most capable first */

@@ -185,8 +185,8 @@ void runBench(const CliOptions &options, CompiledModel &model, const Tokenizer &
             << " tokens/s\n"
             << "threads: " << probeThreads << "\n"
             << "read bandwidth: " << bandwidth.bytesPerSecond / 1e9 << " GB/s (" << (bandwidth.bytes >> 20)
-            << " MiB read by " << bandwidth.threads << (bandwidth.threads == 1 ? " thread" : " threads")
-            << ", best of " << bandwidth.repeats << ", before decode)\n";
+            << " MiB read by " << bandwidth.threads << (bandwidth.threads == 1 ? " thread" : " threads") << ", best of "
+            << bandwidth.repeats << ", before decode)\n";
   if (firstToken >= 0) std::cout << std::setprecision(3) << "first token: " << firstToken << " s after process start\n";
   std::cout << std::setprecision(1) << "peak RSS: " << peakRss / 1e6 << " MB"
             << (peakRestarted ? "" : " (before decode: the peak count could not be restarted)") << "\n";
@@ -292,13 +292,16 @@ int runMain(int argc, char **argv, const GraniteModelInfo &info, const std::stri
   std::optional<WeightMemory> weights; // outlives the model the CLI makes
   PayloadBytes trie = payload->vocabularyTrie();
   const std::string_view trieBlob(reinterpret_cast<const char *>(trie.data), trie.size);
-  return runCliMain(argc, argv, *tokenizer, [&]() -> std::unique_ptr<Model> {
-    weights.emplace(placeWeights(options, *payload));
-    auto model = std::make_unique<CompiledModel>(weights->data(), weights->size());
-    if (options.contextSize) model->limitContext(options.contextSize);
-    if (options.threads) model->setThreads(options.threads);
-    return model;
-  }, trieBlob);
+  return runCliMain(
+      argc, argv, *tokenizer,
+      [&]() -> std::unique_ptr<Model> {
+        weights.emplace(placeWeights(options, *payload));
+        auto model = std::make_unique<CompiledModel>(weights->data(), weights->size());
+        if (options.contextSize) model->limitContext(options.contextSize);
+        if (options.threads) model->setThreads(options.threads);
+        return model;
+      },
+      trieBlob);
 }
 
 } // namespace
@@ -314,8 +317,8 @@ int main(int argc, char **argv) {
   // What the compiled-model modes printed (--ids, --info, ...) must have arrived, as runCli checks for the others; a
   // reader that went away (EPIPE) is not an error.
   if (!std::cout.flush() && status == 0 && errno != EPIPE) {
-    std::cerr << toValidUtf8(argc > 0 ? argv[0] : "granite") << ": error: cannot write the output: "
-              << std::strerror(errno) << "\n";
+    std::cerr << toValidUtf8(argc > 0 ? argv[0] : "granite")
+              << ": error: cannot write the output: " << std::strerror(errno) << "\n";
     status = 1;
   }
   if (!refusal.empty()) {

@@ -29,18 +29,37 @@ struct FieldRules {
 };
 
 const FieldRules kChatFields{
-    {"model", "messages", "tools", "tool_choice", "temperature", "top_p", "top_k", "min_p", "max_tokens",
-     "max_completion_tokens", "stop", "seed", "presence_penalty", "frequency_penalty", "logit_bias", "logprobs",
-     "top_logprobs", "stream", "stream_options", "n", "response_format", "modalities"},
+    {"model",
+     "messages",
+     "tools",
+     "tool_choice",
+     "temperature",
+     "top_p",
+     "top_k",
+     "min_p",
+     "max_tokens",
+     "max_completion_tokens",
+     "stop",
+     "seed",
+     "presence_penalty",
+     "frequency_penalty",
+     "logit_bias",
+     "logprobs",
+     "top_logprobs",
+     "stream",
+     "stream_options",
+     "n",
+     "response_format",
+     "modalities"},
     {"user", "metadata", "store", "parallel_tool_calls", "service_tier", "prompt_cache_key", "safety_identifier",
      "prediction"},
     {"functions", "function_call", "audio", "reasoning_effort", "web_search_options", "verbosity"}};
 
-const FieldRules kCompletionFields{
-    {"model", "prompt", "temperature", "top_p", "top_k", "min_p", "max_tokens", "stop", "seed", "presence_penalty",
-     "frequency_penalty", "logit_bias", "logprobs", "stream", "stream_options", "n", "echo", "best_of", "suffix"},
-    {"user"},
-    {}};
+const FieldRules kCompletionFields{{"model", "prompt", "temperature", "top_p", "top_k", "min_p", "max_tokens", "stop",
+                                    "seed", "presence_penalty", "frequency_penalty", "logit_bias", "logprobs", "stream",
+                                    "stream_options", "n", "echo", "best_of", "suffix"},
+                                   {"user"},
+                                   {}};
 
 /// The fields of `body` that are present and not null (null means "not set", as with OpenAI).
 class Fields {
@@ -148,8 +167,8 @@ void readCommon(const Fields &fields, OpenAiRequest &request, int32_t vocabSize)
       bool digits = !key.empty() && key.size() <= 9 &&
                     std::all_of(key.begin(), key.end(), [](char c) { return c >= '0' && c <= '9'; });
       if (!digits || std::stol(key) >= vocabSize)
-        throw badValue("logit_bias", "'logit_bias' key '" + key + "' is not a token id below " +
-                                         std::to_string(vocabSize));
+        throw badValue("logit_bias",
+                       "'logit_bias' key '" + key + "' is not a token id below " + std::to_string(vocabSize));
       if (!it->is_number()) throw wrongType("logit_bias", "an object mapping token ids to numbers");
       double value = it->get<double>();
       if (!(value >= -100 && value <= 100))
@@ -159,8 +178,7 @@ void readCommon(const Fields &fields, OpenAiRequest &request, int32_t vocabSize)
   }
 
   if (const Json *options = fields.get("stream_options")) {
-    if (!request.stream)
-      throw badValue("stream_options", "'stream_options' is only allowed when 'stream' is true");
+    if (!request.stream) throw badValue("stream_options", "'stream_options' is only allowed when 'stream' is true");
     if (!options->is_object()) throw wrongType("stream_options", "an object");
     for (auto it = options->begin(); it != options->end(); ++it) {
       if (it.key() == "include_usage" || it.key() == "include_obfuscation") {
@@ -216,7 +234,7 @@ Json readMessages(const Fields &fields) {
   if (!messages) throw ApiError(400, "'messages' is required", "invalid_request_error", "messages", "missing_required");
   if (!messages->is_array()) throw wrongType("messages", "a list of messages");
   if (messages->empty()) throw badValue("messages", "'messages' must not be empty");
-  static const std::set<std::string> kMessageFields{"role", "content", "name", "tool_calls", "tool_call_id",
+  static const std::set<std::string> kMessageFields{"role",    "content",     "name",  "tool_calls",   "tool_call_id",
                                                     "refusal", "annotations", "audio", "function_call"};
   Json rendered = Json::array();
   for (size_t i = 0; i < messages->size(); ++i) {
@@ -283,8 +301,8 @@ void readTools(const Fields &fields, OpenAiRequest &request) {
       const Json &function = tool["function"];
       if (!function.contains("name") || !function["name"].is_string() ||
           !validFunctionName(function["name"].get<std::string>()))
-        throw badValue(param + ".function.name", "'" + param +
-                                                     ".function.name' must be 1 to 64 letters, digits, '_' or '-'");
+        throw badValue(param + ".function.name",
+                       "'" + param + ".function.name' must be 1 to 64 letters, digits, '_' or '-'");
       if (function.contains("parameters") && !function["parameters"].is_object())
         throw wrongType(param + ".function.parameters", "a JSON Schema object");
     }
@@ -296,10 +314,14 @@ void readTools(const Fields &fields, OpenAiRequest &request) {
   bool hasTools = !request.tools.is_null();
   if (choice->is_string()) {
     const std::string &mode = choice->get_ref<const std::string &>();
-    if (mode == "none") request.toolChoice.mode = ToolChoice::Mode::None;
-    else if (mode == "auto") request.toolChoice.mode = ToolChoice::Mode::Auto;
-    else if (mode == "required") request.toolChoice.mode = ToolChoice::Mode::Required;
-    else throw badValue("tool_choice", "'tool_choice' must be \"none\", \"auto\", \"required\" or a named function");
+    if (mode == "none")
+      request.toolChoice.mode = ToolChoice::Mode::None;
+    else if (mode == "auto")
+      request.toolChoice.mode = ToolChoice::Mode::Auto;
+    else if (mode == "required")
+      request.toolChoice.mode = ToolChoice::Mode::Required;
+    else
+      throw badValue("tool_choice", "'tool_choice' must be \"none\", \"auto\", \"required\" or a named function");
   } else if (choice->is_object() && choice->contains("function") && (*choice)["function"].is_object() &&
              (*choice)["function"].contains("name") && (*choice)["function"]["name"].is_string()) {
     if (choice->contains("type") && (*choice)["type"] != "function")
@@ -310,8 +332,8 @@ void readTools(const Fields &fields, OpenAiRequest &request) {
                    return tool["function"]["name"] == request.toolChoice.functionName;
                  });
     if (!known)
-      throw badValue("tool_choice", "'tool_choice' names function '" + request.toolChoice.functionName +
-                                        "', which is not in 'tools'");
+      throw badValue("tool_choice",
+                     "'tool_choice' names function '" + request.toolChoice.functionName + "', which is not in 'tools'");
   } else {
     throw wrongType("tool_choice", "\"none\", \"auto\", \"required\" or {\"type\": \"function\", \"function\": "
                                    "{\"name\": ...}}");
@@ -345,8 +367,8 @@ void readResponseFormat(const Fields &fields, OpenAiRequest &request) {
     if (spec.contains("strict") && !spec["strict"].is_boolean() && !spec["strict"].is_null())
       throw wrongType("response_format.json_schema.strict", "a boolean");
     // strict or not, the reply follows the schema: nothing is gained by following it less.
-    request.grammar = compileSchema(spec.contains("schema") ? spec["schema"] : Json::object(),
-                                    "response_format.json_schema.schema");
+    request.grammar =
+        compileSchema(spec.contains("schema") ? spec["schema"] : Json::object(), "response_format.json_schema.schema");
   } else if (type != "text") {
     throw unsupported("response_format.type", "response_format type '" + type + "'");
   }
@@ -387,8 +409,10 @@ void readToolCallGrammar(OpenAiRequest &request) {
                      {"required", {"name", "arguments"}},
                      {"additionalProperties", false}});
   }
-  if (calls.size() == 1) root.update(calls[0]);
-  else root["anyOf"] = calls;
+  if (calls.size() == 1)
+    root.update(calls[0]);
+  else
+    root["anyOf"] = calls;
   request.grammar = compileSchema(root, callable.size() == 1 ? "tools[" + std::to_string(callable[0]) + "]" : "tools");
   request.toolCallGrammar = true;
 }
@@ -437,9 +461,7 @@ Json OpenAiRequest::renderedTools() const {
   return named;
 }
 
-bool OpenAiRequest::parsesToolCalls() const {
-  return !tools.is_null() && toolChoice.mode != ToolChoice::Mode::None;
-}
+bool OpenAiRequest::parsesToolCalls() const { return !tools.is_null() && toolChoice.mode != ToolChoice::Mode::None; }
 
 OpenAiRequest parseChatRequest(const std::string &body, int32_t vocabSize) {
   Json json = parseBody(body);

@@ -42,11 +42,11 @@ struct ToolChoice {
 
 /// One chat or completion request, validated.
 struct OpenAiRequest {
-  bool chat = true;                  ///< /v1/chat/completions, else /v1/completions
+  bool chat = true; ///< /v1/chat/completions, else /v1/completions
 
   // Chat input, in the shape runtime/ChatTemplate.h renders (tool-call arguments kept as given).
   nlohmann::ordered_json messages = nlohmann::ordered_json::array();
-  nlohmann::ordered_json tools;      ///< null or a non-empty array of {"type": "function", "function": {...}}
+  nlohmann::ordered_json tools; ///< null or a non-empty array of {"type": "function", "function": {...}}
   ToolChoice toolChoice;
 
   // Completion input: text, or token ids when the prompt was given as a list of integers.
@@ -59,12 +59,12 @@ struct OpenAiRequest {
   std::optional<uint64_t> seed;
   std::vector<std::pair<int32_t, float>> logitBias;
 
-  int32_t maxTokens = -1;            ///< max_completion_tokens, else max_tokens; < 0: no limit
+  int32_t maxTokens = -1; ///< max_completion_tokens, else max_tokens; < 0: no limit
   std::vector<std::string> stop;
   bool logprobs = false;
-  int32_t topLogprobs = 0;           ///< alternatives per token when logprobs is set
+  int32_t topLogprobs = 0; ///< alternatives per token when logprobs is set
   bool stream = false;
-  bool includeUsage = false;         ///< stream_options.include_usage
+  bool includeUsage = false; ///< stream_options.include_usage
 
   /// Structured output (runtime/JsonSchema.h): the reply's JSON value for response_format json_object or
   /// json_schema, or the `<tool_call>` block's {"name", "arguments"} when tool_choice is "required" or names a

@@ -131,11 +131,11 @@ Json chatCompletionJson(const GenerationResult &result, const Tokenizer &tokeniz
       calls.push_back(openAiToolCallJson(reply.toolCalls[i], reply.toolCallIds[i]));
     message["tool_calls"] = std::move(calls);
   }
-  Json choice{{"index", 0},
-              {"message", std::move(message)},
-              {"logprobs", options.logprobs ? chatLogprobsJson(result.logprobs, tokenizer, options.renderSpecial)
-                                            : Json()},
-              {"finish_reason", finishReason(result.stopReason, !reply.toolCalls.empty())}};
+  Json choice{
+      {"index", 0},
+      {"message", std::move(message)},
+      {"logprobs", options.logprobs ? chatLogprobsJson(result.logprobs, tokenizer, options.renderSpecial) : Json()},
+      {"finish_reason", finishReason(result.stopReason, !reply.toolCalls.empty())}};
   return Json{{"id", info.id},
               {"object", "chat.completion"},
               {"created", info.created},
@@ -184,12 +184,8 @@ Json completionChunkJson(const ResponseInfo &info, std::string_view text, std::s
 }
 
 Json usageChunkJson(const ResponseInfo &info, const char *object, const GenerationResult &result) {
-  return Json{{"id", info.id},
-              {"object", object},
-              {"created", info.created},
-              {"model", info.model},
-              {"choices", Json::array()},
-              {"usage", usageJson(result)}};
+  return Json{{"id", info.id},       {"object", object},         {"created", info.created},
+              {"model", info.model}, {"choices", Json::array()}, {"usage", usageJson(result)}};
 }
 
 std::string dumpJson(const Json &json) { return json.dump(-1, ' ', false, Json::error_handler_t::replace); }

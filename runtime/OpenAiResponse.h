@@ -53,9 +53,9 @@ nlohmann::ordered_json completionLogprobsJson(const std::vector<TokenLogprobs> &
 
 /// How a chat reply becomes a message.
 struct ChatReplyOptions {
-  bool toolCalls = true;     ///< split `<tool_call>` blocks into message.tool_calls (false: the text stays content)
-  bool logprobs = false;     ///< add choices[0].logprobs (GenerationLimits::topLogprobs ≥ 0 must have been set)
-  bool renderSpecial = false;///< how logprob tokens show control tokens
+  bool toolCalls = true;      ///< split `<tool_call>` blocks into message.tool_calls (false: the text stays content)
+  bool logprobs = false;      ///< add choices[0].logprobs (GenerationLimits::topLogprobs ≥ 0 must have been set)
+  bool renderSpecial = false; ///< how logprob tokens show control tokens
 };
 
 /// The content and calls of a chat reply (runtime/ToolCallStream.h splitToolCalls), with the call ids assigned.

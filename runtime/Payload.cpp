@@ -101,7 +101,7 @@ std::vector<PayloadEntry> decodePayloadTrailer(const uint8_t *trailer, uint64_t 
 MappedPayload::Mapping MappedPayload::mapFile(const std::string &path, uint64_t expectedBytes, const char *what) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) throw PayloadError(systemError(std::string("cannot open ") + what, path));
-  struct stat info {};
+  struct stat info{};
   if (fstat(fd, &info) != 0) {
     ::close(fd);
     throw PayloadError(systemError(std::string("cannot stat ") + what, path));
@@ -165,9 +165,7 @@ MappedPayload MappedPayload::load(const std::string &file, const std::string &na
     case PayloadSection::ChatTemplate:
       payload.chatTemplate_ = std::string_view(reinterpret_cast<const char *>(bytes.data), bytes.size);
       break;
-    case PayloadSection::VocabularyTrie:
-      payload.vocabularyTrie_ = bytes;
-      break;
+    case PayloadSection::VocabularyTrie: payload.vocabularyTrie_ = bytes; break;
     }
   }
   if (!haveWeights) throw PayloadError("the payload has no weights section");

@@ -13,14 +13,14 @@
 namespace granite::runtime {
 
 struct SamplingParams {
-  float temperature = 0.0f;     ///< ≤ 0: greedy (IBM recommends 0 for Granite)
-  int32_t topK = 40;            ///< ≤ 0: off
-  float topP = 0.95f;           ///< ≥ 1: off
-  float minP = 0.05f;           ///< ≤ 0: off
-  float repeatPenalty = 1.0f;   ///< 1: off; positive logits are divided by it, negative ones multiplied
-  float presencePenalty = 0.0f; ///< subtracted once from every token seen in the window
-  float frequencyPenalty = 0.0f;///< subtracted once per occurrence in the window
-  int32_t penaltyWindow = 64;   ///< how many recent tokens the penalties look at (0: off)
+  float temperature = 0.0f;      ///< ≤ 0: greedy (IBM recommends 0 for Granite)
+  int32_t topK = 40;             ///< ≤ 0: off
+  float topP = 0.95f;            ///< ≥ 1: off
+  float minP = 0.05f;            ///< ≤ 0: off
+  float repeatPenalty = 1.0f;    ///< 1: off; positive logits are divided by it, negative ones multiplied
+  float presencePenalty = 0.0f;  ///< subtracted once from every token seen in the window
+  float frequencyPenalty = 0.0f; ///< subtracted once per occurrence in the window
+  int32_t penaltyWindow = 64;    ///< how many recent tokens the penalties look at (0: off)
   std::vector<std::pair<int32_t, float>> logitBias; ///< added to those ids' logits first (OpenAI's logit_bias)
   uint64_t seed = 0;
 };
@@ -33,8 +33,8 @@ struct TokenCandidate {
 /// A sampled token's log-probability and the most likely alternatives at that step (log-softmax of the model's
 /// logits over the ids that may be sampled, before bias, penalties and temperature), most likely first.
 struct TokenLogprobs {
-  TokenCandidate chosen;            ///< logit field: the log-probability
-  std::vector<TokenCandidate> top;  ///< likewise
+  TokenCandidate chosen;           ///< logit field: the log-probability
+  std::vector<TokenCandidate> top; ///< likewise
 };
 
 class Sampler {

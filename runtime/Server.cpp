@@ -54,13 +54,13 @@ public:
   StopSignals() {
     if (pipe(gStopPipe) != 0) throw std::runtime_error("cannot create the signal pipe");
     fcntl(gStopPipe[1], F_SETFL, O_NONBLOCK);
-    struct sigaction action {};
+    struct sigaction action{};
     action.sa_handler = onStopSignal;
     action.sa_flags = SA_RESTART; // the server's threads should not see EINTR
     sigemptyset(&action.sa_mask);
     sigaction(SIGTERM, &action, &previousTerm_);
     sigaction(SIGINT, &action, &previousInt_);
-    struct sigaction ignore {};
+    struct sigaction ignore{};
     ignore.sa_handler = SIG_IGN;
     sigaction(SIGPIPE, &ignore, &previousPipe_);
   }
@@ -81,7 +81,7 @@ public:
   void wake() { onStopSignal(0); }
 
 private:
-  struct sigaction previousTerm_ {}, previousInt_ {}, previousPipe_ {};
+  struct sigaction previousTerm_{}, previousInt_{}, previousPipe_{};
 };
 
 // ---- Client liveness ---------------------------------------------------------------------------------------------
@@ -183,8 +183,10 @@ private:
   bool sendText(std::string_view text) {
     if (!request_.chat) return text.empty() || send(completionChunkJson(info_, text));
     std::vector<ToolCallStream::Event> events;
-    if (request_.parsesToolCalls()) events = text.empty() ? toolCalls_.finish() : toolCalls_.push(text);
-    else if (!text.empty()) events.push_back(ToolCallStream::Event{std::string(text), false, {}});
+    if (request_.parsesToolCalls())
+      events = text.empty() ? toolCalls_.finish() : toolCalls_.push(text);
+    else if (!text.empty())
+      events.push_back(ToolCallStream::Event{std::string(text), false, {}});
     for (const ToolCallStream::Event &event : events) {
       Json delta;
       if (event.isCall) {
@@ -236,8 +238,7 @@ public:
                [this, &cache](const GenerationResult &result) {
                  metrics_.countGeneration(result, cache.bytes(), cache.entries());
                }),
-        startTime_(std::chrono::duration_cast<std::chrono::seconds>(
-                       std::chrono::system_clock::now().time_since_epoch())
+        startTime_(std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
                        .count()) {
     int32_t startOfRole = tokenizer.findAddedToken("<|start_of_role|>");
     if (startOfRole >= 0) chatStopIds_.push_back(startOfRole);
@@ -247,8 +248,10 @@ public:
   int run(std::ostream &log) {
     StopSignals signals;
     int port = options_.port;
-    if (port == 0) port = http_.bind_to_any_port(options_.host);
-    else if (!http_.bind_to_port(options_.host, port)) port = -1;
+    if (port == 0)
+      port = http_.bind_to_any_port(options_.host);
+    else if (!http_.bind_to_port(options_.host, port))
+      port = -1;
     if (port < 0) {
       log << "cannot listen on " << toValidUtf8(options_.host) << ":" << options_.port << "\n";
       return 1;
@@ -299,8 +302,8 @@ private:
       return httplib::Server::HandlerResponse::Handled;
     });
     // Responses httplib makes itself (unknown path, body too large, unparsable request) get OpenAI's error shape.
-    http_.set_error_handler(httplib::Server::HandlerWithResponse(
-        [this](const httplib::Request &request, httplib::Response &response) {
+    http_.set_error_handler(
+        httplib::Server::HandlerWithResponse([this](const httplib::Request &request, httplib::Response &response) {
           if (!response.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
           sendError(response, httpError(request, response.status));
           return httplib::Server::HandlerResponse::Handled;
@@ -374,8 +377,9 @@ private:
       return ApiError(413, "the request body is larger than " + std::to_string(options_.maxBodyBytes) + " bytes",
                       "invalid_request_error", "", "request_too_large");
     case 400: return ApiError(400, "the HTTP request could not be parsed", "invalid_request_error");
-    default: return ApiError(status, httplib::detail::status_message(status), status < 500 ? "invalid_request_error"
-                                                                                          : "server_error");
+    default:
+      return ApiError(status, httplib::detail::status_message(status),
+                      status < 500 ? "invalid_request_error" : "server_error");
     }
   }
 
@@ -406,8 +410,10 @@ private:
                        "server_error", "", stopping_ ? "shutting_down" : "queue_full");
       ResponseInfo info = chat ? newChatResponseInfo(modelName_) : newCompletionResponseInfo(modelName_);
       int socket = connectionSocket(http);
-      if (request.stream) stream(std::move(prepared.request), job, info, socket, response);
-      else reply(request, *job, info, socket, response);
+      if (request.stream)
+        stream(std::move(prepared.request), job, info, socket, response);
+      else
+        reply(request, *job, info, socket, response);
     } catch (const ApiError &error) {
       sendError(response, error);
     }
@@ -428,18 +434,20 @@ private:
     }
     {
       std::lock_guard<std::mutex> lock(tokenizerMutex_);
-      if (chat) prepared.prompt = tokenizer_.encodeTemplate(rendered.text, rendered.literalSpans);
-      else if (request.promptIds) prepared.prompt = *request.promptIds;
-      else prepared.prompt = tokenizer_.encode(request.prompt, /*parseSpecial=*/true);
+      if (chat)
+        prepared.prompt = tokenizer_.encodeTemplate(rendered.text, rendered.literalSpans);
+      else if (request.promptIds)
+        prepared.prompt = *request.promptIds;
+      else
+        prepared.prompt = tokenizer_.encode(request.prompt, /*parseSpecial=*/true);
     }
     int32_t context = model_.contextLength();
     // At least one position must be left for the reply.
     if (context > 0 && static_cast<int64_t>(prepared.prompt.size()) >= context)
       throw ApiError(400,
-                     "This model's maximum context length is " + std::to_string(context) +
-                         " tokens. However, your " + (chat ? "messages" : "prompt") + " resulted in " +
-                         std::to_string(prepared.prompt.size()) + " tokens (at most " + std::to_string(context - 1) +
-                         " leave room for a reply).",
+                     "This model's maximum context length is " + std::to_string(context) + " tokens. However, your " +
+                         (chat ? "messages" : "prompt") + " resulted in " + std::to_string(prepared.prompt.size()) +
+                         " tokens (at most " + std::to_string(context - 1) + " leave room for a reply).",
                      "invalid_request_error", chat ? "messages" : "prompt", "context_length_exceeded");
     return prepared;
   }
@@ -451,8 +459,10 @@ private:
       open = tokenizer_.findAddedToken("<tool_call>");
       close = tokenizer_.findAddedToken("</tool_call>");
       if (open < 0 || close < 0)
-        throw ApiError(400, "this model's vocabulary has no <tool_call> and </tool_call> tokens, which tool_choice "
-                            "\"required\" or a named function needs", "invalid_request_error", "tool_choice");
+        throw ApiError(400,
+                       "this model's vocabulary has no <tool_call> and </tool_call> tokens, which tool_choice "
+                       "\"required\" or a named function needs",
+                       "invalid_request_error", "tool_choice");
     }
     return std::make_shared<JsonConstraint>(request.grammar, tries_.get(), tokenizer_, open, close);
   }
@@ -468,8 +478,7 @@ private:
              httplib::Response &response) {
     while (!job.waitForUpdate(kPollInterval).finished)
       if (!job.cancelled() && !clientConnected(socket)) job.cancel();
-    if (!job.error().empty())
-      return sendError(response, jobError(job));
+    if (!job.error().empty()) return sendError(response, jobError(job));
     const GenerationResult &result = job.result();
     if (request.chat) {
       ChatReplyOptions options;
@@ -485,12 +494,10 @@ private:
   void stream(OpenAiRequest request, std::shared_ptr<GenerationJob> job, ResponseInfo info, int socket,
               httplib::Response &response) {
     response.set_header("Cache-Control", "no-cache");
-    auto events = std::make_shared<EventStream>(std::move(request), std::move(job), std::move(info), socket,
-                                                tokenizer_, [this](const GenerationJob &failed) {
-                                                  return jobError(failed);
-                                                });
-    response.set_chunked_content_provider(
-        "text/event-stream", [events](size_t, httplib::DataSink &sink) { return events->write(sink); });
+    auto events = std::make_shared<EventStream>(std::move(request), std::move(job), std::move(info), socket, tokenizer_,
+                                                [this](const GenerationJob &failed) { return jobError(failed); });
+    response.set_chunked_content_provider("text/event-stream",
+                                          [events](size_t, httplib::DataSink &sink) { return events->write(sink); });
   }
 
   const ServerOptions &options_;

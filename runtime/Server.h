@@ -16,11 +16,11 @@ namespace granite::runtime {
 
 struct ServerOptions {
   std::string host = "127.0.0.1";
-  int32_t port = 8080;            ///< 0: any free port
-  std::string apiKey;             ///< empty: no key needed
-  std::string modelName;          ///< the id /v1/models lists and every response carries
-  SamplingParams defaults;        ///< sampling of requests that do not set a field (the CLI's sampling flags)
-  int32_t maxQueue = 16;          ///< requests waiting behind the running one; more are refused with 503
+  int32_t port = 8080;             ///< 0: any free port
+  std::string apiKey;              ///< empty: no key needed
+  std::string modelName;           ///< the id /v1/models lists and every response carries
+  SamplingParams defaults;         ///< sampling of requests that do not set a field (the CLI's sampling flags)
+  int32_t maxQueue = 16;           ///< requests waiting behind the running one; more are refused with 503
   uint64_t maxBodyBytes = 8 << 20; ///< larger request bodies get 413
 };
 

@@ -9,8 +9,8 @@ void family(std::ostringstream &out, const char *name, const char *type, const c
   out << "# HELP " << name << " " << help << "\n# TYPE " << name << " " << type << "\n";
 }
 
-template <typename T> void sample(std::ostringstream &out, const char *name, const char *type, const char *help,
-                                  T value) {
+template <typename T>
+void sample(std::ostringstream &out, const char *name, const char *type, const char *help, T value) {
   family(out, name, type, help);
   out << name << " " << value << "\n";
 }
@@ -62,11 +62,9 @@ std::string ServerMetrics::prometheusText(size_t queueDepth, bool running) const
   sample(out, "granite_decode_seconds_total", "counter", "Time spent generating tokens.", decodeSeconds_);
   sample(out, "granite_prefill_tokens_per_second", "gauge", "Prompt processing speed of the last generation.",
          lastPrefillRate_);
-  sample(out, "granite_decode_tokens_per_second", "gauge", "Generation speed of the last generation.",
-         lastDecodeRate_);
+  sample(out, "granite_decode_tokens_per_second", "gauge", "Generation speed of the last generation.", lastDecodeRate_);
   sample(out, "granite_queue_depth", "gauge", "Requests waiting for the model.", queueDepth);
-  sample(out, "granite_requests_running", "gauge", "Requests the model is generating for (0 or 1).",
-         running ? 1 : 0);
+  sample(out, "granite_requests_running", "gauge", "Requests the model is generating for (0 or 1).", running ? 1 : 0);
   return out.str();
 }
 

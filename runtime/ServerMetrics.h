@@ -27,7 +27,7 @@ private:
   uint64_t promptTokens_ = 0;
   uint64_t evaluatedPromptTokens_ = 0;
   uint64_t completionTokens_ = 0;
-  uint64_t cacheHits_ = 0;  ///< generations that reused some of their prompt
+  uint64_t cacheHits_ = 0; ///< generations that reused some of their prompt
   double prefillSeconds_ = 0;
   double decodeSeconds_ = 0;
   double lastPrefillRate_ = 0;

@@ -59,8 +59,7 @@ void ThreadPool::runIndices() {
     if (indexOf(word) == kClosed) return;
     // extent_ belongs to word's loop whenever the exchange below succeeds: it changes only after that loop closes.
     if (indexOf(word) >= static_cast<uint64_t>(extent_.load(std::memory_order_acquire))) return;
-    if (!claim_.compare_exchange_weak(word, word + 1, std::memory_order_acq_rel, std::memory_order_acquire))
-      continue;
+    if (!claim_.compare_exchange_weak(word, word + 1, std::memory_order_acq_rel, std::memory_order_acquire)) continue;
     insideTask = true;
     int result = loop_.task(loop_.context, loop_.min + static_cast<int>(indexOf(word)), loop_.closure);
     insideTask = false;

@@ -41,7 +41,8 @@ int64_t plainCodePoints(std::string_view bytes) {
 
 } // namespace
 
-VocabularyTrie::VocabularyTrie(const Tokenizer &tokenizer) : VocabularyTrie(ordinaryTokens(tokenizer), tokenizer.size()) {
+VocabularyTrie::VocabularyTrie(const Tokenizer &tokenizer)
+    : VocabularyTrie(ordinaryTokens(tokenizer), tokenizer.size()) {
   std::vector<std::pair<std::string_view, int32_t>> others;
   const size_t words = (static_cast<size_t>(vocabSize_) + 63) / 64;
   plainUpTo_.assign(1, TokenMask(words));
@@ -67,8 +68,8 @@ VocabularyTrie::VocabularyTrie(std::vector<std::pair<std::string_view, int32_t>>
   std::string_view previous;
   std::vector<size_t> open; // the nodes on the current path, by depth - 1
   for (const auto &[bytes, id] : tokens) {
-    size_t common = std::mismatch(previous.begin(), previous.end(), bytes.begin(), bytes.end()).first -
-                    previous.begin();
+    size_t common =
+        std::mismatch(previous.begin(), previous.end(), bytes.begin(), bytes.end()).first - previous.begin();
     if (common == bytes.size() && common == previous.size()) { // the same bytes as the previous token
       idList_.push_back(id);
       continue;
@@ -94,10 +95,9 @@ VocabularyTrie::VocabularyTrie(Parts parts)
 
 JsonConstraint::JsonConstraint(std::shared_ptr<const JsonGrammar> grammar, std::shared_ptr<const VocabularyTrie> trie,
                                const Tokenizer &tokenizer, int32_t openId, int32_t closeId)
-    : matcher_(std::move(grammar)), trie_(std::move(trie)), tokenizer_(tokenizer), openId_(openId),
-      closeId_(closeId), eosId_(tokenizer.eosId()), stage_(openId >= 0 ? Stage::Open : Stage::Value),
-      stack_(matcher_.start()), scratch_(trie_->maxDepth() + 1),
-      single_((static_cast<size_t>(trie_->vocabSize()) + 63) / 64) {}
+    : matcher_(std::move(grammar)), trie_(std::move(trie)), tokenizer_(tokenizer), openId_(openId), closeId_(closeId),
+      eosId_(tokenizer.eosId()), stage_(openId >= 0 ? Stage::Open : Stage::Value), stack_(matcher_.start()),
+      scratch_(trie_->maxDepth() + 1), single_((static_cast<size_t>(trie_->vocabSize()) + 63) / 64) {}
 
 bool JsonConstraint::complete() const {
   if (stage_ == Stage::Done) return true;

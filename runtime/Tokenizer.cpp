@@ -59,8 +59,8 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, bool parseSpecial)
 std::vector<int32_t> Tokenizer::encodeTemplate(std::string_view text, const std::vector<TextSpan> &literalSpans) {
   std::vector<int32_t> ids;
   ids.reserve(text.size() / 3);
-  size_t start = 0;      // first byte not yet encoded
-  size_t nextSpan = 0;   // first literal span that ends after `pos`
+  size_t start = 0;    // first byte not yet encoded
+  size_t nextSpan = 0; // first literal span that ends after `pos`
   for (size_t pos = 0; pos < text.size(); ++pos) {
     if (addedTokensByFirstByte_[static_cast<unsigned char>(text[pos])].empty()) continue;
     const AddedToken *match = matchAddedToken(text.substr(pos));
@@ -90,13 +90,10 @@ std::string_view Tokenizer::tokenBytes(int32_t id, bool renderSpecial) const {
   switch (vocabulary_.tokenTypes[id]) {
   case TokenType::Normal:
   case TokenType::Byte:
-  case TokenType::UserDefined:
-    return decodedBytes_[id];
+  case TokenType::UserDefined: return decodedBytes_[id];
   case TokenType::Control:
-  case TokenType::Unknown:
-    return renderSpecial ? std::string_view(decodedBytes_[id]) : std::string_view();
-  case TokenType::Unused:
-    return {};
+  case TokenType::Unknown: return renderSpecial ? std::string_view(decodedBytes_[id]) : std::string_view();
+  case TokenType::Unused: return {};
   }
   return {};
 }

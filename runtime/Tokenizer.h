@@ -62,7 +62,7 @@ private:
   BytePairEncoder encoder_;
   std::vector<std::string> decodedBytes_; ///< raw bytes of byte-level tokens, text of the others
   std::array<std::vector<AddedToken>, 256> addedTokensByFirstByte_; ///< each list longest first
-  std::vector<std::string_view> pieces_; ///< scratch, reused across calls
+  std::vector<std::string_view> pieces_;                            ///< scratch, reused across calls
 };
 
 } // namespace granite::runtime

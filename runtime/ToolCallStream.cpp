@@ -41,8 +41,10 @@ std::vector<ToolCallStream::Event> ToolCallStream::push(std::string_view text) {
 std::vector<ToolCallStream::Event> ToolCallStream::finish() {
   std::vector<Event> events;
   drain(events, /*atEnd=*/true);
-  if (inBlock_) addContent(events, std::string(kOpen) + pending_);
-  else addContent(events, pending_);
+  if (inBlock_)
+    addContent(events, std::string(kOpen) + pending_);
+  else
+    addContent(events, pending_);
   pending_.clear();
   inBlock_ = false;
   return events;
@@ -105,8 +107,10 @@ SplitReply splitToolCalls(std::string_view reply) {
   events.insert(events.end(), std::make_move_iterator(rest.begin()), std::make_move_iterator(rest.end()));
   SplitReply split;
   for (ToolCallStream::Event &event : events) {
-    if (event.isCall) split.calls.push_back(std::move(event.call));
-    else split.content += event.content;
+    if (event.isCall)
+      split.calls.push_back(std::move(event.call));
+    else
+      split.content += event.content;
   }
   return split;
 }

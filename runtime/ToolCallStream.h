@@ -15,7 +15,7 @@ class ToolCallStream {
 public:
   /// What one push or finish produced, in reply order.
   struct Event {
-    std::string content;     ///< content text (when call is not set)
+    std::string content; ///< content text (when call is not set)
     bool isCall = false;
     ToolCall call;
   };

@@ -42,8 +42,7 @@ void validateVocabulary(const Vocabulary &vocabulary) {
                             "' is not in GPT-2 byte-unicode form");
   }
   VocabularyIndex index(vocabulary);
-  for (size_t rank = 0; rank < vocabulary.merges.size(); ++rank)
-    index.resolveMerge(rank);
+  for (size_t rank = 0; rank < vocabulary.merges.size(); ++rank) index.resolveMerge(rank);
 }
 
 } // namespace granite::runtime

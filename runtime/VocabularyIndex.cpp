@@ -10,8 +10,8 @@ VocabularyIndex::VocabularyIndex(const Vocabulary &vocabulary) : vocabulary_(voc
     if (!isByteLevelType(vocabulary.tokenTypes.at(id))) continue;
     auto [it, inserted] = idOfText_.emplace(vocabulary.tokens[id], static_cast<int32_t>(id));
     if (!inserted)
-      throw VocabularyError("tokens " + std::to_string(it->second) + " and " + std::to_string(id) +
-                            " are both '" + vocabulary.tokens[id] + "'");
+      throw VocabularyError("tokens " + std::to_string(it->second) + " and " + std::to_string(id) + " are both '" +
+                            vocabulary.tokens[id] + "'");
   }
 }
 

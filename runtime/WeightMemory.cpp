@@ -32,7 +32,8 @@ WeightMemory WeightMemory::hugePageCopy(PayloadBytes source) {
   const uint64_t bytes = (source.size + kHugePage - 1) / kHugePage * kHugePage + kHugePage;
   void *mapping = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (mapping == MAP_FAILED) return mapped(source);
-  auto *aligned = reinterpret_cast<uint8_t *>((reinterpret_cast<uintptr_t>(mapping) + kHugePage - 1) & ~(kHugePage - 1));
+  auto *aligned =
+      reinterpret_cast<uint8_t *>((reinterpret_cast<uintptr_t>(mapping) + kHugePage - 1) & ~(kHugePage - 1));
   madvise(aligned, bytes - kHugePage, MADV_HUGEPAGE); // advice only: without it the copy still works
   // Every core copies a share: the page faults and the zeroing of fresh huge pages dominate, not the bandwidth.
   // Each piece's source pages leave this process's resident set as soon as they are copied (the file stays in the
@@ -50,7 +51,8 @@ WeightMemory WeightMemory::hugePageCopy(PayloadBytes source) {
   for (uint64_t begin = 0; begin < source.size; begin += share) {
     const uint64_t end = std::min(begin + share, source.size);
     copiers.emplace_back([=] {
-      for (uint64_t piece = begin; piece < end; piece += kCopyPiece) copyPiece(piece, std::min(kCopyPiece, end - piece));
+      for (uint64_t piece = begin; piece < end; piece += kCopyPiece)
+        copyPiece(piece, std::min(kCopyPiece, end - piece));
     });
   }
   for (std::thread &copier : copiers) copier.join();

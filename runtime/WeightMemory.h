@@ -34,7 +34,7 @@ private:
 
   const uint8_t *data_;
   uint64_t size_;
-  void *mapping_;          ///< the anonymous mapping that holds the copy, or null
+  void *mapping_; ///< the anonymous mapping that holds the copy, or null
   uint64_t mappingBytes_;
 };
 

@@ -49,7 +49,7 @@ inline std::string joinIds(const std::vector<int32_t> &ids, const char *separato
 }
 
 struct ShellResult {
-  int status; ///< the exit status, -1 when the command did not exit normally
+  int status;         ///< the exit status, -1 when the command did not exit normally
   std::string output; ///< its stdout (append " 2>&1" to the command for stderr too)
 };
 

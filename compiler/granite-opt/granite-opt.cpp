@@ -15,6 +15,6 @@ int main(int argc, char **argv) {
   mlir::granite::registerGranitePipeline();
   registry.insert<mlir::granite::GraniteDialect, mlir::func::FuncDialect, mlir::arith::ArithDialect,
                   mlir::LLVM::LLVMDialect>();
-  return mlir::asMainReturnCode(mlir::MlirOptMain(argc, argv, "granite-opt: the granite dialect and its passes\n",
-                                                  registry));
+  return mlir::asMainReturnCode(
+      mlir::MlirOptMain(argc, argv, "granite-opt: the granite dialect and its passes\n", registry));
 }

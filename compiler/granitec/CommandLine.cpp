@@ -24,13 +24,10 @@ ParsedArgs::ParsedArgs(const std::string &command, const std::vector<std::string
     }
     const FlagSpec *spec = nullptr;
     for (const auto &f : flags)
-      if (f.name == name)
-        spec = &f;
-    if (!spec)
-      throw UsageError("unknown option '" + name + "' (see 'granitec " + command + " --help')");
+      if (f.name == name) spec = &f;
+    if (!spec) throw UsageError("unknown option '" + name + "' (see 'granitec " + command + " --help')");
     if (!spec->takesValue) {
-      if (hasInline)
-        throw UsageError("option '" + name + "' takes no value");
+      if (hasInline) throw UsageError("option '" + name + "' takes no value");
       values_[name].push_back("");
     } else if (hasInline || i + 1 < args.size()) {
       std::vector<std::string> &given = values_[name];
@@ -45,8 +42,7 @@ ParsedArgs::ParsedArgs(const std::string &command, const std::vector<std::string
 
 std::optional<std::string> ParsedArgs::value(const std::string &flag) const {
   auto it = values_.find(flag);
-  if (it == values_.end())
-    return std::nullopt;
+  if (it == values_.end()) return std::nullopt;
   return it->second.back();
 }
 

@@ -1,37 +1,37 @@
 #include "Compile.h"
 
-#include "CommandLine.h"
-#include "Frontend/GGUF.h"
-#include "Frontend/HuggingFace.h"
-#include "Frontend/GraniteConfig.h"
-#include "Frontend/ImportModel.h"
-#include "Frontend/ModelSource.h"
-#include "Frontend/Variant.h"
 #include "Codegen/EmitObject.h"
 #include "Codegen/GGUFVocabulary.h"
 #include "Codegen/HuggingFaceVocabulary.h"
-#include "runtime/ChatTemplate.h"
 #include "Codegen/Link.h"
-#include "OciOutput.h"
 #include "Codegen/WeightBlob.h"
-#include "runtime/VocabularyBlob.h"
-#include "runtime/VocabularyTrieBlob.h"
+#include "CommandLine.h"
 #include "Conversion/GraniteToKernels/Passes.h"
-#include "Pipeline/GranitePipeline.h"
 #include "Dialect/Granite/Transforms/Passes.h"
+#include "Frontend/GGUF.h"
+#include "Frontend/GraniteConfig.h"
+#include "Frontend/HuggingFace.h"
+#include "Frontend/ImportModel.h"
+#include "Frontend/ModelSource.h"
+#include "Frontend/Variant.h"
 #include "Kernels/KernelCache.h"
 #include "Kernels/Tuning.h"
+#include "OciOutput.h"
+#include "Pipeline/GranitePipeline.h"
 #include "Support/AtomicFile.h"
-#include "runtime/CpuFeatures.h"
 #include "Target/CpuFamily.h"
+#include "runtime/ChatTemplate.h"
+#include "runtime/CpuFeatures.h"
+#include "runtime/VocabularyBlob.h"
+#include "runtime/VocabularyTrieBlob.h"
 
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/IR/Diagnostics.h"
-#include "mlir/IR/Verifier.h"
 #include "mlir/IR/MLIRContext.h"
+#include "mlir/IR/Verifier.h"
 #include "mlir/Pass/PassManager.h"
-#include "llvm/Support/raw_os_ostream.h"
 #include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/raw_os_ostream.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <chrono>
@@ -172,8 +172,7 @@ std::vector<std::string> instantiateKernels(mlir::ModuleOp module, const target:
     std::map<std::string, std::string> params = spec.params;
     if (const kernels::TuningEntry *entry =
             tuning.find(family.name, cpu, kernels::instanceKey(spec.generator, spec.params))) {
-      for (const auto &[name, value] : entry->knobs)
-        params[name] = value;
+      for (const auto &[name, value] : entry->knobs) params[name] = value;
       ++tuned;
     }
     kernels::CompiledKernel kernel = cache.instantiate({spec.generator, params, family.name, spec.name});
@@ -249,7 +248,8 @@ int linkModel(mlir::ModuleOp lowered, mlir::ModuleOp weights, const runtime::Voc
 }
 
 /// Runs the pipeline as far as the options ask and writes the result. Runs without exceptions except in
-/// kernel instantiation and file writes (support::FileError); MLIR diagnostics are reported one line each through the context's handler.
+/// kernel instantiation and file writes (support::FileError); MLIR diagnostics are reported one line each through the
+/// context's handler.
 int compile(const ModelSource &source, const TokenizerSource &tokenizer, const CompileOptions &options) {
   StageTimer timer(!options.quiet);
   mlir::MLIRContext context;
@@ -258,11 +258,9 @@ int compile(const ModelSource &source, const TokenizerSource &tokenizer, const C
     return mlir::success();
   });
   mlir::OwningOpRef<mlir::ModuleOp> module = importModel(context, source);
-  if (!module || mlir::failed(mlir::verify(*module)))
-    return 1;
+  if (!module || mlir::failed(mlir::verify(*module))) return 1;
   timer.done("import");
-  if (options.emit == "mlir" && !options.emitAfter)
-    return writeModule(options.output, *module) ? 0 : 1;
+  if (options.emit == "mlir" && !options.emitAfter) return writeModule(options.output, *module) ? 0 : 1;
 
   mlir::PassManager pm(&context);
   mlir::granite::GranitePipelineOptions pipeline;
@@ -274,11 +272,9 @@ int compile(const ModelSource &source, const TokenizerSource &tokenizer, const C
   pipeline.threads = options.threads;
   pipeline.stopAfter = options.emitAfter.value_or("");
   mlir::granite::buildGranitePipeline(pm, pipeline);
-  if (mlir::failed(pm.run(*module)))
-    return 1;
+  if (mlir::failed(pm.run(*module))) return 1;
   timer.done("granite passes and lowering");
-  if (options.emit == "mlir")
-    return writeModule(options.output, *module) ? 0 : 1;
+  if (options.emit == "mlir") return writeModule(options.output, *module) ? 0 : 1;
   mlir::OwningOpRef<mlir::ModuleOp> weights = takePlannedWeights(*module);
 
   std::vector<std::string> kernelObjects;
@@ -308,8 +304,7 @@ int compile(const ModelSource &source, const TokenizerSource &tokenizer, const C
     std::cerr << "granitec: error: " << error << "\n";
     return 1;
   }
-  for (const std::string &kernelObject : kernelObjects)
-    link.stream() << kernelObject << "\n";
+  for (const std::string &kernelObject : kernelObjects) link.stream() << kernelObject << "\n";
   link.commit();
   object.commit();
   timer.done("object " + *options.output);
@@ -318,13 +313,11 @@ int compile(const ModelSource &source, const TokenizerSource &tokenizer, const C
 
 int64_t parseCount(const ParsedArgs &parsed, const std::string &flag, int64_t fallback) {
   std::optional<std::string> text = parsed.value(flag);
-  if (!text)
-    return fallback;
+  if (!text) return fallback;
   try {
     size_t used = 0;
     long long value = std::stoll(*text, &used);
-    if (used == text->size() && value > 0 && value <= INT32_MAX)
-      return value;
+    if (used == text->size() && value > 0 && value <= INT32_MAX) return value;
   } catch (const std::exception &) {
   }
   throw UsageError(flag + " needs a positive integer, got '" + *text + "'");
@@ -373,13 +366,11 @@ int runCompile(const std::vector<std::string> &args) {
       options.weightsExternal = *weights == "external";
     }
     if (options.emitAfter) {
-      if (options.emit != "mlir")
-        throw UsageError("--emit-after needs --emit=mlir");
+      if (options.emit != "mlir") throw UsageError("--emit-after needs --emit=mlir");
       llvm::ArrayRef<llvm::StringRef> passes = mlir::granite::granitePipelinePassNames();
       const bool known = llvm::is_contained(passes, *options.emitAfter);
       const std::string names = llvm::join(passes, ", ");
-      if (!known)
-        throw UsageError("unknown pass '" + *options.emitAfter + "' for --emit-after (one of " + names + ")");
+      if (!known) throw UsageError("unknown pass '" + *options.emitAfter + "' for --emit-after (one of " + names + ")");
     }
     std::string family = parsed.value("--target").value_or("host");
     try {
@@ -392,12 +383,10 @@ int runCompile(const std::vector<std::string> &args) {
                        "; see 'granitec targets')");
     // --oci takes several --target: one executable and one image per family.
     const std::optional<std::string> oci = parsed.value("--oci");
-    if (oci && options.emit != "exe")
-      throw UsageError("--oci goes with --emit=exe");
+    if (oci && options.emit != "exe") throw UsageError("--oci goes with --emit=exe");
     std::vector<const target::CpuFamily *> families = {options.family};
     if (const std::vector<std::string> targets = parsed.values("--target"); targets.size() > 1) {
-      if (!oci)
-        throw UsageError("several --target go with --oci DIR (one executable and image per family)");
+      if (!oci) throw UsageError("several --target go with --oci DIR (one executable and image per family)");
       families.clear();
       for (const std::string &name : targets) {
         const target::CpuFamily *next = target::findFamily(name);
@@ -440,8 +429,7 @@ int runCompile(const std::vector<std::string> &args) {
     std::vector<BuiltExecutable> built;
     for (const target::CpuFamily *family : families) {
       options.family = family;
-      if (families.size() > 1)
-        options.output = *output + "." + family->name;
+      if (families.size() > 1) options.output = *output + "." + family->name;
       options.buildId = "granitec " GRANITEC_VERSION " " + std::filesystem::path(path).filename().string() + " " +
                         options.family->name + " ctx " + std::to_string(options.context) + " max-tokens " +
                         std::to_string(options.maxTokens) +
@@ -453,8 +441,7 @@ int runCompile(const std::vector<std::string> &args) {
         std::cerr << "granitec: error: " << e.what() << "\n";
         return 1;
       }
-      if (oci)
-        built.push_back({*options.output, options.weightsExternal, family, options.buildId});
+      if (oci) built.push_back({*options.output, options.weightsExternal, family, options.buildId});
     }
     if (oci) {
       StageTimer timer(!options.quiet);

@@ -56,8 +56,7 @@ Json tokenizerSummary(const gguf::File &file) {
   size_t special = 0;
   if (const gguf::Value *types = file.find("tokenizer.ggml.token_type"); types && types->isArray())
     for (const auto &e : types->asArray()->elements)
-      if (auto v = e.asSigned(); v && (*v == 3 || *v == 4))
-        ++special;
+      if (auto v = e.asSigned(); v && (*v == 3 || *v == 4)) ++special;
   t["special_tokens"] = special;
   const gguf::Value *tmpl = file.find("tokenizer.chat_template");
   t["chat_template"] = tmpl && tmpl->asString() && !tmpl->asString()->empty();
@@ -88,7 +87,8 @@ Json buildReport(const gguf::File &file, const GraniteConfig &c) {
     h["head_dim"] = c.headDim;
     h["value_head_dim"] = c.valueHeadDim;
     h["attention_scale"] = shortest(c.attentionScale);
-    h["rope"] = c.useRope ? Json{{"dimensions", c.ropeDimensions}, {"freq_base", shortest(c.ropeFreqBase)}} : Json(false);
+    h["rope"] =
+        c.useRope ? Json{{"dimensions", c.ropeDimensions}, {"freq_base", shortest(c.ropeFreqBase)}} : Json(false);
   }
   h["ffn_length"] = c.ffnLength;
   if (c.isMoE()) {
@@ -97,9 +97,8 @@ Json buildReport(const gguf::File &file, const GraniteConfig &c) {
     h["shared_ffn_length"] = c.sharedFfnLength;
   }
   if (c.hasMamba())
-    h["ssm"] = {{"conv_kernel", c.ssm.convKernel}, {"state_size", c.ssm.stateSize},
-                {"group_count", c.ssm.groupCount}, {"inner_size", c.ssm.innerSize},
-                {"head_count", c.ssm.headCount},   {"head_dim", c.ssm.headDim()}};
+    h["ssm"] = {{"conv_kernel", c.ssm.convKernel}, {"state_size", c.ssm.stateSize}, {"group_count", c.ssm.groupCount},
+                {"inner_size", c.ssm.innerSize},   {"head_count", c.ssm.headCount}, {"head_dim", c.ssm.headDim()}};
   h["tied_embeddings"] = c.tiedEmbeddings;
   r["hyperparameters"] = h;
 
@@ -123,8 +122,7 @@ Json buildReport(const gguf::File &file, const GraniteConfig &c) {
 }
 
 std::string orNone(const Json &v) {
-  if (v.is_null())
-    return "none";
+  if (v.is_null()) return "none";
   return v.is_string() ? v.get<std::string>() : v.dump();
 }
 
@@ -137,8 +135,7 @@ void printText(const Json &r) {
   fmt::print("hyperparameters\n");
   for (const auto &[key, value] : r["hyperparameters"].items()) {
     if (value.is_object()) {
-      for (const auto &[sub, v] : value.items())
-        fmt::print("  {:<22} {}\n", key + "." + sub, v.dump());
+      for (const auto &[sub, v] : value.items()) fmt::print("  {:<22} {}\n", key + "." + sub, v.dump());
     } else {
       fmt::print("  {:<22} {}\n", key, value.dump());
     }

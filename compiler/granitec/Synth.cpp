@@ -1,9 +1,9 @@
 #include "Synth.h"
 
 #include "CommandLine.h"
-#include "Synthesis/Synthesize.h"
 #include "Frontend/Variant.h"
 #include "Support/AtomicFile.h"
+#include "Synthesis/Synthesize.h"
 #include "runtime/GraniteVocabulary.h"
 #include "runtime/TiktokenRanks.h"
 
@@ -62,8 +62,14 @@ int runSynth(const std::vector<std::string> &args) {
   std::string output, ranksPath;
   try {
     ParsedArgs parsed("synth", args,
-                      {{"--like", true}, {"--dtype", true}, {"-o", true}, {"--seed", true}, {"--layers", true},
-                       {"--cl100k-ranks", true}, {"--help", false}, {"-h", false}});
+                      {{"--like", true},
+                       {"--dtype", true},
+                       {"-o", true},
+                       {"--seed", true},
+                       {"--layers", true},
+                       {"--cl100k-ranks", true},
+                       {"--help", false},
+                       {"-h", false}});
     if (parsed.has("--help") || parsed.has("-h")) {
       std::cout << kSynthHelp;
       return 0;
@@ -76,12 +82,10 @@ int runSynth(const std::vector<std::string> &args) {
     if (!variantConfig(*like))
       throw UsageError(fmt::format("unknown variant '{}' (h-350m, 350m, h-1b, 1b, h-micro, micro, h-tiny)", *like));
     const std::optional<SynthDtype> parsedDtype = synthDtypeFromName(*dtypeName);
-    if (!parsedDtype)
-      throw UsageError(fmt::format("unknown --dtype '{}' (f32, bf16, q8_0, q4_k_m)", *dtypeName));
+    if (!parsedDtype) throw UsageError(fmt::format("unknown --dtype '{}' (f32, bf16, q8_0, q4_k_m)", *dtypeName));
     dtype = *parsedDtype;
     output = *parsed.value("-o");
-    if (auto s = parsed.value("--seed"))
-      seed = parseCount("--seed", *s);
+    if (auto s = parsed.value("--seed")) seed = parseCount("--seed", *s);
     std::optional<uint32_t> layers;
     if (auto l = parsed.value("--layers")) {
       const uint64_t count = parseCount("--layers", *l);
@@ -105,18 +109,16 @@ int runSynth(const std::vector<std::string> &args) {
   }
   try {
     const auto start = std::chrono::steady_clock::now();
-    const runtime::Vocabulary vocabulary =
-        runtime::buildGraniteVocabulary(runtime::readTiktokenRanksFile(ranksPath));
+    const runtime::Vocabulary vocabulary = runtime::buildGraniteVocabulary(runtime::readTiktokenRanksFile(ranksPath));
     // A progress line each time another 256 MB is written (rewritten in place on a terminal), and at the end.
     const bool terminal = ::isatty(STDERR_FILENO);
     uint64_t nextReport = 0;
     auto progress = [&](const SynthProgress &p) {
       const bool last = p.tensorIndex == p.tensorCount;
-      if (p.bytesWritten < nextReport && !last)
-        return;
+      if (p.bytesWritten < nextReport && !last) return;
       nextReport = p.bytesWritten + (uint64_t(256) << 20);
-      std::cerr << fmt::format("{}granitec synth: tensor {}/{}, {:.1f}/{:.1f} MB", terminal ? "\r" : "",
-                               p.tensorIndex, p.tensorCount, p.bytesWritten / 1e6, p.totalBytes / 1e6)
+      std::cerr << fmt::format("{}granitec synth: tensor {}/{}, {:.1f}/{:.1f} MB", terminal ? "\r" : "", p.tensorIndex,
+                               p.tensorCount, p.bytesWritten / 1e6, p.totalBytes / 1e6)
                 << (last || !terminal ? "\n" : "") << std::flush;
     };
     synthesizeModel(config, dtype, seed, vocabulary, progress).writeFile(output);

@@ -80,8 +80,8 @@ int runTargets(const std::vector<std::string> &args) {
     std::cout << family.name << ": " << family.summary << "\n"
               << "  aliases:    " << joined(family.aliases, ", ") << "\n"
               << "  needs:      " << joined(family.requiredFeatures, " ") << "\n"
-              << "  enables:    Halide " << family.halideTarget << "; LLVM " << family.llvmTriple << " -mcpu="
-              << family.llvmCpu << " " << family.llvmFeatures << "\n"
+              << "  enables:    Halide " << family.halideTarget << "; LLVM " << family.llvmTriple
+              << " -mcpu=" << family.llvmCpu << " " << family.llvmFeatures << "\n"
               << "  schedule:   " << scheduleKnobs(family.defaults) << "\n"
               << "  here:       " << onThisMachine(family) << "\n\n";
   }

@@ -2,10 +2,8 @@
 
 #include "CommandLine.h"
 #include "Compile.h"
-#include "Format/GGMLType.h"
 #include "Conversion/GraniteToKernels/Passes.h"
-#include "Pipeline/GranitePipeline.h"
-#include "Support/Subprocess.h"
+#include "Format/GGMLType.h"
 #include "Frontend/GGUF.h"
 #include "Frontend/GraniteConfig.h"
 #include "Frontend/HuggingFace.h"
@@ -13,6 +11,8 @@
 #include "Frontend/ModelSource.h"
 #include "Kernels/KernelCache.h"
 #include "Kernels/Tuning.h"
+#include "Pipeline/GranitePipeline.h"
+#include "Support/Subprocess.h"
 #include "Target/CpuFamily.h"
 #include "runtime/CpuFeatures.h"
 
@@ -101,8 +101,7 @@ Inputs makeInputs(const Instance &instance) {
                   : elementBytes == 2 ? halide_type_of<uint16_t>()
                                       : halide_type_of<uint8_t>();
   in.weightDims = {rowElements, in.N};
-  if (instance.generator == "expert_matvec")
-    in.weightDims.push_back(experts);
+  if (instance.generator == "expert_matvec") in.weightDims.push_back(experts);
   const size_t bytes = size_t(rowElements) * in.N * experts * elementBytes;
   std::mt19937 random(7);
   std::vector<uint8_t> first(bytes);
@@ -121,10 +120,8 @@ Inputs makeInputs(const Instance &instance) {
   in.weights.assign(copies, first);
   std::uniform_real_distribution<float> activation(-1.0f, 1.0f);
   in.x.resize(size_t(in.K) * in.tokens);
-  for (float &v : in.x)
-    v = activation(random);
-  for (int s = 0; s < slots; ++s)
-    in.ids.push_back(s % experts);
+  for (float &v : in.x) v = activation(random);
+  for (int s = 0; s < slots; ++s) in.ids.push_back(s % experts);
   return in;
 }
 
@@ -140,18 +137,16 @@ public:
     if (!fs::exists(library)) {
       int status = 0;
       std::string error;
-      if (!support::runProcess({"c++", "-shared", "-Wl,-Bsymbolic", "-o", library.string(), kernel.object.string(),
-                                runtime.string()},
-                               status, nullptr, error) ||
+      if (!support::runProcess(
+              {"c++", "-shared", "-Wl,-Bsymbolic", "-o", library.string(), kernel.object.string(), runtime.string()},
+              status, nullptr, error) ||
           status != 0)
         throw std::runtime_error("cannot link " + library.string() + " with c++" + (error.empty() ? "" : ": " + error));
     }
     handle_ = dlopen(library.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
-    if (!handle_)
-      throw std::runtime_error(std::string("dlopen: ") + dlerror());
+    if (!handle_) throw std::runtime_error(std::string("dlopen: ") + dlerror());
     function_ = dlsym(handle_, kernel.functionName.c_str());
-    if (!function_)
-      throw std::runtime_error("no symbol " + kernel.functionName);
+    if (!function_) throw std::runtime_error("no symbol " + kernel.functionName);
   }
   // Kept loaded until exit: the runtime's worker threads may still be parked in its code.
   void *function() const { return function_; }
@@ -170,19 +165,17 @@ struct Timing {
 Timing timeKernel(const Instance &instance, Inputs &in, void *function) {
   Halide::Runtime::Buffer<float> x = in.tokens == 1 ? Halide::Runtime::Buffer<float>(in.x.data(), in.K)
                                                     : Halide::Runtime::Buffer<float>(in.x.data(), in.K, in.tokens);
-  Halide::Runtime::Buffer<float> y = in.tokens == 1 ? Halide::Runtime::Buffer<float>(in.rows)
-                                                    : Halide::Runtime::Buffer<float>(in.rows, in.tokens);
+  Halide::Runtime::Buffer<float> y =
+      in.tokens == 1 ? Halide::Runtime::Buffer<float>(in.rows) : Halide::Runtime::Buffer<float>(in.rows, in.tokens);
   Halide::Runtime::Buffer<int32_t> ids(in.ids.data(), int(in.ids.size()));
   std::vector<Halide::Runtime::Buffer<void>> weights;
-  for (auto &copy : in.weights)
-    weights.emplace_back(in.weightType, copy.data(), in.weightDims);
+  for (auto &copy : in.weights) weights.emplace_back(in.weightType, copy.data(), in.weightDims);
   auto call = [&](size_t copy) {
     int status = instance.generator == "expert_matvec"
-                     ? reinterpret_cast<Linear4>(function)(weights[copy].raw_buffer(), ids.raw_buffer(),
-                                                           x.raw_buffer(), y.raw_buffer())
+                     ? reinterpret_cast<Linear4>(function)(weights[copy].raw_buffer(), ids.raw_buffer(), x.raw_buffer(),
+                                                           y.raw_buffer())
                      : reinterpret_cast<Linear3>(function)(weights[copy].raw_buffer(), x.raw_buffer(), y.raw_buffer());
-    if (status != 0)
-      throw std::runtime_error("kernel returned " + std::to_string(status));
+    if (status != 0) throw std::runtime_error("kernel returned " + std::to_string(status));
   };
   call(0);
   Timing timing;
@@ -203,8 +196,7 @@ Timing timeKernel(const Instance &instance, Inputs &in, void *function) {
 bool sameResults(const std::vector<float> &a, const std::vector<float> &b) {
   float peak = 0, diff = 0;
   for (size_t i = 0; i < a.size(); ++i) {
-    if (!std::isfinite(a[i]))
-      return false;
+    if (!std::isfinite(a[i])) return false;
     peak = std::max(peak, std::abs(b[i]));
     diff = std::max(diff, std::abs(a[i] - b[i]));
   }
@@ -213,8 +205,7 @@ bool sameResults(const std::vector<float> &a, const std::vector<float> &b) {
 
 std::string describe(const kernels::Knobs &knobs) {
   std::string text;
-  for (const auto &[name, value] : knobs)
-    text += (text.empty() ? "" : " ") + name + "=" + value;
+  for (const auto &[name, value] : knobs) text += (text.empty() ? "" : " ") + name + "=" + value;
   return text.empty() ? "(defaults)" : text;
 }
 
@@ -241,18 +232,15 @@ std::vector<Instance> modelInstances(const std::string &path, const target::CpuF
     return mlir::success();
   });
   mlir::OwningOpRef<mlir::ModuleOp> module = importModel(context, *source);
-  if (!module || mlir::failed(mlir::verify(*module)))
-    throw std::runtime_error("import failed: " + diagnostics);
+  if (!module || mlir::failed(mlir::verify(*module))) throw std::runtime_error("import failed: " + diagnostics);
   mlir::PassManager pm(&context);
   mlir::granite::GranitePipelineOptions pipeline;
   pipeline.target = family.name;
   mlir::granite::buildGranitePipeline(pm, pipeline);
-  if (mlir::failed(pm.run(*module)))
-    throw std::runtime_error("lowering failed: " + diagnostics);
+  if (mlir::failed(pm.run(*module))) throw std::runtime_error("lowering failed: " + diagnostics);
   std::vector<Instance> instances;
   for (const mlir::granite::KernelSpec &spec : mlir::granite::readKernelSpecs(*module)) {
-    if (!kernels::isTunable(spec.generator))
-      continue;
+    if (!kernels::isTunable(spec.generator)) continue;
     std::string key = kernels::instanceKey(spec.generator, spec.params);
     if (std::none_of(instances.begin(), instances.end(), [&](const Instance &i) { return i.key == key; }))
       instances.push_back({key, spec.generator, spec.name, spec.params});
@@ -288,14 +276,18 @@ std::pair<double, double> benchModel(const std::string &model, const target::Cpu
 int runTune(const std::vector<std::string> &args) {
   try {
     ParsedArgs parsed("tune", args,
-                      {{"--budget", true}, {"-o", true}, {"--target", true}, {"--no-e2e", false}, {"-q", false},
-                       {"--help", false}, {"-h", false}});
+                      {{"--budget", true},
+                       {"-o", true},
+                       {"--target", true},
+                       {"--no-e2e", false},
+                       {"-q", false},
+                       {"--help", false},
+                       {"-h", false}});
     if (parsed.has("--help") || parsed.has("-h")) {
       std::cout << kTuneHelp;
       return 0;
     }
-    if (parsed.positionals().size() != 1)
-      throw UsageError("tune takes exactly one MODEL (see 'granitec tune --help')");
+    if (parsed.positionals().size() != 1) throw UsageError("tune takes exactly one MODEL (see 'granitec tune --help')");
     double budget = 300;
     if (std::optional<std::string> text = parsed.value("--budget")) {
       try {
@@ -303,13 +295,11 @@ int runTune(const std::vector<std::string> &args) {
       } catch (const std::exception &) {
         budget = -1;
       }
-      if (!(budget > 0))
-        throw UsageError("--budget needs a positive number of seconds, got '" + *text + "'");
+      if (!(budget > 0)) throw UsageError("--budget needs a positive number of seconds, got '" + *text + "'");
     }
     const std::string targetName = parsed.value("--target").value_or("host");
     const target::CpuFamily *family = target::findFamily(targetName);
-    if (!family)
-      throw UsageError("unknown --target '" + targetName + "' (one of " + target::validTargetNames() + ")");
+    if (!family) throw UsageError("unknown --target '" + targetName + "' (one of " + target::validTargetNames() + ")");
     if (!target::hostCanRun(*family))
       throw UsageError("this machine cannot run " + family->name + " code, so it cannot tune it");
     const bool quiet = parsed.has("-q");
@@ -336,8 +326,7 @@ int runTune(const std::vector<std::string> &args) {
     std::vector<std::unique_ptr<LoadedKernel>> loaded;
     auto measure = [&](const Instance &instance, Inputs &in, const kernels::Knobs &knobs, std::string &key) {
       std::map<std::string, std::string> params = instance.params;
-      for (const auto &[name, value] : knobs)
-        params[name] = value;
+      for (const auto &[name, value] : knobs) params[name] = value;
       kernels::CompiledKernel kernel = cache.instantiate({instance.generator, params, family->name, instance.name});
       key = kernel.key;
       loaded.push_back(std::make_unique<LoadedKernel>(kernel, runtimeObject, workDir));
@@ -359,12 +348,14 @@ int runTune(const std::vector<std::string> &args) {
       std::string key;
       Timing base = measure(instance, in, {}, key);
       results.push_back({instance, base.us, base.us, {}, false});
-      if (!quiet)
-        std::cerr << "granitec: tune: " << shortName(instance) << ": defaults " << base.us << " us\n";
+      if (!quiet) std::cerr << "granitec: tune: " << shortName(instance) << ": defaults " << base.us << " us\n";
     }
     // By time per token: a prefill product serves kPrefillTokens tokens per call.
-    auto perToken = [](const Result &r) { return r.beforeUs / (r.instance.generator == "matmul" ? kPrefillTokens : 1); };
-    std::sort(results.begin(), results.end(), [&](const Result &a, const Result &b) { return perToken(a) > perToken(b); });
+    auto perToken = [](const Result &r) {
+      return r.beforeUs / (r.instance.generator == "matmul" ? kPrefillTokens : 1);
+    };
+    std::sort(results.begin(), results.end(),
+              [&](const Result &a, const Result &b) { return perToken(a) > perToken(b); });
     bool outOfTime = false;
     for (Result &result : results) {
       if (elapsed() >= budget) {
@@ -392,11 +383,9 @@ int runTune(const std::vector<std::string> &args) {
           try {
             // The key says whether this is a knob set already timed (e.g. a choice equal to the default).
             std::map<std::string, std::string> params = instance.params;
-            for (const auto &[name, value] : candidate)
-              params[name] = value;
+            for (const auto &[name, value] : candidate) params[name] = value;
             key = cache.instantiate({instance.generator, params, family->name, instance.name}).key;
-            if (std::find(seen.begin(), seen.end(), key) != seen.end())
-              continue;
+            if (std::find(seen.begin(), seen.end(), key) != seen.end()) continue;
             seen.push_back(key);
             timing = measure(instance, in, candidate, key);
           } catch (const std::exception &e) { // a knob value the generator rejects for this shape
@@ -416,8 +405,7 @@ int runTune(const std::vector<std::string> &args) {
             result.knobs = candidate;
           }
         }
-        if (outOfTime)
-          break;
+        if (outOfTime) break;
       }
       result.afterUs = best;
       // Confirm the winner against the defaults, timed alternately: one lucky timing must not make the choice.
@@ -433,25 +421,22 @@ int runTune(const std::vector<std::string> &args) {
                     << " us against the defaults' " << defaults << " us: " << (confirmed ? "kept" : "dropped") << "\n";
         result.beforeUs = defaults;
         result.afterUs = confirmed ? tuned : defaults;
-        if (!confirmed)
-          result.knobs.clear();
+        if (!confirmed) result.knobs.clear();
       }
       result.searched = true;
-      if (outOfTime)
-        break;
+      if (outOfTime) break;
     }
 
     int kept = 0;
     for (const Result &result : results) {
-      if (!result.searched)
-        continue;
+      if (!result.searched) continue;
       tuning.put({family->name, cpu, result.instance.key, result.knobs, result.beforeUs, result.afterUs});
       ++kept;
     }
     tuning.save(output);
 
-    std::printf("tuned %s on %s (family %s) in %.0f s%s\n", model.c_str(), cpu.c_str(), family->name.c_str(),
-                elapsed(), outOfTime ? " (budget reached; the rest keep their defaults)" : "");
+    std::printf("tuned %s on %s (family %s) in %.0f s%s\n", model.c_str(), cpu.c_str(), family->name.c_str(), elapsed(),
+                outOfTime ? " (budget reached; the rest keep their defaults)" : "");
     std::printf("%-36s %12s %12s %8s  %s\n", "kernel", "before us", "after us", "speedup", "knobs");
     for (const Result &result : results)
       std::printf("%-36s %12.1f %12.1f %7.2fx  %s\n", shortName(result.instance).c_str(), result.beforeUs,

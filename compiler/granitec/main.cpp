@@ -53,16 +53,11 @@ int main(int argc, char **argv) {
     std::cout << "granitec " << GRANITEC_VERSION << "\n";
     return 0;
   }
-  if (command == "inspect")
-    return granite::driver::runInspect(rest);
-  if (command == "compile")
-    return granite::driver::runCompile(rest);
-  if (command == "synth")
-    return granite::driver::runSynth(rest);
-  if (command == "tune")
-    return granite::driver::runTune(rest);
-  if (command == "targets")
-    return granite::driver::runTargets(rest);
+  if (command == "inspect") return granite::driver::runInspect(rest);
+  if (command == "compile") return granite::driver::runCompile(rest);
+  if (command == "synth") return granite::driver::runSynth(rest);
+  if (command == "tune") return granite::driver::runTune(rest);
+  if (command == "targets") return granite::driver::runTargets(rest);
   std::cerr << "granitec: error: unknown command '" << command << "' (see 'granitec --help')\n";
   return 2;
 }

@@ -30,12 +30,11 @@ std::unique_ptr<llvm::TargetMachine> createTargetMachine(const target::CpuFamily
   }();
   (void)initialized;
   const llvm::Target *target = llvm::TargetRegistry::lookupTarget(family.llvmTriple, error);
-  if (!target)
-    return nullptr;
+  if (!target) return nullptr;
   llvm::TargetOptions options; // no FP contraction: the glue code's multiply and add stay separate roundings
-  return std::unique_ptr<llvm::TargetMachine>(target->createTargetMachine(
-      family.llvmTriple, family.llvmCpu, family.llvmFeatures, options, llvm::Reloc::PIC_, std::nullopt,
-      llvm::CodeGenOptLevel::Default));
+  return std::unique_ptr<llvm::TargetMachine>(
+      target->createTargetMachine(family.llvmTriple, family.llvmCpu, family.llvmFeatures, options, llvm::Reloc::PIC_,
+                                  std::nullopt, llvm::CodeGenOptLevel::Default));
 }
 
 /// Translates and optimises `module` for `machine`.
@@ -76,8 +75,7 @@ std::unique_ptr<llvm::Module> lowerToLLVMIR(mlir::ModuleOp module, llvm::TargetM
 bool withLLVMModule(mlir::ModuleOp module, const target::CpuFamily &family, std::string &error,
                     llvm::function_ref<bool(llvm::Module &, llvm::TargetMachine &)> use) {
   std::unique_ptr<llvm::TargetMachine> machine = createTargetMachine(family, error);
-  if (!machine)
-    return false;
+  if (!machine) return false;
   llvm::LLVMContext context;
   std::unique_ptr<llvm::Module> llvmModule = lowerToLLVMIR(module, *machine, context, error);
   return llvmModule && use(*llvmModule, *machine);

@@ -16,13 +16,11 @@ using runtime::VocabularyError;
 Json readJson(const fs::path &path, bool required) {
   std::ifstream in(path);
   if (!in) {
-    if (required)
-      throw VocabularyError("no readable " + path.string());
+    if (required) throw VocabularyError("no readable " + path.string());
     return Json::object();
   }
   Json j = Json::parse(in, nullptr, false);
-  if (j.is_discarded() || !j.is_object())
-    throw VocabularyError(path.string() + " is not a JSON object");
+  if (j.is_discarded() || !j.is_object()) throw VocabularyError(path.string() + " is not a JSON object");
   return j;
 }
 
@@ -49,16 +47,14 @@ std::string preTokenizerName(const Json &pre) {
         throw VocabularyError("tokenizer.json: unsupported pre-tokenizer split pattern '" + regex.substr(0, 60) + "'");
       return known->second;
     }
-    if (type == "ByteLevel" && step.value("use_regex", true))
-      return "gpt2";
+    if (type == "ByteLevel" && step.value("use_regex", true)) return "gpt2";
   }
   throw VocabularyError("tokenizer.json: pre_tokenizer is neither a cl100k Split nor a ByteLevel with its regex");
 }
 
 /// A token named in tokenizer_config.json, as a string or as {"content": ...}; -1 when absent or null.
 int32_t configTokenId(const Json &config, const char *key, const std::map<std::string, int32_t> &ids) {
-  if (!config.contains(key) || config[key].is_null())
-    return -1;
+  if (!config.contains(key) || config[key].is_null()) return -1;
   const Json &v = config[key];
   const std::string text = v.is_string() ? v.get<std::string>() : v.value("content", "");
   auto it = ids.find(text);
@@ -92,15 +88,13 @@ runtime::Vocabulary readVocabulary(const std::string &folder, uint32_t vocabRows
     present[id] = true;
     ids[text] = static_cast<int32_t>(id);
   };
-  for (const auto &[text, id] : model["vocab"].items())
-    place(text, id, runtime::TokenType::Normal);
+  for (const auto &[text, id] : model["vocab"].items()) place(text, id, runtime::TokenType::Normal);
   if (tokenizer.contains("added_tokens") && tokenizer["added_tokens"].is_array())
     for (const Json &added : tokenizer["added_tokens"])
       place(added.value("content", ""), added.contains("id") ? added["id"] : Json(),
             added.value("special", false) ? runtime::TokenType::Control : runtime::TokenType::UserDefined);
   for (uint32_t id = 0; id < vocabRows; ++id)
-    if (!present[id])
-      v.tokens[id] = "[PAD" + std::to_string(id) + "]";
+    if (!present[id]) v.tokens[id] = "[PAD" + std::to_string(id) + "]";
 
   if (model.contains("merges") && model["merges"].is_array())
     for (const Json &merge : model["merges"]) {

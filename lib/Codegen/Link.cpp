@@ -142,8 +142,8 @@ bool appendPayload(const LinkInputs &inputs, support::AtomicFile &executable, su
                     "vocabulary trie", entries.back(), error))
     return false;
   entries.push_back({PayloadSection::ChatTemplate, alignTo(out), 0});
-  if (!writeSection(executable, bytesWriter(inputs.chatTemplate.data(), inputs.chatTemplate.size()),
-                    "chat template", entries.back(), error))
+  if (!writeSection(executable, bytesWriter(inputs.chatTemplate.data(), inputs.chatTemplate.size()), "chat template",
+                    entries.back(), error))
     return false;
 
   auto trailer = runtime::encodePayloadTrailer(entries);

@@ -1,5 +1,6 @@
 // The last step of granitec: link the generated objects with the runtime into one executable and append the payload
-// (weight blob, vocabulary, its byte trie, chat template; format in runtime/Payload.h) that the executable maps at startup.
+// (weight blob, vocabulary, its byte trie, chat template; format in runtime/Payload.h) that the executable maps at
+// startup.
 #pragma once
 
 #include <cstdint>
@@ -21,7 +22,7 @@ struct LinkInputs {
   std::vector<uint8_t> vocabularyTrie;  ///< runtime::serializeVocabularyTrie's blob (structured output's masks)
   std::string chatTemplate;             ///< tokenizer.chat_template; empty when the model has none
   std::string outputPath;
-  std::string targetTriple; ///< the family's LLVM triple, which picks the driver and archives; empty: the host's
+  std::string targetTriple;     ///< the family's LLVM triple, which picks the driver and archives; empty: the host's
   bool weightsExternal = false; ///< write the blob to outputPath + ".weights" instead of into the executable
 };
 

@@ -46,15 +46,18 @@ template <typename T> bool readAt(std::ifstream &in, uint64_t offset, T &value) 
 bool readElf(const std::string &path, ElfFile &elf, std::string &error) {
   std::ifstream in(path, std::ios::binary);
   unsigned char ident[16] = {};
-  if (!in.read(reinterpret_cast<char *>(ident), sizeof ident) || std::memcmp(ident, "\x7f" "ELF", 4) != 0 ||
+  if (!in.read(reinterpret_cast<char *>(ident), sizeof ident) ||
+      std::memcmp(ident,
+                  "\x7f"
+                  "ELF",
+                  4) != 0 ||
       ident[4] != 2 || ident[5] != 1) {
     error = "'" + path + "' is not a 64-bit little-endian ELF file";
     return false;
   }
   uint64_t phoff = 0;
   uint16_t phentsize = 0, phnum = 0;
-  if (!readAt(in, 18, elf.machine) || !readAt(in, 32, phoff) || !readAt(in, 54, phentsize) ||
-      !readAt(in, 56, phnum)) {
+  if (!readAt(in, 18, elf.machine) || !readAt(in, 32, phoff) || !readAt(in, 54, phentsize) || !readAt(in, 56, phnum)) {
     error = "'" + path + "': truncated ELF header";
     return false;
   }

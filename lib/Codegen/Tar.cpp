@@ -34,7 +34,10 @@ std::string ustarBlock(const std::string &name, char type, uint64_t size, uint32
   octal(&block[124], 12, size);
   octal(&block[136], 12, static_cast<uint64_t>(mtime));
   block[156] = type;
-  std::memcpy(&block[257], "ustar\0" "00", 8);
+  std::memcpy(&block[257],
+              "ustar\0"
+              "00",
+              8);
   // The checksum is computed with its own field as spaces, then written as six digits, NUL, space.
   std::memset(&block[148], ' ', 8);
   unsigned sum = 0;
@@ -71,7 +74,7 @@ void TarWriter::directory(const std::string &path, uint32_t mode) {
 
 bool TarWriter::fileFrom(const std::string &path, const std::string &source, uint32_t mode, std::string &error) {
   std::ifstream in(source, std::ios::binary);
-  struct stat info {};
+  struct stat info{};
   if (!in || stat(source.c_str(), &info) != 0) {
     error = "cannot read '" + source + "': " + std::strerror(errno);
     return false;

@@ -29,8 +29,8 @@ WeightSource sourceOf(gr::WeightOp op) {
   const auto &stored = traitsOf(w.storedType);
   const bool fusedHalves =
       w.transform == WeightTransform::ExpertsFirstHalf || w.transform == WeightTransform::ExpertsSecondHalf;
-  w.storedBytes = static_cast<uint64_t>(type.getNumElements()) / stored.blockElements * stored.blockBytes *
-                  (fusedHalves ? 2 : 1);
+  w.storedBytes =
+      static_cast<uint64_t>(type.getNumElements()) / stored.blockElements * stored.blockBytes * (fusedHalves ? 2 : 1);
   return w;
 }
 

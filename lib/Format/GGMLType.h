@@ -14,8 +14,21 @@ namespace granite {
 
 /// ggml's type ids, as GGUF stores them.
 enum class GGMLType : uint32_t {
-  F32 = 0, F16 = 1, Q4_0 = 2, Q4_1 = 3, Q5_0 = 6, Q5_1 = 7, Q8_0 = 8, Q8_1 = 9,
-  Q2_K = 10, Q3_K = 11, Q4_K = 12, Q5_K = 13, Q6_K = 14, Q8_K = 15, BF16 = 30,
+  F32 = 0,
+  F16 = 1,
+  Q4_0 = 2,
+  Q4_1 = 3,
+  Q5_0 = 6,
+  Q5_1 = 7,
+  Q8_0 = 8,
+  Q8_1 = 9,
+  Q2_K = 10,
+  Q3_K = 11,
+  Q4_K = 12,
+  Q5_K = 13,
+  Q6_K = 14,
+  Q8_K = 15,
+  BF16 = 30,
 };
 
 /// Element type of a kernel's weight buffer: f32 as is, F16/BF16 as raw 16-bit words, blocks as bytes.
@@ -63,16 +76,14 @@ inline constexpr std::array<GGMLTypeTraits, 15> kGGMLTypes = {{
 /// Traits of a type id read from a file, or nullopt for ids granitec does not know (IQ*, removed types, garbage).
 constexpr std::optional<GGMLTypeTraits> ggmlTypeTraits(uint32_t id) {
   for (const GGMLTypeTraits &traits : kGGMLTypes)
-    if (static_cast<uint32_t>(traits.type) == id)
-      return traits;
+    if (static_cast<uint32_t>(traits.type) == id) return traits;
   return std::nullopt;
 }
 
 /// Every GGMLType value has a row: the enum lists exactly the table's ids.
 constexpr const GGMLTypeTraits &traitsOf(GGMLType type) {
   for (const GGMLTypeTraits &traits : kGGMLTypes)
-    if (traits.type == type)
-      return traits;
+    if (traits.type == type) return traits;
   return kGGMLTypes[0];
 }
 
@@ -81,33 +92,28 @@ constexpr std::string_view ggmlTypeName(GGMLType type) { return traitsOf(type).n
 /// The row whose mnemonic is `mnemonic` ("q4_k"), or nullopt.
 constexpr std::optional<GGMLTypeTraits> ggmlTypeOfMnemonic(std::string_view mnemonic) {
   for (const GGMLTypeTraits &traits : kGGMLTypes)
-    if (traits.mnemonic == mnemonic)
-      return traits;
+    if (traits.mnemonic == mnemonic) return traits;
   return std::nullopt;
 }
 
 namespace detail {
 /// The table's own invariants: one row per id, mnemonics are the lower-case names, storage follows the geometry.
 constexpr bool rowIsConsistent(const GGMLTypeTraits &traits) {
-  if (traits.name.size() != traits.mnemonic.size())
-    return false;
+  if (traits.name.size() != traits.mnemonic.size()) return false;
   for (size_t i = 0; i < traits.name.size(); ++i) {
     const char upper = traits.name[i], lower = traits.mnemonic[i];
-    if (lower != (upper >= 'A' && upper <= 'Z' ? char(upper - 'A' + 'a') : upper))
-      return false;
+    if (lower != (upper >= 'A' && upper <= 'Z' ? char(upper - 'A' + 'a') : upper)) return false;
   }
-  const WeightStorage storage = !traits.quantized() ? (traits.blockBytes == 4 ? WeightStorage::F32 : WeightStorage::U16)
-                                                    : WeightStorage::U8;
+  const WeightStorage storage =
+      !traits.quantized() ? (traits.blockBytes == 4 ? WeightStorage::F32 : WeightStorage::U16) : WeightStorage::U8;
   return traits.storage == storage && (traits.order == BlockOrder::GGUF || traits.quantized());
 }
 
 constexpr bool tableIsConsistent() {
   for (size_t i = 0; i < kGGMLTypes.size(); ++i) {
-    if (!rowIsConsistent(kGGMLTypes[i]))
-      return false;
+    if (!rowIsConsistent(kGGMLTypes[i])) return false;
     for (size_t j = 0; j < i; ++j)
-      if (kGGMLTypes[j].type == kGGMLTypes[i].type)
-        return false;
+      if (kGGMLTypes[j].type == kGGMLTypes[i].type) return false;
   }
   return true;
 }

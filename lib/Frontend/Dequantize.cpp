@@ -11,8 +11,7 @@ float loadHalf(const uint8_t *p) { return halfToFloat(loadU16(p)); }
 
 void dequantizeQ8_0(const uint8_t *block, float *y) { // half d; int8 q[32]
   const float d = loadHalf(block);
-  for (int i = 0; i < 32; ++i)
-    y[i] = d * static_cast<int8_t>(block[2 + i]);
+  for (int i = 0; i < 32; ++i) y[i] = d * static_cast<int8_t>(block[2 + i]);
 }
 
 void dequantizeQ4_0(const uint8_t *block, float *y) { // half d; u8 qs[16]: low nibbles first half, high second

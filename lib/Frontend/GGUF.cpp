@@ -9,9 +9,9 @@
 namespace granite::gguf {
 namespace {
 
-constexpr uint32_t kMaxDims = 4;           // GGML_MAX_DIMS
-constexpr unsigned kMaxArrayNesting = 8;   // deeper nesting is hostile, not a model
-constexpr uint64_t kMinKeyValueBytes = 8 + 1 + 4 + 1; // key length, 1-byte key, type, smallest value
+constexpr uint32_t kMaxDims = 4;                            // GGML_MAX_DIMS
+constexpr unsigned kMaxArrayNesting = 8;                    // deeper nesting is hostile, not a model
+constexpr uint64_t kMinKeyValueBytes = 8 + 1 + 4 + 1;       // key length, 1-byte key, type, smallest value
 constexpr uint64_t kMinTensorInfoBytes = 8 + 1 + 4 + 4 + 8; // name length, 1-byte name, n_dims, type, offset
 
 /// Bounds-checked little-endian reader over the mapped bytes. Every read names what it was reading so that
@@ -40,8 +40,8 @@ public:
   std::string_view readString(std::string_view what) {
     uint64_t length = read<uint64_t>(what);
     if (length > remaining())
-      throw FormatError(fmt::format("{} has length {} at offset {}, past the end of the file ({} bytes)", what,
-                                    length, pos_ - 8, size_));
+      throw FormatError(fmt::format("{} has length {} at offset {}, past the end of the file ({} bytes)", what, length,
+                                    pos_ - 8, size_));
     std::string_view s(reinterpret_cast<const char *>(data_ + pos_), length);
     pos_ += length;
     return s;
@@ -58,10 +58,18 @@ bool isKnownValueType(uint32_t t) { return t <= static_cast<uint32_t>(ValueType:
 /// Smallest encoding of one value of type `t`, used to bound array counts before allocating.
 uint64_t minEncodedSize(ValueType t) {
   switch (t) {
-  case ValueType::U8: case ValueType::I8: case ValueType::Bool: return 1;
-  case ValueType::U16: case ValueType::I16: return 2;
-  case ValueType::U32: case ValueType::I32: case ValueType::F32: return 4;
-  case ValueType::U64: case ValueType::I64: case ValueType::F64: case ValueType::String: return 8;
+  case ValueType::U8:
+  case ValueType::I8:
+  case ValueType::Bool: return 1;
+  case ValueType::U16:
+  case ValueType::I16: return 2;
+  case ValueType::U32:
+  case ValueType::I32:
+  case ValueType::F32: return 4;
+  case ValueType::U64:
+  case ValueType::I64:
+  case ValueType::F64:
+  case ValueType::String: return 8;
   case ValueType::Array: return 12;
   }
   return 1;
@@ -84,8 +92,7 @@ Value readScalar(Cursor &in, ValueType type, std::string_view key) {
   case ValueType::F64: return Value::makeFloat(type, in.read<double>(what));
   case ValueType::Bool: {
     uint8_t b = in.read<uint8_t>(what);
-    if (b > 1)
-      throw FormatError(fmt::format("metadata key '{}' holds bool byte {}, expected 0 or 1", key, b));
+    if (b > 1) throw FormatError(fmt::format("metadata key '{}' holds bool byte {}, expected 0 or 1", key, b));
     return Value::makeBool(b != 0);
   }
   case ValueType::String: return Value::makeString(in.readString(what));
@@ -95,8 +102,7 @@ Value readScalar(Cursor &in, ValueType type, std::string_view key) {
 }
 
 Value readValue(Cursor &in, ValueType type, std::string_view key, unsigned depth) {
-  if (type != ValueType::Array)
-    return readScalar(in, type, key);
+  if (type != ValueType::Array) return readScalar(in, type, key);
   if (depth >= kMaxArrayNesting)
     throw FormatError(fmt::format("metadata key '{}' nests arrays more than {} deep", key, kMaxArrayNesting));
   uint32_t rawElem = in.read<uint32_t>(fmt::format("array element type of metadata key '{}'", key));
@@ -112,17 +118,14 @@ Value readValue(Cursor &in, ValueType type, std::string_view key, unsigned depth
   auto array = std::make_unique<ArrayValue>();
   array->elementType = elemType;
   array->elements.reserve(count);
-  for (uint64_t i = 0; i < count; ++i)
-    array->elements.push_back(readValue(in, elemType, key, depth + 1));
+  for (uint64_t i = 0; i < count; ++i) array->elements.push_back(readValue(in, elemType, key, depth + 1));
   return Value::makeArray(std::move(array));
 }
 
 void checkName(std::string_view name, std::string_view what, uint64_t offset) {
-  if (name.empty())
-    throw FormatError(fmt::format("empty {} at offset {}", what, offset));
+  if (name.empty()) throw FormatError(fmt::format("empty {} at offset {}", what, offset));
   for (char c : name)
-    if (c == '\0')
-      throw FormatError(fmt::format("{} at offset {} contains a NUL byte", what, offset));
+    if (c == '\0') throw FormatError(fmt::format("{} at offset {} contains a NUL byte", what, offset));
 }
 
 } // namespace
@@ -150,8 +153,14 @@ const char *valueTypeName(ValueType type) {
 
 bool Value::isInteger() const {
   switch (type_) {
-  case ValueType::U8: case ValueType::I8: case ValueType::U16: case ValueType::I16: case ValueType::U32:
-  case ValueType::I32: case ValueType::U64: case ValueType::I64: return true;
+  case ValueType::U8:
+  case ValueType::I8:
+  case ValueType::U16:
+  case ValueType::I16:
+  case ValueType::U32:
+  case ValueType::I32:
+  case ValueType::U64:
+  case ValueType::I64: return true;
   default: return false;
   }
 }
@@ -161,38 +170,30 @@ static bool isSignedType(ValueType t) {
 }
 
 std::optional<uint64_t> Value::asUnsigned() const {
-  if (!isInteger())
-    return std::nullopt;
-  if (isSignedType(type_))
-    return signed_ < 0 ? std::nullopt : std::optional<uint64_t>(static_cast<uint64_t>(signed_));
+  if (!isInteger()) return std::nullopt;
+  if (isSignedType(type_)) return signed_ < 0 ? std::nullopt : std::optional<uint64_t>(static_cast<uint64_t>(signed_));
   return unsigned_;
 }
 
 std::optional<int64_t> Value::asSigned() const {
-  if (!isInteger())
-    return std::nullopt;
-  if (isSignedType(type_))
-    return signed_;
-  if (unsigned_ > static_cast<uint64_t>(INT64_MAX))
-    return std::nullopt;
+  if (!isInteger()) return std::nullopt;
+  if (isSignedType(type_)) return signed_;
+  if (unsigned_ > static_cast<uint64_t>(INT64_MAX)) return std::nullopt;
   return static_cast<int64_t>(unsigned_);
 }
 
 std::optional<double> Value::asFloat() const {
-  if (type_ == ValueType::F32 || type_ == ValueType::F64)
-    return float_;
+  if (type_ == ValueType::F32 || type_ == ValueType::F64) return float_;
   return std::nullopt;
 }
 
 std::optional<bool> Value::asBool() const {
-  if (type_ != ValueType::Bool)
-    return std::nullopt;
+  if (type_ != ValueType::Bool) return std::nullopt;
   return unsigned_ != 0;
 }
 
 std::optional<std::string_view> Value::asString() const {
-  if (type_ != ValueType::String)
-    return std::nullopt;
+  if (type_ != ValueType::String) return std::nullopt;
   return string_;
 }
 
@@ -237,8 +238,7 @@ Value Value::makeArray(std::unique_ptr<ArrayValue> v) {
 
 std::string shapeString(const std::vector<uint64_t> &dims) {
   std::string s = "[";
-  for (size_t i = 0; i < dims.size(); ++i)
-    s += (i ? ", " : "") + std::to_string(dims[i]);
+  for (size_t i = 0; i < dims.size(); ++i) s += (i ? ", " : "") + std::to_string(dims[i]);
   return s + "]";
 }
 
@@ -268,11 +268,11 @@ File File::parse(std::shared_ptr<const MappedFile> bytes) {
 
   uint64_t bound = 0;
   if (!checkedMul(kvCount, kMinKeyValueBytes, bound) || bound > in.remaining())
-    throw FormatError(fmt::format("metadata count {} is more than a file of {} bytes can hold", kvCount,
-                                  f.map_->size()));
+    throw FormatError(
+        fmt::format("metadata count {} is more than a file of {} bytes can hold", kvCount, f.map_->size()));
   if (!checkedMul(tensorCount, kMinTensorInfoBytes, bound) || bound > in.remaining())
-    throw FormatError(fmt::format("tensor count {} is more than a file of {} bytes can hold", tensorCount,
-                                  f.map_->size()));
+    throw FormatError(
+        fmt::format("tensor count {} is more than a file of {} bytes can hold", tensorCount, f.map_->size()));
 
   // --- metadata
   f.metadata_.reserve(kvCount);
@@ -284,8 +284,7 @@ File File::parse(std::shared_ptr<const MappedFile> bytes) {
     if (!isKnownValueType(rawType))
       throw FormatError(fmt::format("metadata key '{}' has unknown value type {}", key, rawType));
     Value v = readValue(in, static_cast<ValueType>(rawType), key, 0);
-    if (f.metadataIndex_.count(key))
-      throw FormatError(fmt::format("duplicate metadata key '{}'", key));
+    if (f.metadataIndex_.count(key)) throw FormatError(fmt::format("duplicate metadata key '{}'", key));
     f.metadataIndex_.emplace(std::string(key), f.metadata_.size());
     f.metadata_.emplace_back(std::string(key), std::move(v));
   }
@@ -311,8 +310,7 @@ File File::parse(std::shared_ptr<const MappedFile> bytes) {
     uint64_t elements = 1;
     for (uint32_t d = 0; d < nDims; ++d) {
       t.ne[d] = in.read<uint64_t>(fmt::format("dimension {} of tensor '{}'", d, t.name));
-      if (t.ne[d] == 0)
-        throw FormatError(fmt::format("tensor '{}' has an empty dimension {}", t.name, d));
+      if (t.ne[d] == 0) throw FormatError(fmt::format("tensor '{}' has an empty dimension {}", t.name, d));
       if (!checkedMul(elements, t.ne[d], elements) || elements > (uint64_t(1) << 62))
         throw FormatError(fmt::format("tensor '{}': the product of its dimensions overflows", t.name));
     }
@@ -327,16 +325,14 @@ File File::parse(std::shared_ptr<const MappedFile> bytes) {
                                     t.name, traits->name, t.ne[0], traits->blockElements));
     t.byteSize = (elements / traits->blockElements) * traits->blockBytes; // cannot overflow: elements < 2^62
     t.offset = in.read<uint64_t>(fmt::format("the data offset of tensor '{}'", t.name));
-    if (f.tensorIndex_.count(t.name))
-      throw FormatError(fmt::format("duplicate tensor name '{}'", t.name));
+    if (f.tensorIndex_.count(t.name)) throw FormatError(fmt::format("duplicate tensor name '{}'", t.name));
     f.tensorIndex_.emplace(t.name, f.tensors_.size());
     f.tensors_.push_back(std::move(t));
   }
 
   // --- data section: aligned start, every tensor inside the file, aligned, no two overlapping
   uint64_t dataStart = 0;
-  if (!checkedAlignUp(in.position(), f.alignment_, dataStart))
-    throw FormatError("data section offset overflows");
+  if (!checkedAlignUp(in.position(), f.alignment_, dataStart)) throw FormatError("data section offset overflows");
   f.dataOffset_ = dataStart;
   const uint64_t fileSize = f.map_->size();
   for (auto &t : f.tensors_) {
@@ -351,14 +347,13 @@ File File::parse(std::shared_ptr<const MappedFile> bytes) {
     t.data = f.map_->data() + begin;
   }
   std::vector<const TensorInfo *> byOffset;
-  for (const auto &t : f.tensors_)
-    byOffset.push_back(&t);
+  for (const auto &t : f.tensors_) byOffset.push_back(&t);
   std::sort(byOffset.begin(), byOffset.end(),
             [](const TensorInfo *a, const TensorInfo *b) { return a->offset < b->offset; });
   for (size_t i = 1; i < byOffset.size(); ++i)
     if (byOffset[i - 1]->offset + byOffset[i - 1]->byteSize > byOffset[i]->offset)
-      throw FormatError(fmt::format("tensors '{}' and '{}' overlap in the data section", byOffset[i - 1]->name,
-                                    byOffset[i]->name));
+      throw FormatError(
+          fmt::format("tensors '{}' and '{}' overlap in the data section", byOffset[i - 1]->name, byOffset[i]->name));
   return f;
 }
 

@@ -24,8 +24,19 @@ public:
 };
 
 enum class ValueType : uint32_t {
-  U8 = 0, I8 = 1, U16 = 2, I16 = 3, U32 = 4, I32 = 5, F32 = 6, Bool = 7,
-  String = 8, Array = 9, U64 = 10, I64 = 11, F64 = 12,
+  U8 = 0,
+  I8 = 1,
+  U16 = 2,
+  I16 = 3,
+  U32 = 4,
+  I32 = 5,
+  F32 = 6,
+  Bool = 7,
+  String = 8,
+  Array = 9,
+  U64 = 10,
+  I64 = 11,
+  F64 = 12,
 };
 const char *valueTypeName(ValueType type);
 
@@ -71,9 +82,9 @@ struct ArrayValue {
 /// One tensor as described by its info record, with its bytes inside the mapped data section.
 struct TensorInfo {
   std::string name;
-  std::vector<uint64_t> ne;  ///< GGUF/ggml order: ne[0] is the contiguous (fastest) dimension.
+  std::vector<uint64_t> ne; ///< GGUF/ggml order: ne[0] is the contiguous (fastest) dimension.
   GGMLType type = GGMLType::F32;
-  uint64_t offset = 0;       ///< relative to the data section start
+  uint64_t offset = 0; ///< relative to the data section start
   uint64_t elementCount = 0;
   uint64_t byteSize = 0;
   const uint8_t *data = nullptr;

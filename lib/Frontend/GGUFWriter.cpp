@@ -32,8 +32,7 @@ void putValue(std::ostream &out, const Value &v) {
     const ArrayValue &a = *v.asArray();
     put<uint32_t>(out, static_cast<uint32_t>(a.elementType));
     put<uint64_t>(out, a.elements.size());
-    for (const auto &e : a.elements)
-      putValue(out, e);
+    for (const auto &e : a.elements) putValue(out, e);
     break;
   }
   }
@@ -87,8 +86,7 @@ void Writer::write(std::ostream &out) const {
     const auto &t = tensors_[i];
     putString(out, t.name);
     put<uint32_t>(out, static_cast<uint32_t>(t.ne.size()));
-    for (uint64_t d : t.ne)
-      put<uint64_t>(out, d);
+    for (uint64_t d : t.ne) put<uint64_t>(out, d);
     put<uint32_t>(out, t.type);
     put<uint64_t>(out, t.offsetOverride.value_or(offsets[i]));
   }
@@ -110,8 +108,7 @@ void Writer::writeFile(const std::string &path) const {
 
 Writer copyOf(const File &file) {
   Writer w(WriterOptions{file.version(), file.alignment(), std::nullopt});
-  for (const auto &[key, value] : file.metadata())
-    w.add(key, value);
+  for (const auto &[key, value] : file.metadata()) w.add(key, value);
   for (const auto &t : file.tensors()) {
     const uint8_t *data = t.data;
     const uint64_t bytes = t.byteSize;

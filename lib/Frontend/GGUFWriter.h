@@ -16,8 +16,8 @@ namespace granite::gguf {
 struct WriterTensor {
   std::string name;
   std::vector<uint64_t> ne;
-  uint32_t type = 0;                      ///< raw ggml type id (GGMLType values, or anything for tests)
-  uint64_t dataBytes = 0;                 ///< bytes writeData produces
+  uint32_t type = 0;      ///< raw ggml type id (GGMLType values, or anything for tests)
+  uint64_t dataBytes = 0; ///< bytes writeData produces
   std::function<void(std::ostream &)> writeData;
   std::optional<uint64_t> offsetOverride; ///< data offset to record instead of the computed one
 };

@@ -10,10 +10,8 @@ namespace granite {
 namespace {
 
 std::string joinProblems(const std::vector<std::string> &problems) {
-  if (problems.empty())
-    return "invalid model";
-  if (problems.size() == 1)
-    return problems.front();
+  if (problems.empty()) return "invalid model";
+  if (problems.size() == 1) return problems.front();
   return fmt::format("{} (and {} more problem{})", problems.front(), problems.size() - 1,
                      problems.size() == 2 ? "" : "s");
 }
@@ -32,8 +30,7 @@ public:
   uint32_t count(std::string_view name, bool required, uint32_t fallback = 0) {
     const gguf::Value *v = find(name);
     if (!v) {
-      if (required)
-        problems_.push_back(fmt::format("missing metadata key '{}'", key(name)));
+      if (required) problems_.push_back(fmt::format("missing metadata key '{}'", key(name)));
       return fallback;
     }
     if (v->isArray()) // llama.cpp allows per-layer arrays for some keys; granitec needs them uniform
@@ -41,8 +38,7 @@ public:
     auto u = v->asUnsigned();
     if (!u || *u > UINT32_MAX) {
       problems_.push_back(
-          fmt::format("metadata key '{}' must be a non-negative 32-bit integer, found {}", key(name),
-                      describe(*v)));
+          fmt::format("metadata key '{}' must be a non-negative 32-bit integer, found {}", key(name), describe(*v)));
       return fallback;
     }
     return static_cast<uint32_t>(*u);
@@ -52,8 +48,7 @@ public:
   float real(std::string_view name, bool required, float fallback) {
     const gguf::Value *v = find(name);
     if (!v) {
-      if (required)
-        problems_.push_back(fmt::format("missing metadata key '{}'", key(name)));
+      if (required) problems_.push_back(fmt::format("missing metadata key '{}'", key(name)));
       return fallback;
     }
     auto f = v->asFloat();
@@ -66,8 +61,7 @@ public:
 
   bool flag(std::string_view name, bool fallback) {
     const gguf::Value *v = find(name);
-    if (!v)
-      return fallback;
+    if (!v) return fallback;
     auto b = v->asBool();
     if (!b) {
       problems_.push_back(fmt::format("metadata key '{}' must be a bool, found {}", key(name), describe(*v)));
@@ -79,10 +73,8 @@ public:
   /// A per-layer count given as an array of `layers` integers or as one scalar for every layer.
   std::vector<uint32_t> perLayer(std::string_view name, uint32_t layers, uint32_t fallback) {
     const gguf::Value *v = find(name);
-    if (!v)
-      return std::vector<uint32_t>(layers, fallback);
-    if (!v->isArray())
-      return std::vector<uint32_t>(layers, count(name, false, fallback));
+    if (!v) return std::vector<uint32_t>(layers, fallback);
+    if (!v->isArray()) return std::vector<uint32_t>(layers, count(name, false, fallback));
     const auto &elements = v->asArray()->elements;
     if (elements.size() != layers) {
       problems_.push_back(fmt::format("metadata key '{}' has {} entries, expected one per layer ({})", key(name),
@@ -93,8 +85,8 @@ public:
     for (const auto &e : elements) {
       auto u = e.asUnsigned();
       if (!u || *u > UINT32_MAX) {
-        problems_.push_back(fmt::format("metadata key '{}' must hold non-negative integers, found {}", key(name),
-                                        describe(e)));
+        problems_.push_back(
+            fmt::format("metadata key '{}' must hold non-negative integers, found {}", key(name), describe(e)));
         return std::vector<uint32_t>(layers, fallback);
       }
       out.push_back(static_cast<uint32_t>(*u));
@@ -123,12 +115,9 @@ private:
   }
 
   static std::string describe(const gguf::Value &v) {
-    if (auto s = v.asString())
-      return fmt::format("string \"{}\"", s->substr(0, 40));
-    if (auto i = v.asSigned())
-      return fmt::format("{} {}", gguf::valueTypeName(v.type()), *i);
-    if (auto f = v.asFloat())
-      return fmt::format("{} {}", gguf::valueTypeName(v.type()), *f);
+    if (auto s = v.asString()) return fmt::format("string \"{}\"", s->substr(0, 40));
+    if (auto i = v.asSigned()) return fmt::format("{} {}", gguf::valueTypeName(v.type()), *i);
+    if (auto f = v.asFloat()) return fmt::format("{} {}", gguf::valueTypeName(v.type()), *f);
     return std::string("a value of type ") + gguf::valueTypeName(v.type());
   }
 
@@ -147,8 +136,7 @@ bool GraniteConfig::hasAttention() const {
 }
 std::string GraniteConfig::layerMap() const {
   std::string map;
-  for (LayerKind k : layers)
-    map += k == LayerKind::Mamba2 ? 'M' : 'A';
+  for (LayerKind k : layers) map += k == LayerKind::Mamba2 ? 'M' : 'A';
   return map;
 }
 
@@ -157,8 +145,7 @@ ConfigError::ConfigError(std::vector<std::string> problems)
 
 GraniteConfig readGraniteConfig(const gguf::File &file) {
   const gguf::Value *archValue = file.find("general.architecture");
-  if (!archValue || !archValue->asString())
-    throw ConfigError({"missing metadata key 'general.architecture' (string)"});
+  if (!archValue || !archValue->asString()) throw ConfigError({"missing metadata key 'general.architecture' (string)"});
   const std::string arch(*archValue->asString());
   if (arch != "granite" && arch != "granitehybrid" && arch != "granitemoe")
     throw ConfigError({fmt::format("architecture '{}' is not a Granite 4.0 model (granitec compiles granite, "
@@ -172,10 +159,8 @@ GraniteConfig readGraniteConfig(const gguf::File &file) {
   c.embeddingLength = meta.count("embedding_length", true);
   c.contextLength = meta.count("context_length", true);
   const uint32_t blocks = meta.count("block_count", true);
-  if (blocks == 0 || blocks > 4096)
-    problems.push_back(fmt::format("block_count {} is outside 1..4096", blocks));
-  if (!problems.empty())
-    throw ConfigError(problems);
+  if (blocks == 0 || blocks > 4096) problems.push_back(fmt::format("block_count {} is outside 1..4096", blocks));
+  if (!problems.empty()) throw ConfigError(problems);
 
   // Layer kinds: llama.cpp's rule is head_count_kv[l] == 0 => recurrent (Mamba2) layer.
   c.headCount = meta.count("attention.head_count", true);
@@ -203,8 +188,7 @@ GraniteConfig readGraniteConfig(const gguf::File &file) {
     const uint32_t derived = c.headCount ? c.embeddingLength / c.headCount : 0;
     c.headDim = meta.count("attention.key_length", false, derived);
     c.valueHeadDim = meta.count("attention.value_length", false, derived);
-    if (c.headDim == 0 || c.valueHeadDim == 0)
-      problems.push_back("attention head dimension is 0");
+    if (c.headDim == 0 || c.valueHeadDim == 0) problems.push_back("attention head dimension is 0");
     c.useRope = meta.flag("rope.scaling.finetuned", true); // llama.cpp: missing means RoPE on
     c.ropeDimensions = meta.count("rope.dimension_count", false, c.headDim);
     c.ropeFreqBase = meta.real("rope.freq_base", false, 10000.0f);
@@ -230,8 +214,7 @@ GraniteConfig readGraniteConfig(const gguf::File &file) {
   // Feed-forward.
   c.expertCount = meta.count("expert_count", false, 0);
   c.ffnLength = meta.count("feed_forward_length", true);
-  if (c.ffnLength == 0)
-    problems.push_back("feed_forward_length is 0");
+  if (c.ffnLength == 0) problems.push_back("feed_forward_length is 0");
   if (c.isMoE()) {
     c.expertUsedCount = meta.count("expert_used_count", true);
     if (c.expertUsedCount == 0 || c.expertUsedCount > c.expertCount)
@@ -276,8 +259,7 @@ GraniteConfig readGraniteConfig(const gguf::File &file) {
   }
   c.tiedEmbeddings = file.findTensor("output.weight") == nullptr;
 
-  if (!problems.empty())
-    throw ConfigError(problems);
+  if (!problems.empty()) throw ConfigError(problems);
   return c;
 }
 
@@ -289,8 +271,7 @@ std::vector<ExpectedTensor> expectedTensors(const GraniteConfig &c) {
   };
   add("token_embd.weight", {D, V}, true);
   add("output_norm.weight", {D}, false);
-  if (!c.tiedEmbeddings)
-    add("output.weight", {D, V}, true);
+  if (!c.tiedEmbeddings) add("output.weight", {D, V}, true);
   for (uint32_t l = 0; l < c.layerCount(); ++l) {
     const std::string p = fmt::format("blk.{}.", l);
     add(p + "attn_norm.weight", {D}, false);
@@ -335,8 +316,7 @@ std::vector<ExpectedTensor> expectedTensors(const GraniteConfig &c) {
 
 void checkTensorSet(const GraniteConfig &c, const std::vector<TensorDescription> &tensors) {
   std::map<std::string, const TensorDescription *, std::less<>> byName;
-  for (const auto &t : tensors)
-    byName.emplace(t.name, &t);
+  for (const auto &t : tensors) byName.emplace(t.name, &t);
   std::vector<std::string> problems;
   std::set<std::string, std::less<>> expectedNames;
   for (const ExpectedTensor &e : expectedTensors(c)) {
@@ -345,20 +325,17 @@ void checkTensorSet(const GraniteConfig &c, const std::vector<TensorDescription>
     const TensorDescription *t = found == byName.end() ? nullptr : found->second;
     if (!t) {
       if (!e.optional)
-        problems.push_back(
-            fmt::format("missing tensor '{}' (expected shape {})", e.name, gguf::shapeString(e.ne)));
+        problems.push_back(fmt::format("missing tensor '{}' (expected shape {})", e.name, gguf::shapeString(e.ne)));
       continue;
     }
     // GGUF drops trailing 1s from some shapes; compare with them stripped on both sides.
     auto stripped = [](std::vector<uint64_t> ne) {
-      while (ne.size() > 1 && ne.back() == 1)
-        ne.pop_back();
+      while (ne.size() > 1 && ne.back() == 1) ne.pop_back();
       return ne;
     };
     if (stripped(t->ne) != stripped(e.ne))
-      problems.push_back(
-          fmt::format("tensor '{}' has shape {}, expected {}", e.name, gguf::shapeString(t->ne),
-                      gguf::shapeString(e.ne)));
+      problems.push_back(fmt::format("tensor '{}' has shape {}, expected {}", e.name, gguf::shapeString(t->ne),
+                                     gguf::shapeString(e.ne)));
     if (e.quantizable ? !traitsOf(t->type).dequantizable : t->type != GGMLType::F32)
       problems.push_back(fmt::format("tensor '{}' has type {}, expected {}", e.name, ggmlTypeName(t->type),
                                      e.quantizable ? "one of F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K" : "F32"));
@@ -367,14 +344,12 @@ void checkTensorSet(const GraniteConfig &c, const std::vector<TensorDescription>
     if (!expectedNames.count(t.name))
       problems.push_back(fmt::format("unexpected tensor '{}' (not part of a {} model with layer map {})", t.name,
                                      c.architecture, c.layerMap()));
-  if (!problems.empty())
-    throw ConfigError(problems);
+  if (!problems.empty()) throw ConfigError(problems);
 }
 
 void validateTensors(const GraniteConfig &c, const gguf::File &file) {
   std::vector<TensorDescription> tensors;
-  for (const auto &t : file.tensors())
-    tensors.push_back({t.name, t.ne, t.type});
+  for (const auto &t : file.tensors()) tensors.push_back({t.name, t.ne, t.type});
   checkTensorSet(c, tensors);
 }
 

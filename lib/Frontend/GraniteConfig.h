@@ -53,7 +53,7 @@ struct GraniteConfig {
   uint32_t expertUsedCount = 0; ///< top-k
   uint32_t sharedFfnLength = 0; ///< shared expert width (MoE only; 0 = no shared expert)
 
-  SsmConfig ssm; ///< meaningful only when some layer is Mamba2
+  SsmConfig ssm;              ///< meaningful only when some layer is Mamba2
   bool tiedEmbeddings = true; ///< no output.weight: the head reuses token_embd
 
   uint32_t layerCount() const { return static_cast<uint32_t>(layers.size()); }

@@ -24,8 +24,7 @@ public:
 
   uint32_t count(const char *key, std::optional<uint32_t> fallback = std::nullopt) {
     if (!json_.contains(key) || json_[key].is_null()) {
-      if (!fallback)
-        problems_.push_back(fmt::format("config.json: missing '{}'", key));
+      if (!fallback) problems_.push_back(fmt::format("config.json: missing '{}'", key));
       return fallback.value_or(0);
     }
     const Json &v = json_[key];
@@ -37,8 +36,7 @@ public:
   }
 
   float real(const char *key, float fallback) {
-    if (!json_.contains(key) || json_[key].is_null())
-      return fallback;
+    if (!json_.contains(key) || json_[key].is_null()) return fallback;
     if (!json_[key].is_number()) {
       problems_.push_back(fmt::format("config.json: '{}' must be a number, found {}", key, json_[key].dump()));
       return fallback;
@@ -47,8 +45,7 @@ public:
   }
 
   std::string text(const char *key, const std::string &fallback) {
-    if (!json_.contains(key) || json_[key].is_null())
-      return fallback;
+    if (!json_.contains(key) || json_[key].is_null()) return fallback;
     if (!json_[key].is_string()) {
       problems_.push_back(fmt::format("config.json: '{}' must be a string, found {}", key, json_[key].dump()));
       return fallback;
@@ -57,8 +54,7 @@ public:
   }
 
   bool flag(const char *key, bool fallback) {
-    if (!json_.contains(key) || json_[key].is_null())
-      return fallback;
+    if (!json_.contains(key) || json_[key].is_null()) return fallback;
     if (!json_[key].is_boolean()) {
       problems_.push_back(fmt::format("config.json: '{}' must be true or false, found {}", key, json_[key].dump()));
       return fallback;
@@ -89,8 +85,8 @@ public:
       std::map<std::string, size_t> shardIndex;
       for (const auto &[name, shard] : j["weight_map"].items()) {
         if (!shard.is_string() || shard.get<std::string>().find('/') != std::string::npos)
-          throw gguf::FormatError(fmt::format("{}: weight_map entry for '{}' is not a file name", index.string(),
-                                              name));
+          throw gguf::FormatError(
+              fmt::format("{}: weight_map entry for '{}' is not a file name", index.string(), name));
         const std::string file = shard.get<std::string>();
         if (!shardIndex.count(file)) {
           shardIndex[file] = shards_.size();
@@ -98,14 +94,13 @@ public:
         }
         const safetensors::Tensor *t = shards_[shardIndex[file]].find(name);
         if (!t)
-          throw gguf::FormatError(fmt::format("{}: weight_map puts '{}' in {}, which does not hold it",
-                                              index.string(), name, file));
+          throw gguf::FormatError(
+              fmt::format("{}: weight_map puts '{}' in {}, which does not hold it", index.string(), name, file));
         tensors_.emplace(name, Located{t, &shards_[shardIndex[file]]});
       }
     } else if (fs::exists(single)) {
       shards_.push_back(openShard(single));
-      for (const auto &[name, t] : shards_.front().tensors())
-        tensors_.emplace(name, Located{&t, &shards_.front()});
+      for (const auto &[name, t] : shards_.front().tensors()) tensors_.emplace(name, Located{&t, &shards_.front()});
     } else {
       throw gguf::FormatError(
           fmt::format("{}: neither model.safetensors nor model.safetensors.index.json", folder.string()));
@@ -122,8 +117,7 @@ public:
   }
   std::vector<std::string> names() const {
     std::vector<std::string> n;
-    for (const auto &kv : tensors_)
-      n.push_back(kv.first);
+    for (const auto &kv : tensors_) n.push_back(kv.first);
     return n;
   }
 
@@ -149,17 +143,14 @@ public:
   void whole(const ExpectedTensor &expected, const std::string &hfName, std::vector<uint64_t> hfShape,
              WeightTransform transform = WeightTransform::None, uint32_t headDim = 0) {
     const Checkpoint::Located *at = lookup(hfName, hfShape);
-    if (!at)
-      return;
+    if (!at) return;
     add(expected, *at, at->tensor->offset, at->tensor->byteSize, transform, headDim);
   }
 
   /// Maps the first (`half` 0) or second (1) half of the rows of a fused [2F, D] tensor.
-  void rowHalf(const ExpectedTensor &expected, const std::string &hfName, uint64_t rows, uint64_t columns,
-               int half) {
+  void rowHalf(const ExpectedTensor &expected, const std::string &hfName, uint64_t rows, uint64_t columns, int half) {
     const Checkpoint::Located *at = lookup(hfName, {2 * rows, columns});
-    if (!at)
-      return;
+    if (!at) return;
     const uint64_t halfBytes = at->tensor->byteSize / 2;
     add(expected, *at, at->tensor->offset + half * halfBytes, halfBytes, WeightTransform::None, 0);
   }
@@ -175,16 +166,14 @@ private:
     const Checkpoint::Located *at = checkpoint_.find(hfName);
     const size_t problemsBefore = problems_.size();
     const Checkpoint::Located *checked = check(hfName, hfShape, at);
-    if (problems_.size() != problemsBefore)
-      reported_.insert(hfName);
+    if (problems_.size() != problemsBefore) reported_.insert(hfName);
     return checked;
   }
 
   const Checkpoint::Located *check(const std::string &hfName, const std::vector<uint64_t> &hfShape,
                                    const Checkpoint::Located *at) {
     if (!at) {
-      problems_.push_back(
-          fmt::format("missing tensor '{}' (expected shape {})", hfName, gguf::shapeString(hfShape)));
+      problems_.push_back(fmt::format("missing tensor '{}' (expected shape {})", hfName, gguf::shapeString(hfShape)));
       return nullptr;
     }
     if (squeezed(at->tensor->shape) != squeezed(hfShape)) {
@@ -193,8 +182,8 @@ private:
       return nullptr;
     }
     if (!safetensors::ggmlTypeOfDtype(at->tensor->dtype)) {
-      problems_.push_back(fmt::format("tensor '{}' has dtype {}, expected F32, F16 or BF16", hfName,
-                                      at->tensor->dtype));
+      problems_.push_back(
+          fmt::format("tensor '{}' has dtype {}, expected F32, F16 or BF16", hfName, at->tensor->dtype));
       return nullptr;
     }
     return at;
@@ -222,8 +211,7 @@ bool isHuggingFaceFolder(const std::string &path) {
 
 GraniteConfig graniteConfigFromHuggingFace(const Json &j, uint32_t vocabRows) {
   std::vector<std::string> problems;
-  if (!j.is_object())
-    throw ConfigError({"config.json is not a JSON object"});
+  if (!j.is_object()) throw ConfigError({"config.json is not a JSON object"});
   // Any JSON type may stand here: a non-string is named as written.
   const auto modelTypeValue = j.find("model_type");
   const std::string modelType = modelTypeValue == j.end()     ? ""
@@ -263,8 +251,7 @@ GraniteConfig graniteConfigFromHuggingFace(const Json &j, uint32_t vocabRows) {
   } else {
     for (const auto &t : types) {
       const bool attention = t == "attention";
-      if (!attention && t != "mamba")
-        problems.push_back(fmt::format("config.json: unknown layer type {}", t.dump()));
+      if (!attention && t != "mamba") problems.push_back(fmt::format("config.json: unknown layer type {}", t.dump()));
       c.layers.push_back(attention ? LayerKind::Attention : LayerKind::Mamba2);
       c.headCountKv.push_back(attention ? kvHeads : 0);
     }
@@ -306,19 +293,16 @@ GraniteConfig graniteConfigFromHuggingFace(const Json &j, uint32_t vocabRows) {
       problems.push_back(fmt::format("config.json: mamba_n_heads {} is not a multiple of mamba_n_groups {}",
                                      c.ssm.headCount, c.ssm.groupCount));
   }
-  if (!problems.empty())
-    throw ConfigError(problems);
+  if (!problems.empty()) throw ConfigError(problems);
   return c;
 }
 
 ModelSource loadHuggingFaceFolder(const std::string &folder) {
   const fs::path root(folder);
   std::ifstream in(root / "config.json");
-  if (!in)
-    throw gguf::FormatError(fmt::format("{}: no readable config.json", folder));
+  if (!in) throw gguf::FormatError(fmt::format("{}: no readable config.json", folder));
   Json json = Json::parse(in, nullptr, false);
-  if (json.is_discarded())
-    throw gguf::FormatError(fmt::format("{}/config.json is not valid JSON", folder));
+  if (json.is_discarded()) throw gguf::FormatError(fmt::format("{}/config.json is not valid JSON", folder));
   Checkpoint checkpoint(root);
 
   const Checkpoint::Located *embed = checkpoint.find("model.embed_tokens.weight");
@@ -398,8 +382,7 @@ ModelSource loadHuggingFaceFolder(const std::string &folder) {
     if (!map.used.count(name) && !(config.tiedEmbeddings && name == "lm_head.weight"))
       problems.push_back(fmt::format("unexpected tensor '{}' (not part of a {} model with layer map {})", name,
                                      config.architecture, config.layerMap()));
-  if (!problems.empty())
-    throw ConfigError(problems);
+  if (!problems.empty()) throw ConfigError(problems);
   return ModelSource{config, std::move(map.weights)};
 }
 

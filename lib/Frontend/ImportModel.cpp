@@ -53,19 +53,17 @@ mlir::OwningOpRef<mlir::ModuleOp> ModelImporter::run() {
   mlir::OwningOpRef<mlir::ModuleOp> module = mlir::ModuleOp::create(loc_);
   module->getOperation()->setAttr("granite.config", configAttr());
   builder_.setInsertionPointToEnd(module->getBody());
-  if (mlir::failed(declareWeights()))
-    return nullptr;
+  if (mlir::failed(declareWeights())) return nullptr;
 
   // Signature: tokens, start position, then each layer's state in layer order.
-  llvm::SmallVector<mlir::Type> inputs = {mlir::RankedTensorType::get({mlir::ShapedType::kDynamic},
-                                                                      builder_.getI32Type()),
-                                          builder_.getIndexType()};
+  llvm::SmallVector<mlir::Type> inputs = {
+      mlir::RankedTensorType::get({mlir::ShapedType::kDynamic}, builder_.getI32Type()), builder_.getIndexType()};
   llvm::SmallVector<unsigned> stateLayer;
   const SsmConfig &ssm = config_.ssm;
   for (unsigned l = 0; l < config_.layerCount(); ++l) {
     if (config_.layers[l] == LayerKind::Attention) {
-      inputs.push_back(gr::KVCacheType::get(builder_.getContext(), config_.headCountKv[l], config_.headDim,
-                                            config_.valueHeadDim));
+      inputs.push_back(
+          gr::KVCacheType::get(builder_.getContext(), config_.headCountKv[l], config_.headDim, config_.valueHeadDim));
       stateLayer.push_back(l);
     } else {
       inputs.push_back(gr::ConvStateType::get(builder_.getContext(), ssm.convChannels(), ssm.convKernel - 1));
@@ -117,10 +115,10 @@ mlir::LogicalResult ModelImporter::declareWeights() {
     llvm::SmallVector<int64_t> shape(w.ne.rbegin(), w.ne.rend());
     auto type = gr::WeightType::get(builder_.getContext(), shape, *format);
     weightTypes_[w.name] = type;
-    auto op = builder_.create<gr::WeightOp>(
-        loc_, builder_.getStringAttr(w.name), mlir::TypeAttr::get(type), builder_.getStringAttr(w.file),
-        builder_.getI64IntegerAttr(w.offset), gr::WeightTransformAttr::get(builder_.getContext(), toDialect(w.transform)),
-        /*transform_head_dim=*/nullptr, /*stored_format=*/nullptr);
+    auto op = builder_.create<gr::WeightOp>(loc_, builder_.getStringAttr(w.name), mlir::TypeAttr::get(type),
+                                            builder_.getStringAttr(w.file), builder_.getI64IntegerAttr(w.offset),
+                                            gr::WeightTransformAttr::get(builder_.getContext(), toDialect(w.transform)),
+                                            /*transform_head_dim=*/nullptr, /*stored_format=*/nullptr);
     if (w.storedType != w.type) {
       std::optional<gr::WeightFormat> stored = gr::symbolizeWeightFormat(static_cast<uint32_t>(w.storedType));
       if (!stored)
@@ -129,8 +127,7 @@ mlir::LogicalResult ModelImporter::declareWeights() {
                                      << ", which granite IR does not support";
       op.setStoredFormat(*stored);
     }
-    if (w.transform == WeightTransform::RopePairsFromHalves)
-      op.setTransformHeadDim(w.transformHeadDim);
+    if (w.transform == WeightTransform::RopePairsFromHalves) op.setTransformHeadDim(w.transformHeadDim);
   }
   return mlir::success();
 }
@@ -199,19 +196,18 @@ Value ModelImporter::attention(Value h, unsigned layer, Value cache) {
   Value v = linear(h, p + "attn_v.weight");
   if (config_.useRope) {
     auto rope = [&](Value t) -> Value {
-      return builder_.create<gr::RoPEOp>(loc_, t.getType(), t, position_,
-                                         builder_.getI64IntegerAttr(config_.headDim),
-                                         builder_.getI64IntegerAttr(config_.ropeDimensions), builder_.getF32FloatAttr(config_.ropeFreqBase));
+      return builder_.create<gr::RoPEOp>(loc_, t.getType(), t, position_, builder_.getI64IntegerAttr(config_.headDim),
+                                         builder_.getI64IntegerAttr(config_.ropeDimensions),
+                                         builder_.getF32FloatAttr(config_.ropeFreqBase));
     };
     q = rope(q);
     k = rope(k);
   }
   // llama.cpp falls back to 1/sqrt(head_dim) only when attention.scale is absent or 0 (golden README item 4).
-  float scale = config_.attentionScale != 0.0f ? config_.attentionScale
-                                               : 1.0f / std::sqrt(static_cast<float>(config_.headDim));
-  Value o = builder_.create<gr::AttentionOp>(loc_, activation(int64_t(config_.headCount) * config_.valueHeadDim),
-                                             q, k, v, cache, position_,
-                                             builder_.getI64IntegerAttr(config_.headCount),
+  float scale =
+      config_.attentionScale != 0.0f ? config_.attentionScale : 1.0f / std::sqrt(static_cast<float>(config_.headDim));
+  Value o = builder_.create<gr::AttentionOp>(loc_, activation(int64_t(config_.headCount) * config_.valueHeadDim), q, k,
+                                             v, cache, position_, builder_.getI64IntegerAttr(config_.headCount),
                                              builder_.getF32FloatAttr(scale));
   return linear(o, p + "attn_output.weight");
 }
@@ -225,34 +221,32 @@ Value ModelImporter::mamba2(Value h, unsigned layer, Value convState, Value ssmS
   // One statement per weight_ref keeps their order independent of argument evaluation order.
   Value convWeight = weight(p + "ssm_conv1d.weight");
   Value convBias = weight(p + "ssm_conv1d.bias");
-  Value xbc = builder_.create<gr::SSMConvOp>(loc_, split.getXbc().getType(), split.getXbc(), convState, convWeight,
-                                             convBias);
+  Value xbc =
+      builder_.create<gr::SSMConvOp>(loc_, split.getXbc().getType(), split.getXbc(), convState, convWeight, convBias);
   Value a = weight(p + "ssm_a");
   Value d = weight(p + "ssm_d");
   Value dtBias = weight(p + "ssm_dt.bias");
   Value y = builder_.create<gr::SSMScanOp>(loc_, activation(s.innerSize), xbc, split.getDt(), a, d, dtBias, ssmState,
                                            builder_.getI64IntegerAttr(s.groupCount));
   Value u = builder_.create<gr::GatedRMSNormOp>(loc_, y.getType(), y, split.getZ(), weight(p + "ssm_norm.weight"),
-                                                builder_.getI64IntegerAttr(s.groupCount), builder_.getF32FloatAttr(config_.rmsEpsilon));
+                                                builder_.getI64IntegerAttr(s.groupCount),
+                                                builder_.getF32FloatAttr(config_.rmsEpsilon));
   return linear(u, p + "ssm_out.weight");
 }
 
 Value ModelImporter::ffn(Value h, unsigned layer) {
   const std::string p = "blk." + std::to_string(layer) + ".";
-  if (!config_.isMoE())
-    return swigluFfn(h, p + "ffn_gate.weight", p + "ffn_up.weight", p + "ffn_down.weight");
+  if (!config_.isMoE()) return swigluFfn(h, p + "ffn_gate.weight", p + "ffn_up.weight", p + "ffn_down.weight");
   const int64_t k = config_.expertUsedCount;
   auto route = builder_.create<gr::MoERouteOp>(
-      loc_, activation(k),
-      mlir::RankedTensorType::get({mlir::ShapedType::kDynamic, k}, builder_.getI32Type()), h,
+      loc_, activation(k), mlir::RankedTensorType::get({mlir::ShapedType::kDynamic, k}, builder_.getI32Type()), h,
       weight(p + "ffn_gate_inp.weight"), builder_.getI64IntegerAttr(k));
   Value gate = weight(p + "ffn_gate_exps.weight");
   Value up = weight(p + "ffn_up_exps.weight");
   Value down = weight(p + "ffn_down_exps.weight");
-  Value moe = builder_.create<gr::MoEExpertsOp>(loc_, h.getType(), h, route.getWeights(), route.getExperts(), gate,
-                                                up, down);
-  if (!config_.sharedFfnLength)
-    return moe;
+  Value moe =
+      builder_.create<gr::MoEExpertsOp>(loc_, h.getType(), h, route.getWeights(), route.getExperts(), gate, up, down);
+  if (!config_.sharedFfnLength) return moe;
   // The shared expert is added with weight 1 (spec §2.8).
   Value shared = swigluFfn(h, p + "ffn_gate_shexp.weight", p + "ffn_up_shexp.weight", p + "ffn_down_shexp.weight");
   return scaledAdd(moe, shared, std::nullopt);

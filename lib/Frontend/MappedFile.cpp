@@ -11,9 +11,8 @@ namespace granite {
 
 std::shared_ptr<const MappedFile> MappedFile::map(const std::string &path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    throw std::system_error(errno, std::generic_category(), "cannot open '" + path + "'");
-  struct stat st {};
+  if (fd < 0) throw std::system_error(errno, std::generic_category(), "cannot open '" + path + "'");
+  struct stat st{};
   int err = ::fstat(fd, &st) != 0 ? errno : S_ISDIR(st.st_mode) ? EISDIR : S_ISREG(st.st_mode) ? 0 : EINVAL;
   if (err != 0) {
     // A directory reads "cannot open 'DIR': Is a directory", like a file that cannot be opened at all.
@@ -48,8 +47,7 @@ std::shared_ptr<const MappedFile> MappedFile::fromBytes(std::vector<uint8_t> byt
 }
 
 MappedFile::~MappedFile() {
-  if (mapped_)
-    ::munmap(const_cast<uint8_t *>(data_), size_);
+  if (mapped_) ::munmap(const_cast<uint8_t *>(data_), size_);
 }
 
 } // namespace granite

@@ -4,8 +4,7 @@ namespace granite {
 
 uint64_t WeightSource::elementCount() const {
   uint64_t elements = 1;
-  for (uint64_t d : ne)
-    elements *= d;
+  for (uint64_t d : ne) elements *= d;
   return elements;
 }
 
@@ -16,8 +15,7 @@ uint64_t WeightSource::byteSize() const {
 
 const WeightSource *ModelSource::find(const std::string &name) const {
   for (const auto &w : weights)
-    if (w.name == name)
-      return &w;
+    if (w.name == name) return &w;
   return nullptr;
 }
 
@@ -25,10 +23,9 @@ ModelSource modelSourceFromGGUF(const gguf::File &file, const GraniteConfig &con
   ModelSource source{config, {}};
   for (const ExpectedTensor &e : expectedTensors(config)) {
     const gguf::TensorInfo *t = file.findTensor(e.name);
-    if (!t)
-      continue; // validateTensors has already rejected a missing required tensor
-    source.weights.push_back({t->name, file.path(), file.dataOffset() + t->offset, t->type, e.ne,
-                              WeightTransform::None, 0, t->type, t->byteSize});
+    if (!t) continue; // validateTensors has already rejected a missing required tensor
+    source.weights.push_back({t->name, file.path(), file.dataOffset() + t->offset, t->type, e.ne, WeightTransform::None,
+                              0, t->type, t->byteSize});
   }
   return source;
 }

@@ -12,13 +12,13 @@
 namespace granite {
 
 struct WeightSource {
-  std::string name;          ///< the GGUF tensor name, e.g. "blk.0.attn_q.weight"
-  std::string file;          ///< file holding the bytes
-  uint64_t offset = 0;       ///< byte offset of the first stored element within that file
-  GGMLType type = GGMLType::F32; ///< element type the model uses
-  std::vector<uint64_t> ne;  ///< shape in GGUF order (ne[0] contiguous), as the model uses it
+  std::string name;                                  ///< the GGUF tensor name, e.g. "blk.0.attn_q.weight"
+  std::string file;                                  ///< file holding the bytes
+  uint64_t offset = 0;                               ///< byte offset of the first stored element within that file
+  GGMLType type = GGMLType::F32;                     ///< element type the model uses
+  std::vector<uint64_t> ne;                          ///< shape in GGUF order (ne[0] contiguous), as the model uses it
   WeightTransform transform = WeightTransform::None; ///< how the stored bytes become the model's values
-  uint32_t transformHeadDim = 0; ///< head dimension for RopePairsFromHalves
+  uint32_t transformHeadDim = 0;                     ///< head dimension for RopePairsFromHalves
   /// Element type as stored; differs from `type` only when a BF16/F16 checkpoint stores a tensor the model keeps
   /// in F32 (norms, SSM parameters), which is widened on reading.
   GGMLType storedType = GGMLType::F32;

@@ -19,17 +19,81 @@ struct VariantSpec {
 // Spec §1. Values marked [UNVERIFIED] there (h-1b kv heads, h-tiny's later attention layers) follow the spec's best
 // reading; a real file that differs is reported as "custom", never rejected.
 const VariantSpec kVariants[] = {
-    {"h-350m", "granitehybrid", 768, 32, {10, 13, 17, 27}, 12, 4, 2048, 0, 0, 0, 48, 1536, 0.246f, 0.015625f, 3, 10000,
+    {"h-350m",
+     "granitehybrid",
+     768,
+     32,
+     {10, 13, 17, 27},
+     12,
+     4,
+     2048,
+     0,
+     0,
+     0,
+     48,
+     1536,
+     0.246f,
+     0.015625f,
+     3,
+     10000,
      1048576},
     {"350m", "granite", 1024, 28, {}, 16, 4, 2048, 0, 0, 0, 0, 0, 0.263f, 0.015625f, 4, 1e7f, 32768},
-    {"h-1b", "granitehybrid", 1536, 40, {5, 15, 25, 35}, 12, 4, 4096, 0, 0, 0, 48, 3072, 0.22f, 0.0078125f, 6, 10000,
+    {"h-1b",
+     "granitehybrid",
+     1536,
+     40,
+     {5, 15, 25, 35},
+     12,
+     4,
+     4096,
+     0,
+     0,
+     0,
+     48,
+     3072,
+     0.22f,
+     0.0078125f,
+     6,
+     10000,
      1048576},
     {"1b", "granite", 2048, 40, {}, 16, 4, 4096, 0, 0, 0, 0, 0, 0.22f, 0.0078125f, 8, 1e7f, 131072},
-    {"h-micro", "granitehybrid", 2048, 40, {5, 15, 25, 35}, 32, 8, 8192, 0, 0, 0, 64, 4096, 0.22f, 0.015625f, 8,
-     10000, 1048576},
+    {"h-micro",
+     "granitehybrid",
+     2048,
+     40,
+     {5, 15, 25, 35},
+     32,
+     8,
+     8192,
+     0,
+     0,
+     0,
+     64,
+     4096,
+     0.22f,
+     0.015625f,
+     8,
+     10000,
+     1048576},
     {"micro", "granite", 2560, 40, {}, 40, 8, 8192, 0, 0, 0, 0, 0, 0.22f, 0.015625f, 10, 1e7f, 131072},
-    {"h-tiny", "granitehybrid", 1536, 40, {5, 15, 25, 35}, 12, 4, 512, 64, 6, 1024, 48, 3072, 0.22f, 0.0078125f, 6,
-     10000, 1048576},
+    {"h-tiny",
+     "granitehybrid",
+     1536,
+     40,
+     {5, 15, 25, 35},
+     12,
+     4,
+     512,
+     64,
+     6,
+     1024,
+     48,
+     3072,
+     0.22f,
+     0.0078125f,
+     6,
+     10000,
+     1048576},
 };
 constexpr uint32_t kGraniteVocab = 100352;
 
@@ -57,8 +121,7 @@ GraniteConfig toConfig(const VariantSpec &v) {
   c.expertCount = v.experts;
   c.expertUsedCount = v.expertsUsed;
   c.sharedFfnLength = v.sharedFfn;
-  if (v.ssmHeads)
-    c.ssm = SsmConfig{4, 128, 1, v.ssmInner, v.ssmHeads};
+  if (v.ssmHeads) c.ssm = SsmConfig{4, 128, 1, v.ssmInner, v.ssmHeads};
   c.tiedEmbeddings = true;
   return c;
 }
@@ -78,8 +141,7 @@ bool sameShapes(const GraniteConfig &a, const GraniteConfig &b) {
 const std::vector<std::string> &variantNames() {
   static const std::vector<std::string> names = [] {
     std::vector<std::string> n;
-    for (const auto &v : kVariants)
-      n.push_back(v.name);
+    for (const auto &v : kVariants) n.push_back(v.name);
     return n;
   }();
   return names;
@@ -87,15 +149,13 @@ const std::vector<std::string> &variantNames() {
 
 std::optional<GraniteConfig> variantConfig(const std::string &name) {
   for (const auto &v : kVariants)
-    if (name == v.name)
-      return toConfig(v);
+    if (name == v.name) return toConfig(v);
   return std::nullopt;
 }
 
 std::string matchVariant(const GraniteConfig &config) {
   for (const auto &v : kVariants)
-    if (sameShapes(config, toConfig(v)))
-      return v.name;
+    if (sameShapes(config, toConfig(v))) return v.name;
   return "custom";
 }
 

@@ -35,9 +35,7 @@ std::vector<uint8_t> readWeightBytes(const WeightSource &w) {
 
   std::vector<uint8_t> bytes;
   switch (w.transform) {
-  case WeightTransform::None:
-    bytes.assign(stored, stored + w.storedBytes);
-    break;
+  case WeightTransform::None: bytes.assign(stored, stored + w.storedBytes); break;
   case WeightTransform::RopePairsFromHalves: {
     // Within each head of d rows, model row 2i+j is stored row j*d/2+i (undoing HF's rotate_half layout).
     const uint64_t d = w.transformHeadDim;
@@ -57,8 +55,7 @@ std::vector<uint8_t> readWeightBytes(const WeightSource &w) {
   case WeightTransform::NegExp: {
     std::vector<float> values(w.elementCount());
     dequantizeRow(w.storedType, stored, values.data(), static_cast<int64_t>(values.size()));
-    for (float &v : values)
-      v = -std::exp(v);
+    for (float &v : values) v = -std::exp(v);
     bytes.resize(values.size() * 4);
     std::memcpy(bytes.data(), values.data(), bytes.size());
     return bytes; // already F32

@@ -26,8 +26,7 @@ constexpr const char *kCacheFormat = "granitec-kernels-" GRANITE_KERNEL_FINGERPR
 // Halide 14 compiles avx512_sapphirerapids with LLVM -mcpu=sapphirerapids, which also enables
 // AVX512-FP16 (e.g. vmovw) that Zen 4/5 lack. For targets with that feature the module is emitted
 // as bitcode and llc re-targets it without the SPR-only extensions.
-constexpr const char *kSprRetargetAttributes =
-    "-mattr=-avx512fp16,-avxvnni,-amx-tile,-amx-int8,-amx-bf16";
+constexpr const char *kSprRetargetAttributes = "-mattr=-avx512fp16,-avxvnni,-amx-tile,-amx-int8,-amx-bf16";
 
 std::string hex(uint64_t value) {
   char buffer[17];
@@ -37,29 +36,24 @@ std::string hex(uint64_t value) {
 
 const target::CpuFamily &familyOrThrow(const std::string &name) {
   const target::CpuFamily *family = target::findFamily(name);
-  if (!family)
-    throw std::invalid_argument("unknown CPU family: " + name);
+  if (!family) throw std::invalid_argument("unknown CPU family: " + name);
   return *family;
 }
 
 bool needsSprRetarget(const Halide::Target &target) {
-  return target.arch == Halide::Target::X86 &&
-         target.has_feature(Halide::Target::AVX512_SapphireRapids);
+  return target.arch == Halide::Target::X86 && target.has_feature(Halide::Target::AVX512_SapphireRapids);
 }
 
 std::string llcPath() {
-  if (const char *env = std::getenv("GRANITEC_LLC14"))
-    return env;
+  if (const char *env = std::getenv("GRANITEC_LLC14")) return env;
   return GRANITE_LLC14_PATH;
 }
 
 void runOrThrow(const std::vector<std::string> &argv) {
   int status = 0;
   std::string error;
-  if (!support::runProcess(argv, status, nullptr, error))
-    throw std::runtime_error(error);
-  if (status != 0)
-    throw std::runtime_error(argv[0] + " failed on " + argv.back());
+  if (!support::runProcess(argv, status, nullptr, error)) throw std::runtime_error(error);
+  if (status != 0) throw std::runtime_error(argv[0] + " failed on " + argv.back());
 }
 
 /// Schedule knobs each generator takes, filled from the family when the request leaves them out.
@@ -71,8 +65,7 @@ void addFamilyDefaults(const std::string &generator, const target::CpuFamily &fa
   std::optional<GGMLTypeTraits> format;
   if (auto type = params.find("weight_type"); type != params.end()) {
     format = ggmlTypeOfMnemonic(type->second);
-    if (!format || !format->kernels)
-      throw std::invalid_argument("unknown weight_type: " + type->second);
+    if (!format || !format->kernels) throw std::invalid_argument("unknown weight_type: " + type->second);
   }
   const bool decode = generator == "matvec" || generator == "expert_matvec";
   // matvec, expert_matvec and matmul take the same choice, so prefill and decode agree.
@@ -94,8 +87,7 @@ void addFamilyDefaults(const std::string &generator, const target::CpuFamily &fa
     fill("vector_width", streamed ? d.streamLanes : d.vectorWidth);
     fill("tile_rows", streamed ? 1 : d.decodeRows);
   }
-  if (generator != "moe_router")
-    fill("vector_width", d.vectorWidth);
+  if (generator != "moe_router") fill("vector_width", d.vectorWidth);
   if (generator == "matmul") {
     fill("tile_rows", quantized ? d.quantizedDotRows : d.prefillRows);
     fill("tile_tokens", quantized ? d.quantizedDotTokens : d.prefillTokens);
@@ -110,21 +102,15 @@ void addFamilyDefaults(const std::string &generator, const target::CpuFamily &fa
 } // namespace
 
 fs::path KernelCache::defaultDirectory() {
-  if (const char *dir = std::getenv("GRANITEC_KERNEL_CACHE"); dir && *dir)
-    return dir;
-  if (const char *xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg)
-    return fs::path(xdg) / "granitec" / "kernels";
+  if (const char *dir = std::getenv("GRANITEC_KERNEL_CACHE"); dir && *dir) return dir;
+  if (const char *xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg) return fs::path(xdg) / "granitec" / "kernels";
   const char *home = std::getenv("HOME");
   return fs::path(home ? home : "/tmp") / ".cache" / "granitec" / "kernels";
 }
 
-KernelCache::KernelCache(fs::path directory) : directory_(std::move(directory)) {
-  fs::create_directories(directory_);
-}
+KernelCache::KernelCache(fs::path directory) : directory_(std::move(directory)) { fs::create_directories(directory_); }
 
-std::vector<std::string> KernelCache::generators() {
-  return Halide::Internal::GeneratorRegistry::enumerate();
-}
+std::vector<std::string> KernelCache::generators() { return Halide::Internal::GeneratorRegistry::enumerate(); }
 
 CompiledKernel KernelCache::instantiate(const KernelRequest &request) {
   const auto names = generators();
@@ -135,15 +121,13 @@ CompiledKernel KernelCache::instantiate(const KernelRequest &request) {
   addFamilyDefaults(request.generator, family, params);
   const std::string targetString = family.halideTarget + "-no_runtime";
 
-  std::string identity = std::string(kCacheFormat) + "\n" + request.generator + "\n" +
-                         targetString + "\n" + request.functionName + "\n";
-  for (const auto &[name, value] : params)
-    identity += name + "=" + value + "\n";
+  std::string identity =
+      std::string(kCacheFormat) + "\n" + request.generator + "\n" + targetString + "\n" + request.functionName + "\n";
+  for (const auto &[name, value] : params) identity += name + "=" + value + "\n";
   CompiledKernel result;
   result.key = hex(support::fnv1a(identity));
-  result.functionName = request.functionName.empty()
-                            ? "granite_" + request.generator + "_" + result.key
-                            : request.functionName;
+  result.functionName =
+      request.functionName.empty() ? "granite_" + request.generator + "_" + result.key : request.functionName;
   result.object = directory_ / (result.key + ".o");
   result.header = directory_ / (result.key + ".h");
   if (fs::exists(result.object) && fs::exists(result.header)) {
@@ -156,8 +140,7 @@ CompiledKernel KernelCache::instantiate(const KernelRequest &request) {
   Halide::GeneratorContext context(target);
   auto generator = Halide::Internal::GeneratorRegistry::create(request.generator, context);
   Halide::Internal::GeneratorParamsMap values;
-  for (const auto &[name, value] : params)
-    values[name] = value;
+  for (const auto &[name, value] : params) values[name] = value;
   // Written under temporary names and renamed, so a concurrent granitec never sees half a file. The bitcode is an
   // intermediate: never committed, it is removed when it goes out of scope.
   support::AtomicFile object(result.object.string()), header(result.header.string());
@@ -168,9 +151,8 @@ CompiledKernel KernelCache::instantiate(const KernelRequest &request) {
     if (needsSprRetarget(target)) {
       module.compile({{Halide::OutputFileType::bitcode, bitcode.temporaryPath()},
                       {Halide::OutputFileType::c_header, header.temporaryPath()}});
-      runOrThrow({llcPath(), "-O3", "-mcpu=sapphirerapids", kSprRetargetAttributes,
-                  "-relocation-model=pic", "-function-sections", "-filetype=obj", "-o",
-                  object.temporaryPath(), bitcode.temporaryPath()});
+      runOrThrow({llcPath(), "-O3", "-mcpu=sapphirerapids", kSprRetargetAttributes, "-relocation-model=pic",
+                  "-function-sections", "-filetype=obj", "-o", object.temporaryPath(), bitcode.temporaryPath()});
     } else {
       module.compile({{Halide::OutputFileType::object, object.temporaryPath()},
                       {Halide::OutputFileType::c_header, header.temporaryPath()}});
@@ -189,12 +171,10 @@ fs::path KernelCache::runtime(const std::string &familyName) {
   // SPR-only instructions (see kSprRetargetAttributes).
   Halide::Target target(family.halideTarget);
   Halide::Target baseline(target.os, target.arch, target.bits);
-  if (target.arch == Halide::Target::X86)
-    baseline = Halide::Target("x86-64-linux-sse41-avx-f16c-fma-avx2");
+  if (target.arch == Halide::Target::X86) baseline = Halide::Target("x86-64-linux-sse41-avx-f16c-fma-avx2");
   std::string identity = std::string(kCacheFormat) + "\nruntime\n" + baseline.to_string();
   fs::path path = directory_ / ("runtime-" + hex(support::fnv1a(identity)) + ".o");
-  if (fs::exists(path))
-    return path;
+  if (fs::exists(path)) return path;
   std::lock_guard<std::mutex> lock(mutex_);
   support::AtomicFile file(path.string());
   Halide::compile_standalone_runtime(file.temporaryPath(), baseline);

@@ -27,9 +27,9 @@ struct KernelRequest {
 
 struct CompiledKernel {
   std::string functionName;
-  std::string key;               ///< hex digest of everything that determines the object
-  std::filesystem::path object;  ///< ELF object with the single kernel function (no runtime)
-  std::filesystem::path header;  ///< C header declaring it
+  std::string key;              ///< hex digest of everything that determines the object
+  std::filesystem::path object; ///< ELF object with the single kernel function (no runtime)
+  std::filesystem::path header; ///< C header declaring it
   bool cacheHit = false;
 };
 

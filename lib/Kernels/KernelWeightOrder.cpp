@@ -29,8 +29,7 @@ void q4kToKernelOrder(uint8_t *data, size_t blocks) {
       reordered[j] = uint8_t(scale[j] | ((min[j] >> 4) << 6));
       minLowBits |= uint32_t(min[j] & 0xF) << (4 * j);
     }
-    for (int k = 0; k < 4; ++k)
-      reordered[8 + k] = uint8_t(minLowBits >> (8 * k));
+    for (int k = 0; k < 4; ++k) reordered[8 + k] = uint8_t(minLowBits >> (8 * k));
     for (int u = 0; u < 2; ++u)
       for (int l = 0; l < 16; ++l)
         for (int q = 0; q < 4; ++q) {
@@ -63,8 +62,7 @@ void q6kToKernelOrder(uint8_t *data, size_t blocks) {
           reordered[64 * u + 4 * l + q] = uint8_t((code(e) & 0xF) | ((code(e + 4) & 0xF) << 4));
         }
         int highBits = 0;
-        for (int k = 0; k < 4; ++k)
-          highBits |= (code(16 * l + 4 * k + q) >> 4) << (2 * k);
+        for (int k = 0; k < 4; ++k) highBits |= (code(16 * l + 4 * k + q) >> 4) << (2 * k);
         reordered[128 + 4 * l + q] = uint8_t(highBits);
       }
     std::memcpy(block, reordered.data(), reordered.size());
@@ -76,8 +74,7 @@ namespace {
 constexpr bool hasKernelOrder(GGMLType type) { return type == GGMLType::Q4_K || type == GGMLType::Q6_K; }
 constexpr bool tableOrdersAreKnown() {
   for (const GGMLTypeTraits &traits : kGGMLTypes)
-    if ((traits.order == BlockOrder::Kernel) != hasKernelOrder(traits.type))
-      return false;
+    if ((traits.order == BlockOrder::Kernel) != hasKernelOrder(traits.type)) return false;
   return true;
 }
 static_assert(tableOrdersAreKnown(), "a row of lib/Format/GGMLType.h in kernel order needs its rewrite here");

@@ -19,8 +19,7 @@ namespace granite::kernels {
 
 /// Rejects generator parameters the algorithm cannot honour; granitec reports the message.
 inline void requireParam(bool ok, const std::string &message) {
-  if (!ok)
-    throw std::invalid_argument("granite kernel generator: " + message);
+  if (!ok) throw std::invalid_argument("granite kernel generator: " + message);
 }
 
 } // namespace granite::kernels

@@ -5,7 +5,6 @@
 
 #include <nlohmann/json.hpp>
 
-
 #include <cctype>
 #include <fstream>
 #include <stdexcept>
@@ -17,8 +16,7 @@ constexpr const char *kFormat = "granitec-tuning-1";
 
 std::vector<std::string> strings(const std::vector<int> &values) {
   std::vector<std::string> out;
-  for (int value : values)
-    out.push_back(std::to_string(value));
+  for (int value : values) out.push_back(std::to_string(value));
   return out;
 }
 
@@ -26,13 +24,11 @@ std::vector<std::string> strings(const std::vector<int> &values) {
 
 TuningFile TuningFile::load(const std::filesystem::path &path) {
   std::ifstream in(path);
-  if (!in)
-    throw std::runtime_error("cannot read tuning file " + path.string());
+  if (!in) throw std::runtime_error("cannot read tuning file " + path.string());
   TuningFile file;
   try {
     nlohmann::json json = nlohmann::json::parse(in);
-    if (json.value("format", "") != kFormat)
-      throw std::runtime_error(std::string("format is not ") + kFormat);
+    if (json.value("format", "") != kFormat) throw std::runtime_error(std::string("format is not ") + kFormat);
     for (const nlohmann::json &item : json.at("entries")) {
       TuningEntry entry;
       entry.family = item.at("family").get<std::string>();
@@ -58,8 +54,7 @@ void TuningFile::save(const std::filesystem::path &path) const {
                            {"knobs", entry.knobs},
                            {"before_us", entry.beforeUs},
                            {"after_us", entry.afterUs}});
-  if (path.has_parent_path())
-    std::filesystem::create_directories(path.parent_path());
+  if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path());
   support::writeFileAtomically(path.string(),
                                nlohmann::json{{"format", kFormat}, {"entries", entriesJson}}.dump(1) + "\n");
 }
@@ -77,10 +72,8 @@ const TuningEntry *TuningFile::find(const std::string &family, const std::string
                                     const std::string &kernel) const {
   const TuningEntry *other = nullptr;
   for (const TuningEntry &entry : entries) {
-    if (entry.family != family || entry.kernel != kernel)
-      continue;
-    if (entry.cpu == cpu)
-      return &entry;
+    if (entry.family != family || entry.kernel != kernel) continue;
+    if (entry.cpu == cpu) return &entry;
     other = other ? other : &entry;
   }
   return other;
@@ -88,8 +81,7 @@ const TuningEntry *TuningFile::find(const std::string &family, const std::string
 
 std::string instanceKey(const std::string &generator, const std::map<std::string, std::string> &params) {
   std::string key = generator;
-  for (const auto &[name, value] : params)
-    key += " " + name + "=" + value;
+  for (const auto &[name, value] : params) key += " " + name + "=" + value;
   return key;
 }
 
@@ -116,8 +108,7 @@ tunableKnobs(const target::CpuFamily &family, const std::string &generator,
   // The integer path fixes its lanes (linear_generator.cpp), so vector_width would change nothing there.
   const bool quantizedDot = blockQuantized && d.quantizedDot;
   std::vector<std::pair<std::string, std::vector<std::string>>> knobs;
-  if (!quantizedDot)
-    knobs.push_back({"vector_width", strings(d.vectorWidthChoices)});
+  if (!quantizedDot) knobs.push_back({"vector_width", strings(d.vectorWidthChoices)});
   knobs.push_back({"tile_rows", strings(d.tileRowsChoices)});
   if (generator == "matmul") {
     knobs.push_back({"tile_tokens", strings(d.tileTokensChoices)});
@@ -125,15 +116,12 @@ tunableKnobs(const target::CpuFamily &family, const std::string &generator,
   }
   // Decode: rows per parallel task, in the generator's own unit (rows; expert_matvec: slots x out_features).
   int rows = std::stoi(params.at("out_features"));
-  if (generator == "expert_matvec")
-    rows *= std::stoi(params.count("slots") ? params.at("slots") : "2");
+  if (generator == "expert_matvec") rows *= std::stoi(params.count("slots") ? params.at("slots") : "2");
   std::vector<std::string> taskRows;
-  for (int split : d.taskSplitChoices)
-    taskRows.push_back(std::to_string((rows + split - 1) / split));
+  for (int split : d.taskSplitChoices) taskRows.push_back(std::to_string((rows + split - 1) / split));
   knobs.push_back({"rows_per_task", taskRows});
   // Software prefetch is scheduled only on the integer-dot decode path.
-  if (quantizedDot)
-    knobs.push_back({"prefetch_blocks", strings(d.prefetchBlocksChoices)});
+  if (quantizedDot) knobs.push_back({"prefetch_blocks", strings(d.prefetchBlocksChoices)});
   return knobs;
 }
 

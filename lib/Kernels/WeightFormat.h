@@ -20,8 +20,7 @@ inline const std::map<std::string, GGMLType> &weightTypeNames() {
   static const std::map<std::string, GGMLType> names = [] {
     std::map<std::string, GGMLType> byMnemonic;
     for (const GGMLTypeTraits &traits : kGGMLTypes)
-      if (traits.kernels)
-        byMnemonic.emplace(traits.mnemonic, traits.type);
+      if (traits.kernels) byMnemonic.emplace(traits.mnemonic, traits.type);
     return byMnemonic;
   }();
   return names;
@@ -38,8 +37,8 @@ inline Halide::Type weightStorageType(GGMLType type) {
 }
 
 /// Decodes element k of row `row` of a float-type weight buffer (F32, F16 or BF16).
-inline Halide::Expr decodeFloatElement(GGMLType type, const Halide::Func &weights,
-                                       const Halide::Expr &k, const Halide::Expr &row) {
+inline Halide::Expr decodeFloatElement(GGMLType type, const Halide::Func &weights, const Halide::Expr &k,
+                                       const Halide::Expr &row) {
   using namespace Halide;
   Expr raw = weights(k, row);
   switch (type) {
@@ -53,8 +52,7 @@ namespace detail {
 /// The fp16 block scale at byte `offset` of `row`, as f32. Halide's generic half conversion is a
 /// branchy scalar sequence on x86; scales are finite, so the exponent-rebias trick is exact here
 /// (normals, subnormals and zero): place the 15 magnitude bits in an f32 and multiply by 2^112.
-inline Halide::Expr halfAt(const Halide::Func &bytes, const Halide::Expr &offset,
-                           const Halide::Expr &row) {
+inline Halide::Expr halfAt(const Halide::Func &bytes, const Halide::Expr &offset, const Halide::Expr &row) {
   using namespace Halide;
   Expr bits = cast<uint32_t>(bytes(offset, row)) | (cast<uint32_t>(bytes(offset + 1, row)) << 8);
   Expr magnitude = reinterpret(Float(32), (bits & 0x7fff) << 13) * 5.192296858534828e+33f;
@@ -70,26 +68,25 @@ inline Halide::Expr halfAt(const Halide::Func &bytes, const Halide::Expr &offset
 // element + 4 in its high nibble.
 
 /// The 6-bit scale of sub-block j, as u8.
-inline Halide::Expr q4kScale(const Halide::Func &bytes, const Halide::Expr &j,
-                             const Halide::Expr &block, const Halide::Expr &row) {
+inline Halide::Expr q4kScale(const Halide::Func &bytes, const Halide::Expr &j, const Halide::Expr &block,
+                             const Halide::Expr &row) {
   return bytes(block * 144 + 4 + j, row) & 63;
 }
 
 /// The 6-bit min of sub-block j, as u32.
-inline Halide::Expr q4kMin(const Halide::Func &bytes, const Halide::Expr &j,
-                           const Halide::Expr &block, const Halide::Expr &row) {
+inline Halide::Expr q4kMin(const Halide::Func &bytes, const Halide::Expr &j, const Halide::Expr &block,
+                           const Halide::Expr &row) {
   using namespace Halide;
   Expr base = block * 144;
   Expr lowBits = cast<uint32_t>(bytes(base + 12, row)) | (cast<uint32_t>(bytes(base + 13, row)) << 8) |
-                 (cast<uint32_t>(bytes(base + 14, row)) << 16) |
-                 (cast<uint32_t>(bytes(base + 15, row)) << 24);
+                 (cast<uint32_t>(bytes(base + 14, row)) << 16) | (cast<uint32_t>(bytes(base + 15, row)) << 24);
   Expr high = cast<uint32_t>(bytes(base + 4 + j, row) >> 6);
   return ((lowBits >> cast<uint32_t>(4 * j)) & 0xF) | (high << 4);
 }
 
 /// Q6_K's int8 scale of 16-element group i in [0, 16) of a block, as i32.
-inline Halide::Expr q6kScaleCode(const Halide::Func &bytes, const Halide::Expr &i,
-                                 const Halide::Expr &block, const Halide::Expr &row) {
+inline Halide::Expr q6kScaleCode(const Halide::Func &bytes, const Halide::Expr &i, const Halide::Expr &block,
+                                 const Halide::Expr &row) {
   using namespace Halide;
   return cast<int32_t>(reinterpret(Int(8), bytes(block * 210 + 192 + i, row)));
 }
@@ -104,15 +101,13 @@ inline Halide::Expr q6kScaleCode(const Halide::Func &bytes, const Halide::Expr &
 /// The unsigned code in nibble `nibble` of code byte `codeByte` (in [0, 128)) of block `block`:
 /// Q4_K's nibble; Q6_K's low 4 bits with its high 2 bits placed above them (32 + its quant),
 /// from bits 2 * k of byte 128 + codeByte % 64, k = 2 * (codeByte / 64) + nibble.
-inline Halide::Expr kQuantCode(GGMLType type, const Halide::Func &bytes,
-                               const Halide::Expr &codeByte, const Halide::Expr &nibble,
-                               const Halide::Expr &block, const Halide::Expr &row) {
+inline Halide::Expr kQuantCode(GGMLType type, const Halide::Func &bytes, const Halide::Expr &codeByte,
+                               const Halide::Expr &nibble, const Halide::Expr &block, const Halide::Expr &row) {
   using namespace Halide;
   const int blockBytes = traitsOf(type).blockBytes, codes = type == GGMLType::Q4_K ? 16 : 0;
   Expr packed = bytes(block * blockBytes + codes + codeByte, row);
   Expr low = select(nibble == 0, packed & cast<uint8_t>(0xF), packed >> 4);
-  if (type == GGMLType::Q4_K)
-    return low;
+  if (type == GGMLType::Q4_K) return low;
   // One shift and one mask move bits 2k..2k+1 to bits 4-5 when k is a constant.
   Expr high = bytes(block * blockBytes + 128 + codeByte % 64, row);
   Expr k = 2 * (codeByte / 64) + nibble;
@@ -121,9 +116,8 @@ inline Halide::Expr kQuantCode(GGMLType type, const Halide::Func &bytes,
 }
 
 /// The code of lane `lane`, `quad` in [0, 4), at step `step` (see above).
-inline Halide::Expr kQuantLaneCode(GGMLType type, const Halide::Func &bytes,
-                                   const Halide::Expr &lane, const Halide::Expr &quad,
-                                   const Halide::Expr &step, const Halide::Expr &block,
+inline Halide::Expr kQuantLaneCode(GGMLType type, const Halide::Func &bytes, const Halide::Expr &lane,
+                                   const Halide::Expr &quad, const Halide::Expr &step, const Halide::Expr &block,
                                    const Halide::Expr &row) {
   return kQuantCode(type, bytes, 64 * (step / 2) + 4 * lane + quad, step % 2, block, row);
 }
@@ -134,10 +128,9 @@ inline Halide::Expr q4kCodeElement(const Halide::Expr &codeByte, const Halide::E
   return 32 * (l % 8) + 16 * (l / 8) + 8 * (codeByte / 64) + 4 * nibble + codeByte % 4;
 }
 
-inline Halide::Expr kQuantLaneElement(GGMLType type, const Halide::Expr &lane,
-                                      const Halide::Expr &step, const Halide::Expr &quad) {
-  if (type == GGMLType::Q6_K)
-    return 16 * lane + 4 * step + quad;
+inline Halide::Expr kQuantLaneElement(GGMLType type, const Halide::Expr &lane, const Halide::Expr &step,
+                                      const Halide::Expr &quad) {
+  if (type == GGMLType::Q6_K) return 16 * lane + 4 * step + quad;
   return q4kCodeElement(64 * (step / 2) + 4 * lane + quad, step % 2);
 }
 
@@ -153,9 +146,8 @@ inline int scaleGroups(GGMLType type) { return traitsOf(type).blockElements / 16
 inline bool hasGroupOffset(GGMLType type) { return type == GGMLType::Q4_K; }
 
 /// The f32 multiplier of group `group` (elements 16*group .. 16*group+15) of block `block`.
-inline Halide::Expr groupScale(GGMLType type, const Halide::Func &bytes,
-                               const Halide::Expr &group, const Halide::Expr &block,
-                               const Halide::Expr &row) {
+inline Halide::Expr groupScale(GGMLType type, const Halide::Func &bytes, const Halide::Expr &group,
+                               const Halide::Expr &block, const Halide::Expr &row) {
   using namespace Halide;
   using detail::halfAt;
   switch (type) {
@@ -171,22 +163,18 @@ inline Halide::Expr groupScale(GGMLType type, const Halide::Func &bytes,
 }
 
 /// The f32 offset subtracted from group `group` (Q4_K: dmin * m[j]); 0 for the other formats.
-inline Halide::Expr groupOffset(GGMLType type, const Halide::Func &bytes,
-                                const Halide::Expr &group, const Halide::Expr &block,
-                                const Halide::Expr &row) {
+inline Halide::Expr groupOffset(GGMLType type, const Halide::Func &bytes, const Halide::Expr &group,
+                                const Halide::Expr &block, const Halide::Expr &row) {
   using namespace Halide;
-  if (type != GGMLType::Q4_K)
-    return 0.0f;
+  if (type != GGMLType::Q4_K) return 0.0f;
   Expr j = group / 2;
-  return detail::halfAt(bytes, block * 144 + 2, row) *
-         cast<float>(q4kMin(bytes, j, block, row));
+  return detail::halfAt(bytes, block * 144 + 2, row) * cast<float>(q4kMin(bytes, j, block, row));
 }
 
 /// The quant of element 32*subBlock + lane of block `block` (lane in [0, 32)), as f32.
 /// Products vectorize over `lane`, so every byte load is contiguous.
 inline Halide::Expr blockQuant(GGMLType type, const Halide::Func &bytes, const Halide::Expr &lane,
-                               const Halide::Expr &subBlock, const Halide::Expr &block,
-                               const Halide::Expr &row) {
+                               const Halide::Expr &subBlock, const Halide::Expr &block, const Halide::Expr &row) {
   using namespace Halide;
   switch (type) {
   case GGMLType::Q8_0: // half d; int8 q[32]
@@ -197,8 +185,7 @@ inline Halide::Expr blockQuant(GGMLType type, const Halide::Func &bytes, const H
   }
   case GGMLType::Q6_K: { // kernel order: element 16l + 4s + q is lane l, step s, quad q
     Expr position = lane % 16;
-    Expr code = kQuantLaneCode(GGMLType::Q6_K, bytes, 2 * subBlock + lane / 16, position % 4,
-                               position / 4, block, row);
+    Expr code = kQuantLaneCode(GGMLType::Q6_K, bytes, 2 * subBlock + lane / 16, position % 4, position / 4, block, row);
     return cast<float>(cast<int>(code) - 32);
   }
   default: return Expr();
@@ -217,8 +204,8 @@ inline Halide::Expr blockQuant(GGMLType type, const Halide::Func &bytes, const H
 inline int activationBlock(GGMLType type) { return type == GGMLType::Q8_0 ? 32 : 256; }
 
 /// Q8_0's unsigned 8-bit code of element `lane` of block `block`: the int8 quant + 128.
-inline Halide::Expr q8_0Code(const Halide::Func &bytes, const Halide::Expr &lane,
-                             const Halide::Expr &block, const Halide::Expr &row) {
+inline Halide::Expr q8_0Code(const Halide::Func &bytes, const Halide::Expr &lane, const Halide::Expr &block,
+                             const Halide::Expr &row) {
   using namespace Halide;
   return bytes(block * 34 + 2 + lane, row) ^ cast<uint8_t>(0x80);
 }
@@ -245,14 +232,12 @@ inline int codeBias(GGMLType type) {
 }
 
 /// One decoded element of a block-quantized row: element 32*subBlock + lane of block `block`.
-inline Halide::Expr decodeBlockElement(GGMLType type, const Halide::Func &bytes,
-                                       const Halide::Expr &lane, const Halide::Expr &subBlock,
-                                       const Halide::Expr &block, const Halide::Expr &row) {
+inline Halide::Expr decodeBlockElement(GGMLType type, const Halide::Func &bytes, const Halide::Expr &lane,
+                                       const Halide::Expr &subBlock, const Halide::Expr &block,
+                                       const Halide::Expr &row) {
   Halide::Expr group = 2 * subBlock + lane / 16;
-  Halide::Expr value = groupScale(type, bytes, group, block, row) *
-                       blockQuant(type, bytes, lane, subBlock, block, row);
-  if (hasGroupOffset(type))
-    value -= groupOffset(type, bytes, group, block, row);
+  Halide::Expr value = groupScale(type, bytes, group, block, row) * blockQuant(type, bytes, lane, subBlock, block, row);
+  if (hasGroupOffset(type)) value -= groupOffset(type, bytes, group, block, row);
   return value;
 }
 

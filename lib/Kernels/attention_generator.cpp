@@ -28,8 +28,7 @@ public:
 
   void generate() {
     const int D = head_dim;
-    granite::kernels::requireParam(int(heads) % int(kv_heads) == 0,
-                                   "heads must be a multiple of kv_heads");
+    granite::kernels::requireParam(int(heads) % int(kv_heads) == 0, "heads must be a multiple of kv_heads");
     Expr group = h / (int(heads) / int(kv_heads));
     const Expr tokens = q.dim(2).extent();
 
@@ -67,8 +66,7 @@ public:
     // One (head, query) row per task: scores and weights for that row live in a scratch line.
     Var row("row");
     out.fuse(h, t, row).parallel(row).vectorize(d, std::min(lanes, D), TailStrategy::GuardWithIf);
-    for (Func f : {maximum, total})
-      f.compute_at(out, row);
+    for (Func f : {maximum, total}) f.compute_at(out, row);
     score.compute_at(out, row);
     // q·k as lane-wide partial sums, then one horizontal sum per position: `atomic().vectorize()`
     // of the dot product came out as a scalar chain of D dependent adds per position, which made
@@ -81,8 +79,7 @@ public:
 
 private:
   Var d{"d"}, h{"h"}, t{"t"}, s{"s"};
-  Func score{"score"}, maximum{"maximum"}, weight{"weight"}, total{"total"},
-      accumulated{"accumulated"};
+  Func score{"score"}, maximum{"maximum"}, weight{"weight"}, total{"total"}, accumulated{"accumulated"};
   RDom dotReduction;
 };
 

@@ -10,8 +10,7 @@ using granite::GGMLType;
 
 class Embedding : public Generator<Embedding> {
 public:
-  GeneratorParam<GGMLType> weight_type{"weight_type", GGMLType::F32,
-                                         granite::kernels::weightTypeNames()};
+  GeneratorParam<GGMLType> weight_type{"weight_type", GGMLType::F32, granite::kernels::weightTypeNames()};
   GeneratorParam<int> dim{"dim", 256};
   GeneratorParam<int> rows{"rows", 512};
   GeneratorParam<float> scale{"scale", 1.0f};
@@ -27,15 +26,13 @@ public:
     const int blockElements = int(format.blockElements);
     granite::kernels::requireParam(weights.type() == granite::kernels::weightStorageType(type),
                                    "weights.type does not match weight_type");
-    granite::kernels::requireParam(int(dim) % blockElements == 0,
-                                   "dim must be a multiple of the block size");
+    granite::kernels::requireParam(int(dim) % blockElements == 0, "dim must be a multiple of the block size");
     Expr row = clamp(ids(t), 0, int(rows) - 1);
     Func bytes = weights;
     Expr value;
     if (format.quantized()) {
       const int subBlocks = blockElements / 32;
-      value = granite::kernels::decodeBlockElement(type, bytes, d % 32, (d / 32) % subBlocks,
-                                                   d / blockElements, row);
+      value = granite::kernels::decodeBlockElement(type, bytes, d % 32, (d / 32) % subBlocks, d / blockElements, row);
     } else {
       value = granite::kernels::decodeFloatElement(type, bytes, d, row);
     }

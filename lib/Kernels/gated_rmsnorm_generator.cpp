@@ -35,8 +35,7 @@ public:
   void schedule() {
     const int C = channels;
     const int lanes = granite::kernels::f32Lanes(get_target(), vector_width);
-    for (auto *buffer : {&y, &z})
-      buffer->dim(0).set_bounds(0, C);
+    for (auto *buffer : {&y, &z}) buffer->dim(0).set_bounds(0, C);
     out.dim(0).set_bounds(0, C);
     Var group("group"), inGroup("in_group");
     out.split(c, group, inGroup, C / int(groups))

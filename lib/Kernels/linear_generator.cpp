@@ -26,8 +26,7 @@ struct NoInput {
   NoInput(const char *, int) {}
 };
 
-template <Product Mode>
-class Linear : public Generator<Linear<Mode>> {
+template <Product Mode> class Linear : public Generator<Linear<Mode>> {
   static constexpr bool Prefill = Mode == Product::Prefill;
   static constexpr bool Experts = Mode == Product::ExpertDecode;
 
@@ -36,12 +35,11 @@ public:
   template <typename T> using Input = Halide::GeneratorInput<T>;
   template <typename T> using Output = Halide::GeneratorOutput<T>;
 
-  GeneratorParam<GGMLType> weight_type{"weight_type", GGMLType::F32,
-                                         granite::kernels::weightTypeNames()};
+  GeneratorParam<GGMLType> weight_type{"weight_type", GGMLType::F32, granite::kernels::weightTypeNames()};
   GeneratorParam<int> in_features{"in_features", 256};   // K
   GeneratorParam<int> out_features{"out_features", 256}; // N
-  GeneratorParam<int> experts{"experts", 8}; // expert_matvec: matrices in the weights tensor
-  GeneratorParam<int> slots{"slots", 2};     // expert_matvec: selected experts per call
+  GeneratorParam<int> experts{"experts", 8};             // expert_matvec: matrices in the weights tensor
+  GeneratorParam<int> slots{"slots", 2};                 // expert_matvec: selected experts per call
   /// The product is divided by this constant (the lm head's logit scale); 1 leaves it alone.
   GeneratorParam<float> output_divisor{"output_divisor", 1.0f};
   /// The product is then multiplied by this constant (granite.linear's output_scale, the residual
@@ -58,7 +56,7 @@ public:
   // Schedule knobs (defaults come from lib/Target's family when instantiated through the API).
   GeneratorParam<int> vector_width{"vector_width", 0}; // 0: the target's natural f32 width
   GeneratorParam<int> tile_rows{"tile_rows", 4};
-  GeneratorParam<int> tile_tokens{"tile_tokens", 4}; // matmul only
+  GeneratorParam<int> tile_tokens{"tile_tokens", 4};     // matmul only
   GeneratorParam<int> rows_per_task{"rows_per_task", 0}; // 0: a sixteenth of the rows
   /// quantized_dot matvec: software-prefetch the weights of this many blocks ahead (0: none).
   GeneratorParam<int> prefetch_blocks{"prefetch_blocks", 0};
@@ -77,15 +75,12 @@ public:
     const int blockElements = int(format.blockElements);
     granite::kernels::requireParam(weights.type() == granite::kernels::weightStorageType(type),
                                    "weights.type does not match weight_type");
-    granite::kernels::requireParam(K % blockElements == 0,
-                                   "in_features must be a multiple of the block size");
+    granite::kernels::requireParam(K % blockElements == 0, "in_features must be a multiple of the block size");
     const bool intDot = quantized_dot;
-    granite::kernels::requireParam(!intDot || format.quantized(),
-                                   "quantized_dot needs block-quantized weights");
+    granite::kernels::requireParam(!intDot || format.quantized(), "quantized_dot needs block-quantized weights");
     // The integer path keeps one i32 lane per 4 products: 8 lanes cover a 32-element Q8_0 block,
     // 16 one step (a 512-bit vpdpbusd) of a K-quant block.
-    lanes = !intDot ? granite::kernels::f32Lanes(this->get_target(), vector_width)
-                    : type == GGMLType::Q8_0 ? 8 : 16;
+    lanes = !intDot ? granite::kernels::f32Lanes(this->get_target(), vector_width) : type == GGMLType::Q8_0 ? 8 : 16;
     granite::kernels::requireParam(!format.quantized() || 32 % lanes == 0,
                                    "vector_width must divide 32 for block-quantized weights");
 
@@ -100,24 +95,18 @@ public:
     // With quantized_dot: the activations' quants xq (int8) and block scales dx, computed once
     // per call (per token for matmul) before the product.
     auto withToken = [&](std::vector<Expr> a) {
-      if (Prefill)
-        a.push_back(t);
+      if (Prefill) a.push_back(t);
       return a;
     };
     auto withTokenVar = [&](std::vector<Var> a) {
-      if (Prefill)
-        a.push_back(t);
+      if (Prefill) a.push_back(t);
       return a;
     };
-    if (intDot)
-      quantizeActivations(type, activation, withToken, withTokenVar);
-    auto act = [&](Expr kk) -> Expr {
-      return Prefill ? activation(kk, t) : activation(kk);
-    };
+    if (intDot) quantizeActivations(type, activation, withToken, withTokenVar);
+    auto act = [&](Expr kk) -> Expr { return Prefill ? activation(kk, t) : activation(kk); };
     auto args = [&](Expr first, Expr row) {
       std::vector<Expr> a{first, row};
-      if (Prefill)
-        a.push_back(t);
+      if (Prefill) a.push_back(t);
       return a;
     };
     Expr clampedRow = clamp(n, 0, N - 1);
@@ -134,8 +123,7 @@ public:
     }
 
     std::vector<Var> partialVars{lane, n};
-    if (Prefill)
-      partialVars.push_back(t);
+    if (Prefill) partialVars.push_back(t);
     partial = Func("partial");
     partial(partialVars) = 0.0f;
     Expr tail = 0.0f;
@@ -153,8 +141,7 @@ public:
       } else if (Prefill) {
         Var l("l"), j("j"), b("b");
         decoded = Func("decoded");
-        decoded(l, j, b, n) =
-            granite::kernels::decodeBlockElement(type, bytes, l, j, b, clampedRow);
+        decoded(l, j, b, n) = granite::kernels::decodeBlockElement(type, bytes, l, j, b, clampedRow);
         decodedLane = l;
         decodedSub = j;
         weight = decoded(laneInSub, r.y, r.z, n);
@@ -162,8 +149,7 @@ public:
         // Per-group scales (and Q4_K offsets) are decoded as vectors into a per-row-tile table.
         Var group("group"), block("block");
         groupScale = Func("group_scale");
-        groupScale(group, block, n) =
-            granite::kernels::groupScale(type, bytes, group, block, clampedRow);
+        groupScale(group, block, n) = granite::kernels::groupScale(type, bytes, group, block, clampedRow);
         scaleGroup = group;
         if (type == GGMLType::Q4_K || type == GGMLType::Q6_K) {
           defineKQuantStorageOrder(type, bytes, clampedRow, blocks, activation);
@@ -188,9 +174,7 @@ public:
           activationBf16(kk, t) = cast(BFloat(16), activation(kk, t));
         else
           activationBf16(kk) = cast(BFloat(16), activation(kk));
-        activationValue = [&](Expr kk) {
-          return cast<float>(Prefill ? activationBf16(kk, t) : activationBf16(kk));
-        };
+        activationValue = [&](Expr kk) { return cast<float>(Prefill ? activationBf16(kk, t) : activationBf16(kk)); };
       }
       r = RDom(0, pairWidth, 0, 1, 0, vectors, "r");
       Expr element = (r.z * lanes + lane) * pairWidth + r.x;
@@ -199,24 +183,20 @@ public:
       partial(partialVars) += weight * activationValue(element);
       if (K != covered) {
         RDom rest(covered, K - covered, "rest");
-        tail = sum(granite::kernels::decodeFloatElement(type, bytes, rest, clampedRow) *
-                   activationValue(rest));
+        tail = sum(granite::kernels::decodeFloatElement(type, bytes, rest, clampedRow) * activationValue(rest));
       }
     }
     // The lanes are summed as a vector reduction (a shuffle tree), not a serial scalar chain.
     RDom acrossLanes(0, lanes, "across_lanes");
     std::vector<Var> outVars{n};
-    if (Prefill)
-      outVars.push_back(t);
+    if (Prefill) outVars.push_back(t);
     laneSum = Func("lane_sum");
     laneSum(outVars) = 0.0f;
     laneSum(outVars) += partial(args(acrossLanes, n));
     reductionLanes = acrossLanes;
     Expr total = laneSum(outVars) + tail;
-    if (float(output_divisor) != 1.0f)
-      total = total / float(output_divisor);
-    if (float(output_scale) != 1.0f)
-      total = float(output_scale) * total;
+    if (float(output_divisor) != 1.0f) total = total / float(output_divisor);
+    if (float(output_scale) != 1.0f) total = float(output_scale) * total;
     if (Prefill)
       y(n, t) = total;
     else
@@ -232,8 +212,7 @@ public:
       weights.dim(2).set_bounds(0, experts);
       expert_ids.dim(0).set_bounds(0, slots);
     }
-    if (actQuant.defined())
-      scheduleQuantizedActivations();
+    if (actQuant.defined()) scheduleQuantizedActivations();
     if (Prefill) {
       const int tokens = tile_tokens;
       Var no("no"), ni("ni"), to("to"), ti("ti");
@@ -252,7 +231,13 @@ public:
       } else if (dot.defined()) {
         partial.update(0).reorder(lane, t, n, r.x).vectorize(lane).unroll(t).unroll(n);
         dot.compute_at(partial, r.x).vectorize(lane).unroll(n).unroll(t);
-        dot.update().reorder(dotReduction.x, lane, t, n).atomic().vectorize(dotReduction.x).vectorize(lane).unroll(t).unroll(n);
+        dot.update()
+            .reorder(dotReduction.x, lane, t, n)
+            .atomic()
+            .vectorize(dotReduction.x)
+            .vectorize(lane)
+            .unroll(t)
+            .unroll(n);
         scheduleQ8_0Tables(no, to);
       } else if (bf16_dot) {
         // r.x (the pair) innermost and atomic: Halide matches the pair sum to vdpbf16ps.
@@ -295,18 +280,15 @@ public:
         partial.update().reorder(lane, n, r.x, r.y, r.z).vectorize(lane).unroll(n).unroll(r.x).unroll(r.y);
       }
       if (dot.defined() && prefetch_blocks > 0)
-        partial.update(0).prefetch(weights, r.x, r.x, int(prefetch_blocks),
-                                   PrefetchBoundStrategy::NonFaulting);
+        partial.update(0).prefetch(weights, r.x, r.x, int(prefetch_blocks), PrefetchBoundStrategy::NonFaulting);
       laneSum.compute_at(y, ni).update().atomic().vectorize(reductionLanes.x);
       const int groups = granite::kernels::scaleGroups(weight_type);
       for (Func table : {groupScale, groupOffset}) {
-        if (!table.defined() || dot.defined())
-          continue;
+        if (!table.defined() || dot.defined()) continue;
         // Decoded for the whole row tile before its reduction: indexed by the block loop, the
         // table stays in memory, and each use is one broadcast load folded into the FMA.
         table.compute_at(y, no);
-        if (groups >= lanes)
-          table.vectorize(scaleGroup, lanes);
+        if (groups >= lanes) table.vectorize(scaleGroup, lanes);
       }
     }
   }
@@ -322,8 +304,7 @@ private:
   /// of quad q. K-quants: laneQuant(quad, lane, step, b[, t]), the quants in the order the lanes
   /// multiply them (kQuantLaneElement), and laneQuantSum(lane, b[, t]), the sum of each lane's 16.
   template <typename WithToken, typename WithTokenVar>
-  void quantizeActivations(GGMLType type, Func activation, WithToken withToken,
-                           WithTokenVar withTokenVar) {
+  void quantizeActivations(GGMLType type, Func activation, WithToken withToken, WithTokenVar withTokenVar) {
     using namespace granite::kernels;
     const int qb = activationBlock(type);
     Var a("a"), k("k"), q("q");
@@ -347,14 +328,13 @@ private:
     }
     actInverse = inverse;
     actQuant = Func("act_quant");
-    actQuant(withTokenVar({k})) = cast<int8_t>(
-        min(round(activation(withToken({k})) * inverse(withToken({k / qb}))), 127.0f));
+    actQuant(withTokenVar({k})) =
+        cast<int8_t>(min(round(activation(withToken({k})) * inverse(withToken({k / qb}))), 127.0f));
     actQuantVar = k;
     if (type == GGMLType::Q8_0) {
       RDom r4(0, 4, "quad");
       quadBias = Func("quad_bias");
-      quadBias(withTokenVar({q})) =
-          codeBias(type) * sum(cast<int32_t>(actQuant(withToken({4 * q + r4}))));
+      quadBias(withTokenVar({q})) = codeBias(type) * sum(cast<int32_t>(actQuant(withToken({4 * q + r4}))));
       quadVar = q;
     } else {
       Var quad("quad"), l("l"), step("step"), b("b");
@@ -363,8 +343,7 @@ private:
           actQuant(withToken({256 * b + kQuantLaneElement(type, l, step, quad)}));
       RDom r16(0, 4, 0, 4, "lane_elements");
       laneQuantSum = Func("lane_quant_sum");
-      laneQuantSum(withTokenVar({l, b})) =
-          sum(cast<int32_t>(laneQuant(withToken({r16.x, l, r16.y, b}))));
+      laneQuantSum(withTokenVar({l, b})) = sum(cast<int32_t>(laneQuant(withToken({r16.x, l, r16.y, b}))));
       laneQuantVars = {quad, l};
     }
   }
@@ -377,8 +356,7 @@ private:
     Var i("i");
     blockHalf = Func("block_half");
     Expr offset = halfScaleOffset(type, i);
-    Expr bits = cast<uint16_t>(bytes(offset, clampedRow)) |
-                (cast<uint16_t>(bytes(offset + 1, clampedRow)) << 8);
+    Expr bits = cast<uint16_t>(bytes(offset, clampedRow)) | (cast<uint16_t>(bytes(offset + 1, clampedRow)) << 8);
     blockHalf(i, n) = cast<float>(reinterpret(Float(16), bits));
     blockHalfVar = i;
   }
@@ -387,8 +365,7 @@ private:
   /// with the activation quants (8 i32 lanes of 4 products: vpdpbusd), started from
   /// -128 * (sum of the quants) so that it is the dot of the quants themselves; then one f32
   /// multiply-add with d_w * d_x.
-  template <typename WithToken>
-  void defineQ8_0Dot(Func bytes, Expr clampedRow, int blocks, WithToken withToken) {
+  template <typename WithToken> void defineQ8_0Dot(Func bytes, Expr clampedRow, int blocks, WithToken withToken) {
     using namespace granite::kernels;
     // Every Func below that depends on the activations has the token as its last argument in
     // matmul; the arithmetic and its order are the same as in matvec.
@@ -414,8 +391,8 @@ private:
     // strict_float: no reassociation of the f32 sums (nor FMA contraction), so that matvec and
     // matmul, whatever LLVM makes of their loops, compute the same numbers bit for bit. A prompt
     // fed in chunks (single tokens go through matvec) then gives the logits of one batch.
-    partial(at({lane, n})) = strict_float(partial(at({lane, n})) +
-                                          cast<float>(dot(at({lane, r, n}))) * groupScale(at({r, n})));
+    partial(at({lane, n})) =
+        strict_float(partial(at({lane, n})) + cast<float>(dot(at({lane, r, n}))) * groupScale(at({r, n})));
   }
 
   /// Q4_K and Q6_K with quantized_dot, with ggml's arithmetic: per block, each of 16 lanes sums
@@ -427,14 +404,12 @@ private:
   /// 16 * 15 * 127 * 63 for Q4_K, 16 * 32 * 127 * 128 for Q6_K, below 2^24), so they also convert
   /// to f32 exactly.
   template <typename WithToken>
-  void defineKQuantDot(GGMLType type, Func bytes, Expr clampedRow, int blocks,
-                       WithToken withToken) {
+  void defineKQuantDot(GGMLType type, Func bytes, Expr clampedRow, int blocks, WithToken withToken) {
     using namespace granite::kernels;
     auto at = [&](std::vector<Expr> a) { return withToken(std::move(a)); };
     Var b("b");
     std::vector<Var> dotVars{lane, b, n};
-    if (Prefill)
-      dotVars.push_back(t);
+    if (Prefill) dotVars.push_back(t);
     RDom rq(0, 4, 0, 4, "rq"); // rq.x: quad, rq.y: step
     dot = Func("lane_dot");
     dot(dotVars) = 0;
@@ -476,15 +451,14 @@ private:
   /// once per call to match (kernel order, see kQuantLaneElement); runs of 4 lanes share a
   /// sub-block or scale group, so the per-group scales (and offsets) are broadcasts from the row
   /// tile's tables.
-  void defineKQuantStorageOrder(GGMLType type, Func bytes, Expr clampedRow, int blocks,
-                                Func activation) {
+  void defineKQuantStorageOrder(GGMLType type, Func bytes, Expr clampedRow, int blocks, Func activation) {
     using namespace granite::kernels;
     Var code("code"), nibble("nibble"), block("block");
     // Code byte c holds lane c % 64 / 4, quad c % 4 of step 2 * (c / 64) + nibble.
     auto laneOf = [](Expr c) { return c % 64 / 4; };
     codeActivation = Func("code_activation");
-    codeActivation(code, nibble, block) = activation(
-        256 * block + kQuantLaneElement(type, laneOf(code), 2 * (code / 64) + nibble, code % 4));
+    codeActivation(code, nibble, block) =
+        activation(256 * block + kQuantLaneElement(type, laneOf(code), 2 * (code / 64) + nibble, code % 4));
     codeActivationVar = code;
     // r.x: vector of code bytes, r.y: nibble, r.z: block.
     r = RDom(0, 128 / lanes, 0, 2, 0, blocks, "r");
@@ -493,8 +467,7 @@ private:
     Expr weight;
     if (type == GGMLType::Q4_K) {
       groupOffset = Func("group_offset");
-      groupOffset(scaleGroup, block, n) =
-          granite::kernels::groupOffset(type, bytes, scaleGroup, block, clampedRow);
+      groupOffset(scaleGroup, block, n) = granite::kernels::groupOffset(type, bytes, scaleGroup, block, clampedRow);
       Expr group = 2 * (laneOf(codeByte) % 8);
       weight = groupScale(group, r.z, n) * quant - groupOffset(group, r.z, n);
     } else {
@@ -508,8 +481,7 @@ private:
     actInverse.compute_root();
     actScale.compute_root();
     actQuant.compute_root().vectorize(actQuantVar, 32);
-    if (quadBias.defined())
-      quadBias.compute_root().vectorize(quadVar, 8);
+    if (quadBias.defined()) quadBias.compute_root().vectorize(quadVar, 8);
     if (laneQuant.defined()) {
       laneQuant.compute_root().vectorize(laneQuantVars[0]).vectorize(laneQuantVars[1]);
       laneQuantSum.compute_root().vectorize(laneQuantVars[1]);
@@ -537,8 +509,7 @@ private:
     Stage init = dot.vectorize(lane).unroll(n);
     Stage steps = dot.update().unroll(n);
     std::vector<VarOrRVar> order{dotReduction.x, lane};
-    if (Prefill)
-      order.push_back(t);
+    if (Prefill) order.push_back(t);
     order.push_back(n);
     order.push_back(dotReduction.y);
     steps.reorder(order).atomic().vectorize(dotReduction.x).vectorize(lane).unroll(dotReduction.y);
@@ -556,8 +527,7 @@ private:
   void scheduleQ8_0Tables(const Var &rowTile, const Var &tokenTile) {
     blockHalf.compute_at(y, rowTile).vectorize(blockHalfVar, 8, TailStrategy::GuardWithIf);
     groupScale.compute_at(y, tokenTile);
-    if ((int(in_features) / 32) % lanes == 0)
-      groupScale.vectorize(scaleGroup, lanes);
+    if ((int(in_features) / 32) % lanes == 0) groupScale.vectorize(scaleGroup, lanes);
   }
 
   Var lane{"lane"}, n{"n"}, t{"t"};

@@ -26,8 +26,7 @@ public:
     // rank(e) = how many experts beat e; the top k are ranks 0..k-1. E is small (<= a few
     // hundred), so the E^2 comparison is cheaper than any sort.
     RDom other(0, E, "other");
-    Expr beats = logits(other, t) > logits(e, t) ||
-                 (logits(other, t) == logits(e, t) && other < e);
+    Expr beats = logits(other, t) > logits(e, t) || (logits(other, t) == logits(e, t) && other < e);
     rank(e, t) = sum(select(beats, 1, 0));
     RDom candidate(0, E, "candidate");
     // Clamped only so that bounds inference knows the logits row stays inside [0, E).

@@ -30,8 +30,7 @@ public:
     Buffer<float> inverseFrequency(nRot / 2, "inverse_frequency");
     const float step = std::pow(float(freq_base), -2.0f / float(nRot));
     float power = 1.0f;
-    for (int i = 0; i < nRot / 2; ++i, power *= step)
-      inverseFrequency(i) = power;
+    for (int i = 0; i < nRot / 2; ++i, power *= step) inverseFrequency(i) = power;
 
     // Pairs past n_rot are never rotated; clamping keeps their (unused) table read in bounds.
     Expr theta = cast<float>(positions(t)) * inverseFrequency(min(pair, nRot / 2 - 1));
@@ -40,8 +39,7 @@ public:
 
     Expr i = d / 2;
     Expr even = x(2 * i, h, t), odd = x(2 * i + 1, h, t);
-    Expr rotated = select(d % 2 == 0, even * cosine(i, t) - odd * sine(i, t),
-                          even * sine(i, t) + odd * cosine(i, t));
+    Expr rotated = select(d % 2 == 0, even * cosine(i, t) - odd * sine(i, t), even * sine(i, t) + odd * cosine(i, t));
     y(d, h, t) = select(d < nRot, rotated, x(d, h, t));
   }
 

@@ -38,8 +38,7 @@ float storeHalf(uint8_t *p, float scale) {
 /// past their range, which matters for tiny values where the half is subnormal and coarse.
 float storeHalfAtLeast(uint8_t *p, float scale) {
   uint16_t h = floatToHalf(scale);
-  if (halfToFloat(h) < scale)
-    ++h; // the next larger half (scale is non-negative and finite)
+  if (halfToFloat(h) < scale) ++h; // the next larger half (scale is non-negative and finite)
   storeU16(p, h);
   return halfToFloat(h);
 }
@@ -48,8 +47,7 @@ int roundClamp(float v, int lo, int hi) { return std::clamp(static_cast<int>(std
 
 void quantizeQ8_0(const float *x, uint8_t *block) { // half d; int8 q[32]
   float amax = 0;
-  for (int i = 0; i < 32; ++i)
-    amax = std::max(amax, std::fabs(x[i]));
+  for (int i = 0; i < 32; ++i) amax = std::max(amax, std::fabs(x[i]));
   const float d = storeHalf(block, amax / 127.0f);
   const float inverse = d > 0 ? 1.0f / d : 0.0f;
   for (int i = 0; i < 32; ++i)
@@ -92,8 +90,7 @@ void quantizeQ4_K(const float *x, uint8_t *block) { // half d; half dmin; u8 sca
     maxNeeded = std::max(maxNeeded, needed[j]);
   }
   const float d = storeHalfAtLeast(block, maxNeeded / 63.0f);
-  for (int j = 0; j < 8; ++j)
-    scales[j] = d > 0 ? std::clamp(static_cast<int>(std::ceil(needed[j] / d)), 0, 63) : 0;
+  for (int j = 0; j < 8; ++j) scales[j] = d > 0 ? std::clamp(static_cast<int>(std::ceil(needed[j] / d)), 0, 63) : 0;
   std::memset(block + 4, 0, 12);
   packScaleMinK4(scales, mins, block + 4);
   uint8_t codes[256];
@@ -114,8 +111,7 @@ void quantizeQ6_K(const float *x, uint8_t *block) { // u8 ql[128]; u8 qh[64]; in
   float needed[16], maxNeeded = 0;
   for (int j = 0; j < 16; ++j) {
     float amax = 0;
-    for (int i = 0; i < 16; ++i)
-      amax = std::max(amax, std::fabs(x[16 * j + i]));
+    for (int i = 0; i < 16; ++i) amax = std::max(amax, std::fabs(x[16 * j + i]));
     needed[j] = amax / 31.0f;
     maxNeeded = std::max(maxNeeded, needed[j]);
   }
@@ -126,8 +122,7 @@ void quantizeQ6_K(const float *x, uint8_t *block) { // u8 ql[128]; u8 qh[64]; in
     const int scale = d > 0 ? std::clamp(static_cast<int>(std::ceil(needed[j] / d)), 0, 127) : 0;
     sc[j] = static_cast<int8_t>(scale);
     const float step = d * scale;
-    for (int i = 0; i < 16; ++i)
-      codes[16 * j + i] = (step > 0 ? roundClamp(x[16 * j + i] / step, -32, 31) : 0) + 32;
+    for (int i = 0; i < 16; ++i) codes[16 * j + i] = (step > 0 ? roundClamp(x[16 * j + i] / step, -32, 31) : 0) + 32;
   }
   std::memset(block, 0, 192);
   for (int n = 0; n < 2; ++n) {
@@ -150,8 +145,7 @@ uint16_t floatToHalf(float value) {
   float base = (std::fabs(value) * scaleToInfinity) * scaleToZero;
   const uint32_t w = bitsOf(value), doubled = w + w, sign = w & 0x80000000u;
   uint32_t bias = doubled & 0xFF000000u;
-  if (bias < 0x71000000u)
-    bias = 0x71000000u;
+  if (bias < 0x71000000u) bias = 0x71000000u;
   base = floatOf((bias >> 1) + 0x07800000u) + base;
   const uint32_t bits = bitsOf(base);
   const uint32_t nonSign = ((bits >> 13) & 0x00007C00u) + (bits & 0x00000FFFu);
@@ -160,8 +154,7 @@ uint16_t floatToHalf(float value) {
 
 uint16_t floatToBf16(float value) {
   const uint32_t bits = bitsOf(value);
-  if ((bits & 0x7FFFFFFFu) > 0x7F800000u)
-    return static_cast<uint16_t>((bits >> 16) | 0x40); // keep NaN a (quiet) NaN
+  if ((bits & 0x7FFFFFFFu) > 0x7F800000u) return static_cast<uint16_t>((bits >> 16) | 0x40); // keep NaN a (quiet) NaN
   return static_cast<uint16_t>((bits + 0x7FFFu + ((bits >> 16) & 1)) >> 16);
 }
 
@@ -177,27 +170,20 @@ void quantizeRow(GGMLType type, const float *src, void *dst, int64_t n) {
                                 std::string(ggmlTypeName(type)) + " block");
   auto *out = static_cast<uint8_t *>(dst);
   switch (type) {
-  case GGMLType::F32:
-    std::memcpy(out, src, static_cast<size_t>(n) * 4);
-    return;
+  case GGMLType::F32: std::memcpy(out, src, static_cast<size_t>(n) * 4); return;
   case GGMLType::BF16:
-    for (int64_t i = 0; i < n; ++i)
-      storeU16(out + 2 * i, floatToBf16(src[i]));
+    for (int64_t i = 0; i < n; ++i) storeU16(out + 2 * i, floatToBf16(src[i]));
     return;
   case GGMLType::Q8_0:
-    for (int64_t b = 0; b < n / 32; ++b)
-      quantizeQ8_0(src + 32 * b, out + 34 * b);
+    for (int64_t b = 0; b < n / 32; ++b) quantizeQ8_0(src + 32 * b, out + 34 * b);
     return;
   case GGMLType::Q4_K:
-    for (int64_t b = 0; b < n / 256; ++b)
-      quantizeQ4_K(src + 256 * b, out + 144 * b);
+    for (int64_t b = 0; b < n / 256; ++b) quantizeQ4_K(src + 256 * b, out + 144 * b);
     return;
   case GGMLType::Q6_K:
-    for (int64_t b = 0; b < n / 256; ++b)
-      quantizeQ6_K(src + 256 * b, out + 210 * b);
+    for (int64_t b = 0; b < n / 256; ++b) quantizeQ6_K(src + 256 * b, out + 210 * b);
     return;
-  default:
-    throw std::invalid_argument("quantizeRow: no quantizer for " + std::string(ggmlTypeName(type)));
+  default: throw std::invalid_argument("quantizeRow: no quantizer for " + std::string(ggmlTypeName(type)));
   }
 }
 

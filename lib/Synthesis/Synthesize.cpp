@@ -1,8 +1,8 @@
 #include "Synthesis/Synthesize.h"
 
-#include "Synthesis/Quantize.h"
 #include "Frontend/Variant.h"
 #include "Support/Hash.h"
+#include "Synthesis/Quantize.h"
 
 #include <algorithm>
 #include <cmath>
@@ -31,8 +31,7 @@ uint64_t splitmix64(uint64_t &state) {
 class Rng {
 public:
   explicit Rng(uint64_t seed) {
-    for (uint64_t &word : s_)
-      word = splitmix64(seed);
+    for (uint64_t &word : s_) word = splitmix64(seed);
   }
   uint64_t next() {
     const uint64_t result = rotl(s_[1] * 5, 7) * 9, t = s_[1] << 17;
@@ -81,8 +80,7 @@ using RowFiller = std::function<void(uint64_t row, float *out, uint64_t n, Rng &
 
 RowFiller normalRows(float mean, float stddev) {
   return [=](uint64_t, float *out, uint64_t n, Rng &rng) {
-    for (uint64_t i = 0; i < n; ++i)
-      out[i] = mean + stddev * rng.normal();
+    for (uint64_t i = 0; i < n; ++i) out[i] = mean + stddev * rng.normal();
   };
 }
 
@@ -100,17 +98,14 @@ RowFiller fillerFor(const GraniteConfig &config, const ExpectedTensor &tensor) {
   const float linear = 1.0f / std::sqrt(fanIn);
   const float embeddingStd = kEmbeddingStd / config.embeddingScale;
 
-  if (name == "token_embd.weight" || name == "output.weight")
-    return normalRows(0, embeddingStd);
+  if (name == "token_embd.weight" || name == "output.weight") return normalRows(0, embeddingStd);
   if (name == "output_norm.weight") {
     // The head sees unit-RMS activations times this gain, dotted with embedding rows of std embeddingStd: choose
     // the gain so the logits (divided by logit_scale) have a std of about kTargetLogitStd.
-    const float gain =
-        kTargetLogitStd * config.logitScale / (std::sqrt(float(config.embeddingLength)) * embeddingStd);
+    const float gain = kTargetLogitStd * config.logitScale / (std::sqrt(float(config.embeddingLength)) * embeddingStd);
     return normalRows(gain, 0.1f * gain);
   }
-  if (endsWith(name, "_norm.weight"))
-    return normalRows(1.0f, 0.1f);
+  if (endsWith(name, "_norm.weight")) return normalRows(1.0f, 0.1f);
   if (endsWith(name, "attn_q.weight") || endsWith(name, "attn_k.weight"))
     return normalRows(0, 3 * linear); // peaked softmax despite the small Granite attention multiplier
   if (endsWith(name, "attn_output.weight") || endsWith(name, "ssm_out.weight") || contains(name, "ffn_down"))
@@ -119,20 +114,15 @@ RowFiller fillerFor(const GraniteConfig &config, const ExpectedTensor &tensor) {
     const uint64_t firstDtRow = config.ssm.inProjRows() - config.ssm.headCount;
     return [=](uint64_t row, float *out, uint64_t n, Rng &rng) {
       const float stddev = row >= firstDtRow ? 0.5f * linear : linear;
-      for (uint64_t i = 0; i < n; ++i)
-        out[i] = stddev * rng.normal();
+      for (uint64_t i = 0; i < n; ++i) out[i] = stddev * rng.normal();
     };
   }
-  if (endsWith(name, "ssm_conv1d.weight"))
-    return normalRows(0, 0.5f);
-  if (endsWith(name, "ssm_conv1d.bias"))
-    return normalRows(0, 0.1f);
-  if (endsWith(name, "ssm_d"))
-    return normalRows(1.0f, 0.1f);
+  if (endsWith(name, "ssm_conv1d.weight")) return normalRows(0, 0.5f);
+  if (endsWith(name, "ssm_conv1d.bias")) return normalRows(0, 0.1f);
+  if (endsWith(name, "ssm_d")) return normalRows(1.0f, 0.1f);
   if (endsWith(name, "ssm_a")) // A = -exp(A_log), A_log = log U(1, 16)
     return [](uint64_t, float *out, uint64_t n, Rng &rng) {
-      for (uint64_t i = 0; i < n; ++i)
-        out[i] = -static_cast<float>(1.0 + 15.0 * rng.uniform());
+      for (uint64_t i = 0; i < n; ++i) out[i] = -static_cast<float>(1.0 + 15.0 * rng.uniform());
     };
   if (endsWith(name, "ssm_dt.bias")) // softplus^-1(dt0), dt0 log-uniform in [1e-3, 1e-1]
     return [](uint64_t, float *out, uint64_t n, Rng &rng) {
@@ -154,8 +144,7 @@ bool useMoreBits(uint32_t index, uint32_t count) {
 }
 
 std::optional<uint32_t> layerOf(std::string_view name) {
-  if (name.substr(0, 4) != "blk.")
-    return std::nullopt;
+  if (name.substr(0, 4) != "blk.") return std::nullopt;
   return static_cast<uint32_t>(std::stoul(std::string(name.substr(4))));
 }
 
@@ -178,8 +167,7 @@ gguf::Value arrayValue(gguf::ValueType elementType, const std::vector<Element> &
   auto array = std::make_unique<gguf::ArrayValue>();
   array->elementType = elementType;
   array->elements.reserve(values.size());
-  for (const Element &v : values)
-    array->elements.push_back(make(v));
+  for (const Element &v : values) array->elements.push_back(make(v));
   return gguf::Value::makeArray(std::move(array));
 }
 
@@ -187,11 +175,10 @@ void addModelMetadata(gguf::Writer &writer, const GraniteConfig &c, SynthDtype d
   const std::string &arch = c.architecture;
   auto key = [&](std::string_view name) { return fmt::format("{}.{}", arch, name); };
   writer.addString("general.architecture", arch);
-  writer.addString("general.name", fmt::format("granitec synth {} ({} layers, {})", matchVariant(c),
-                                               c.layerCount(), synthDtypeName(dtype)));
+  writer.addString("general.name", fmt::format("granitec synth {} ({} layers, {})", matchVariant(c), c.layerCount(),
+                                               synthDtypeName(dtype)));
   writer.addU32("general.file_type", ggufFileType(dtype));
-  if (dtype == SynthDtype::Q8_0 || dtype == SynthDtype::Q4_K_M)
-    writer.addU32("general.quantization_version", 2);
+  if (dtype == SynthDtype::Q8_0 || dtype == SynthDtype::Q4_K_M) writer.addU32("general.quantization_version", 2);
   writer.addU32(key("context_length"), c.contextLength);
   writer.addU32(key("embedding_length"), c.embeddingLength);
   writer.addU32(key("block_count"), c.layerCount());
@@ -202,8 +189,7 @@ void addModelMetadata(gguf::Writer &writer, const GraniteConfig &c, SynthDtype d
   writer.addU32(key("expert_used_count"), c.expertUsedCount);
   writer.addU32(key("attention.head_count"), c.headCount);
   std::vector<int64_t> kvHeads(c.headCountKv.begin(), c.headCountKv.end());
-  writer.add(key("attention.head_count_kv"),
-             arrayValue<int64_t>(gguf::ValueType::I32, kvHeads, [](const int64_t &v) {
+  writer.add(key("attention.head_count_kv"), arrayValue<int64_t>(gguf::ValueType::I32, kvHeads, [](const int64_t &v) {
                return gguf::Value::makeSigned(gguf::ValueType::I32, v);
              }));
   writer.addF32(key("attention.layer_norm_rms_epsilon"), c.rmsEpsilon);
@@ -234,8 +220,7 @@ void addTokenizerMetadata(gguf::Writer &writer, const runtime::Vocabulary &v) {
   writer.add("tokenizer.ggml.tokens", stringArray(v.tokens));
   std::vector<int64_t> types;
   types.reserve(v.tokenTypes.size());
-  for (runtime::TokenType t : v.tokenTypes)
-    types.push_back(static_cast<int64_t>(t));
+  for (runtime::TokenType t : v.tokenTypes) types.push_back(static_cast<int64_t>(t));
   writer.add("tokenizer.ggml.token_type", arrayValue<int64_t>(gguf::ValueType::I32, types, [](const int64_t &t) {
                return gguf::Value::makeSigned(gguf::ValueType::I32, t);
              }));
@@ -254,8 +239,7 @@ constexpr uint64_t kChunkBytes = 4 << 20; // output buffered per write: bounds m
 
 std::optional<SynthDtype> synthDtypeFromName(const std::string &name) {
   for (SynthDtype d : {SynthDtype::F32, SynthDtype::BF16, SynthDtype::Q8_0, SynthDtype::Q4_K_M})
-    if (name == synthDtypeName(d))
-      return d;
+    if (name == synthDtypeName(d)) return d;
   return std::nullopt;
 }
 
@@ -271,11 +255,9 @@ const char *synthDtypeName(SynthDtype dtype) {
 
 GraniteConfig synthConfig(const std::string &variant, std::optional<uint32_t> layers) {
   std::optional<GraniteConfig> full = variantConfig(variant);
-  if (!full)
-    throw std::invalid_argument(fmt::format("unknown variant '{}'", variant));
+  if (!full) throw std::invalid_argument(fmt::format("unknown variant '{}'", variant));
   GraniteConfig c = *full;
-  if (!layers)
-    return c;
+  if (!layers) return c;
   if (*layers == 0 || *layers > full->layerCount())
     throw std::invalid_argument(
         fmt::format("--layers {} is outside 1..{} (the layers of {})", *layers, full->layerCount(), variant));
@@ -290,8 +272,7 @@ GraniteConfig synthConfig(const std::string &variant, std::optional<uint32_t> la
 }
 
 GGMLType synthTensorType(const GraniteConfig &config, const ExpectedTensor &tensor, SynthDtype dtype) {
-  if (!tensor.quantizable)
-    return GGMLType::F32;
+  if (!tensor.quantizable) return GGMLType::F32;
   const uint64_t rowLength = tensor.ne[0];
   switch (dtype) {
   case SynthDtype::F32: return GGMLType::F32;
@@ -302,8 +283,7 @@ GGMLType synthTensorType(const GraniteConfig &config, const ExpectedTensor &tens
   if (rowLength % 256 != 0) // llama.cpp falls back to Q5_0/Q8_0 here; no Granite 4.0 shape needs it
     return rowLength % 32 == 0 ? GGMLType::Q8_0 : GGMLType::F32;
   const std::string &name = tensor.name;
-  if (name == "token_embd.weight" || name == "output.weight")
-    return GGMLType::Q6_K;
+  if (name == "token_embd.weight" || name == "output.weight") return GGMLType::Q6_K;
   const std::optional<uint32_t> layer = layerOf(name);
   if (layer && endsWith(name, "attn_v.weight")) {
     uint32_t index = 0, count = 0;
@@ -336,8 +316,7 @@ gguf::Writer synthesizeModel(const GraniteConfig &config, SynthDtype dtype, uint
   for (const ExpectedTensor &t : tensors) {
     types.push_back(synthTensorType(config, t, dtype));
     uint64_t rows = 1;
-    for (size_t d = 1; d < t.ne.size(); ++d)
-      rows *= t.ne[d];
+    for (size_t d = 1; d < t.ne.size(); ++d) rows *= t.ne[d];
     totalBytes += rows * rowBytes(types.back(), static_cast<int64_t>(t.ne[0]));
   }
 
@@ -347,8 +326,7 @@ gguf::Writer synthesizeModel(const GraniteConfig &config, SynthDtype dtype, uint
     const GGMLType type = types[index];
     const uint64_t rowLength = t.ne[0];
     uint64_t rows = 1;
-    for (size_t d = 1; d < t.ne.size(); ++d)
-      rows *= t.ne[d];
+    for (size_t d = 1; d < t.ne.size(); ++d) rows *= t.ne[d];
     const uint64_t bytesPerRow = rowBytes(type, static_cast<int64_t>(rowLength));
     const uint64_t tensorSeed = seed ^ support::fnv1a(t.name);
     RowFiller fill = fillerFor(config, t);
@@ -367,8 +345,7 @@ gguf::Writer synthesizeModel(const GraniteConfig &config, SynthDtype dtype, uint
         out.write(chunk.data(), static_cast<std::streamsize>(chunkRows * bytesPerRow));
       }
       *bytesWritten += rows * bytesPerRow;
-      if (progress)
-        progress({index + 1, count, name, *bytesWritten, totalBytes});
+      if (progress) progress({index + 1, count, name, *bytesWritten, totalBytes});
     };
     writer.addTensor({t.name, t.ne, static_cast<uint32_t>(type), rows * bytesPerRow, std::move(write), {}});
   }
@@ -380,7 +357,8 @@ const std::string &graniteChatTemplate() {
   // or the default prompt), tool results as user turns, tool calls in assistant history, the generation prompt.
   // Like the published template, a leading system message is joined to the tools and documents blocks with "\n\n"
   // even when its text is empty, and a list content puts "\n" before a text part only once some text came before.
-  static const std::string jinja = R"JINJA({%- set tools_prefix = 'You are a helpful assistant with access to the following tools. You may call one or more tools to assist with the user query.\n\nYou are provided with function signatures within <tools></tools> XML tags:\n<tools>' %}
+  static const std::string jinja =
+      R"JINJA({%- set tools_prefix = 'You are a helpful assistant with access to the following tools. You may call one or more tools to assist with the user query.\n\nYou are provided with function signatures within <tools></tools> XML tags:\n<tools>' %}
 {%- set tools_suffix = '\n</tools>\n\nFor each tool call, return a json object with function name and arguments within <tool_call></tool_call> XML tags:\n<tool_call>\n{"name": <function-name>, "arguments": <args-json-object>}\n</tool_call>. If a tool does not exist in the provided list of tools, notify the user that you do not have the ability to fulfill the request.' %}
 {%- set documents_prefix = 'You are a helpful assistant with access to the following documents. You may use one or more documents to assist with the user query.\n\nYou are given a list of documents within <documents></documents> XML tags:\n<documents>' %}
 {%- set documents_suffix = '\n</documents>\n\nWrite the response to the user\'s input by strictly aligning with the facts in the provided documents. If the information needed to answer the question is not available in the documents, inform the user that the question cannot be answered based on the available data.' %}

@@ -32,9 +32,8 @@ std::vector<CpuFamily> makeFamilies() {
   const Features kX86V4 = Features{"avx512f", "avx512bw", "avx512cd", "avx512dq", "avx512vl"} + kX86V3;
   // The glue code targets znver4 and the kernels sapphirerapids less FP16 and AMX
   // (lib/Kernels/KernelCache.cpp): what both have. Cooper Lake has BF16 but not VBMI, so it is not one.
-  const Features kX86Bf16 = Features{"avx512bf16",   "avx512vnni",      "avx512vbmi", "avx512vbmi2",
-                                     "avx512ifma",   "avx512bitalg",    "avx512vpopcntdq",
-                                     "gfni",         "vaes",            "vpclmulqdq"} +
+  const Features kX86Bf16 = Features{"avx512bf16",   "avx512vnni",      "avx512vbmi", "avx512vbmi2", "avx512ifma",
+                                     "avx512bitalg", "avx512vpopcntdq", "gfni",       "vaes",        "vpclmulqdq"} +
                             kX86V4;
   std::vector<CpuFamily> families;
   // Decode products are bandwidth bound. Float weights stream one row at a time, so each task
@@ -46,8 +45,8 @@ std::vector<CpuFamily> makeFamilies() {
   // quantize the activations and use vpdpbusd, which makes their decode memory bound.
   families.push_back({"x86-64-avx2",
                       "AVX2 + FMA (x86-64-v3): Intel Haswell and later cores, AMD Zen 1-3",
-                      {"x86-64-v3", "haswell", "broadwell", "skylake", "alderlake", "raptorlake",
-                       "znver1", "znver2", "znver3", "zen2", "zen3"},
+                      {"x86-64-v3", "haswell", "broadwell", "skylake", "alderlake", "raptorlake", "znver1", "znver2",
+                       "znver3", "zen2", "zen3"},
                       kX86V3,
                       kX86Avx2,
                       "x86_64-unknown-linux-gnu",
@@ -56,8 +55,8 @@ std::vector<CpuFamily> makeFamilies() {
                       {8, 32, 4, 3, 4}});
   families.push_back({"x86-64-avx512",
                       "AVX-512 F/BW/CD/DQ/VL (x86-64-v4) without BF16: Intel Skylake-SP to Ice Lake",
-                      {"x86-64-v4", "skylake-avx512", "cascadelake", "cooperlake", "icelake-server",
-                       "icelake-client", "tigerlake", "rocketlake"},
+                      {"x86-64-v4", "skylake-avx512", "cascadelake", "cooperlake", "icelake-server", "icelake-client",
+                       "tigerlake", "rocketlake"},
                       kX86V4,
                       kX86Avx512,
                       "x86_64-unknown-linux-gnu",
@@ -66,8 +65,7 @@ std::vector<CpuFamily> makeFamilies() {
                       {16, 32, 4, 4, 6}});
   families.push_back({"x86-64-avx512-bf16",
                       "AVX-512 with BF16, VNNI and VBMI: AMD Zen 4/5, Intel Sapphire Rapids and later",
-                      {"znver4", "znver5", "zen4", "zen5", "sapphirerapids", "emeraldrapids",
-                       "graniterapids"},
+                      {"znver4", "znver5", "zen4", "zen5", "sapphirerapids", "emeraldrapids", "graniterapids"},
                       kX86Bf16,
                       kX86Avx512Bf16,
                       "x86_64-unknown-linux-gnu",
@@ -89,8 +87,8 @@ std::vector<CpuFamily> makeFamilies() {
   // LLVM's neoverse-n1 may use.
   families.push_back({"aarch64-neon-dotprod",
                       "Armv8.2-A NEON with dot product and FP16: Neoverse N1/N2/V1/V2, Graviton 2-4, Apple M",
-                      {"neoverse-n1", "neoverse-n2", "neoverse-v1", "neoverse-v2", "cortex-a76",
-                       "cortex-a78", "apple-m1", "apple-m2", "graviton2", "graviton3", "graviton4"},
+                      {"neoverse-n1", "neoverse-n2", "neoverse-v1", "neoverse-v2", "cortex-a76", "cortex-a78",
+                       "apple-m1", "apple-m2", "graviton2", "graviton3", "graviton4"},
                       {"dotprod", "fp16", "neon", "lse"},
                       "arm-64-linux-arm_dot_prod-arm_fp16",
                       "aarch64-unknown-linux-gnu",
@@ -121,9 +119,7 @@ const std::vector<CpuFamily> &allFamilies() {
   return families;
 }
 
-std::string hostMissingFeature(const CpuFamily &family) {
-  return runtime::missingCpuFeature(joinedFeatures(family));
-}
+std::string hostMissingFeature(const CpuFamily &family) { return runtime::missingCpuFeature(joinedFeatures(family)); }
 
 bool hostCanRun(const CpuFamily &family) {
   return architecture(family) == kHostArchitecture && hostMissingFeature(family).empty();
@@ -131,8 +127,7 @@ bool hostCanRun(const CpuFamily &family) {
 
 std::string joinedFeatures(const CpuFamily &family) {
   std::string joined;
-  for (const std::string &feature : family.requiredFeatures)
-    joined += (joined.empty() ? "" : ",") + feature;
+  for (const std::string &feature : family.requiredFeatures) joined += (joined.empty() ? "" : ",") + feature;
   return joined;
 }
 
@@ -149,8 +144,7 @@ std::string validTargetNames() {
   std::string names = "host";
   for (const CpuFamily &family : allFamilies()) {
     names += ", " + family.name;
-    for (const std::string &alias : family.aliases)
-      names += ", " + alias;
+    for (const std::string &alias : family.aliases) names += ", " + alias;
   }
   return names;
 }
@@ -159,24 +153,19 @@ const CpuFamily &hostFamily() {
   const auto &families = allFamilies();
   // Families are listed from least to most capable within an architecture.
   for (auto it = families.rbegin(); it != families.rend(); ++it)
-    if (hostCanRun(*it))
-      return *it;
+    if (hostCanRun(*it)) return *it;
   for (const CpuFamily &least : families)
     if (architecture(least) == kHostArchitecture)
-      throw std::runtime_error("this CPU runs no granitec family: it lacks " + hostMissingFeature(least) +
-                               ", which " + least.name + " needs");
+      throw std::runtime_error("this CPU runs no granitec family: it lacks " + hostMissingFeature(least) + ", which " +
+                               least.name + " needs");
   throw std::runtime_error("granitec has no family for this CPU's architecture");
 }
 
 const CpuFamily *findFamily(std::string_view nameOrAlias) {
-  if (nameOrAlias == "host")
-    return &hostFamily();
+  if (nameOrAlias == "host") return &hostFamily();
   for (const CpuFamily &family : allFamilies()) {
-    if (family.name == nameOrAlias)
-      return &family;
-    if (std::find(family.aliases.begin(), family.aliases.end(), nameOrAlias) !=
-        family.aliases.end())
-      return &family;
+    if (family.name == nameOrAlias) return &family;
+    if (std::find(family.aliases.begin(), family.aliases.end(), nameOrAlias) != family.aliases.end()) return &family;
   }
   return nullptr;
 }

@@ -12,11 +12,11 @@ namespace granite::target {
 /// Starting values for the tunable schedule knobs of the kernel generators (see docs/kernels.md).
 /// A tuner overrides them per kernel instance through the generator parameters of the same name.
 struct ScheduleDefaults {
-  int vectorWidth = 8;      ///< f32 lanes of one vector register (the `vector_width` knob).
-  int streamLanes = 16;     ///< F32/F16/BF16 matrix-vector product: lanes of its one-row accumulator (`vector_width`).
-  int decodeRows = 4;       ///< block-quantized matrix-vector product: rows accumulated at once (`tile_rows`).
-  int prefillRows = 4;      ///< rows of W per register tile of the matrix-matrix product (`tile_rows`).
-  int prefillTokens = 4;    ///< tokens per register tile of the matrix-matrix product (`tile_tokens`).
+  int vectorWidth = 8;   ///< f32 lanes of one vector register (the `vector_width` knob).
+  int streamLanes = 16;  ///< F32/F16/BF16 matrix-vector product: lanes of its one-row accumulator (`vector_width`).
+  int decodeRows = 4;    ///< block-quantized matrix-vector product: rows accumulated at once (`tile_rows`).
+  int prefillRows = 4;   ///< rows of W per register tile of the matrix-matrix product (`tile_rows`).
+  int prefillTokens = 4; ///< tokens per register tile of the matrix-matrix product (`tile_tokens`).
   /// Block-quantized products (Q8_0/Q4_K/Q6_K): quantize the activations as llama.cpp does and
   /// use integer dot products (`quantized_dot`). Only where the CPU has a u8 x s8 dot product
   /// (VNNI); elsewhere the products keep f32 activations.
@@ -39,17 +39,17 @@ struct ScheduleDefaults {
 };
 
 struct CpuFamily {
-  std::string name;                  ///< e.g. "x86-64-avx512-bf16"
-  std::string summary;               ///< one line for `granitec targets`
-  std::vector<std::string> aliases;  ///< CPU names that select this family, e.g. "znver4"
+  std::string name;                 ///< e.g. "x86-64-avx512-bf16"
+  std::string summary;              ///< one line for `granitec targets`
+  std::vector<std::string> aliases; ///< CPU names that select this family, e.g. "znver4"
   /// Every CPU feature the family's code may use (runtime/CpuFeatures.h names): the Halide
   /// target's and those LLVM's CPU (llvmCpu, and the kernels' own CPU) emits in plain code.
   /// The executable refuses to start on a CPU that lacks one.
   std::vector<std::string> requiredFeatures;
-  std::string halideTarget;          ///< full Halide 14 target string (OS included)
+  std::string halideTarget; ///< full Halide 14 target string (OS included)
   std::string llvmTriple;
   std::string llvmCpu;
-  std::string llvmFeatures;          ///< comma separated, "+feature" form
+  std::string llvmFeatures; ///< comma separated, "+feature" form
   ScheduleDefaults defaults;
 };
 

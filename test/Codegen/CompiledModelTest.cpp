@@ -1,6 +1,6 @@
 // CompiledModel over the fake model object, in process: chunking, reset, context and input checks.
-#include "FakeReference.h"
 #include "runtime/CompiledModel.h"
+#include "FakeReference.h"
 
 #include <gtest/gtest.h>
 

@@ -70,8 +70,9 @@ const char *const kIds = "--ids 1,2,3,4,5 --greedy 4";
 TEST_F(CpuCheck, Avx2ExecutableRefusesWestmere) {
   Result result = run("Westmere", "x86-64-avx2", kIds);
   EXPECT_EQ(result.status, 1) << "132 is SIGILL";
-  EXPECT_EQ(result.err, executable("x86-64-avx2").string() +
-                            ": error: this CPU lacks avx2, which x86-64-avx2 needs, and no granitec target runs on it\n");
+  EXPECT_EQ(result.err,
+            executable("x86-64-avx2").string() +
+                ": error: this CPU lacks avx2, which x86-64-avx2 needs, and no granitec target runs on it\n");
   EXPECT_EQ(result.out, "");
   // --version runs nothing compiled for the family.
   Result version = run("Westmere", "x86-64-avx2", "--version");
@@ -80,8 +81,8 @@ TEST_F(CpuCheck, Avx2ExecutableRefusesWestmere) {
 }
 
 TEST_F(CpuCheck, Avx512ExecutablesRefuseHaswellAndNameAvx2) {
-  for (const auto &[family, missing] : {std::pair<std::string, std::string>{"x86-64-avx512", "avx512f"},
-                                        {"x86-64-avx512-bf16", "avx512bf16"}}) {
+  for (const auto &[family, missing] :
+       {std::pair<std::string, std::string>{"x86-64-avx512", "avx512f"}, {"x86-64-avx512-bf16", "avx512bf16"}}) {
     SCOPED_TRACE(family);
     Result result = run("Haswell", family, kIds);
     EXPECT_EQ(result.status, 1) << "132 is SIGILL";
@@ -134,8 +135,9 @@ TEST(CpuCheckAarch64, DotprodExecutableRefusesCortexA72AndRunsOnNeoverseN1) {
   };
   Result refused = run("cortex-a72");
   EXPECT_EQ(refused.status, 1) << "132 is SIGILL";
-  EXPECT_EQ(refused.err, executable.string() + ": error: this CPU lacks dotprod, which aarch64-neon-dotprod needs; "
-                                               "compile with --target aarch64-neon (or --target host on this machine)\n");
+  EXPECT_EQ(refused.err, executable.string() +
+                             ": error: this CPU lacks dotprod, which aarch64-neon-dotprod needs; "
+                             "compile with --target aarch64-neon (or --target host on this machine)\n");
   Result runs = run("neoverse-n1");
   EXPECT_EQ(runs.status, 0) << runs.err;
   EXPECT_FALSE(runs.out.empty());

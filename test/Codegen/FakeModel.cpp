@@ -24,25 +24,24 @@ constexpr uint64_t kStateBytes = 64 * 1024;
 constexpr uint64_t kScratchBytes = kMaxTokens * sizeof(float);
 
 const GraniteModelInfo kInfo = {GRANITE_MODEL_ABI_VERSION,
-                                 kVocab,
-                                 kContext,
-                                 kMaxTokens,
-                                 kStateBytes,
-                                 kScratchBytes,
-                                 weightsBytes(FAKE_TABLE_OFFSET),
-                                 "fake-test",
-                                 "test-cpu",
-                                 "U8 x1",
-                                 "fake-build-" FAKE_VARIANT,
-                                 /*default_threads=*/2,
-                                 /*state_region_count=*/0, // the runtime then treats the state as one recurrent range
-                                 /*state_regions=*/nullptr,
-                                 FAKE_REQUIRED_FEATURES,
-                                 FAKE_OTHER_TARGETS};
+                                kVocab,
+                                kContext,
+                                kMaxTokens,
+                                kStateBytes,
+                                kScratchBytes,
+                                weightsBytes(FAKE_TABLE_OFFSET),
+                                "fake-test",
+                                "test-cpu",
+                                "U8 x1",
+                                "fake-build-" FAKE_VARIANT,
+                                /*default_threads=*/2,
+                                /*state_region_count=*/0, // the runtime then treats the state as one recurrent range
+                                /*state_regions=*/nullptr,
+                                FAKE_REQUIRED_FEATURES,
+                                FAKE_OTHER_TARGETS};
 
 int32_t threadsInEffect = 1;
 GraniteParallelFor installedParallelFor = nullptr;
-
 
 } // namespace
 

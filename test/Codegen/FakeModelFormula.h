@@ -7,10 +7,10 @@
 
 namespace granite::fake {
 
-constexpr int32_t kVocab = 520;       // the golden tokenizer's 512 ids plus 8 padding rows
+constexpr int32_t kVocab = 520; // the golden tokenizer's 512 ids plus 8 padding rows
 constexpr int32_t kTokenizerSize = 512;
-constexpr int32_t kContext = 256;   // room for a two-turn chat with the default system prompt
-constexpr int32_t kMaxTokens = 8;     // small, so a 12-token prompt already takes two calls
+constexpr int32_t kContext = 256; // room for a two-turn chat with the default system prompt
+constexpr int32_t kMaxTokens = 8; // small, so a 12-token prompt already takes two calls
 constexpr uint64_t kTableBytes = 4096;
 constexpr uint64_t kTailBytes = 64;   // after the table, so the blob does not end at the table
 constexpr float kPaddingLogit = 1000; // padding rows win any argmax that does not mask them

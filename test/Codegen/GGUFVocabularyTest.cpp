@@ -55,8 +55,9 @@ TEST(GGUFVocabulary, ReadsTheGoldenTokenizerAndTheChatTemplate) {
 }
 
 void erase(Metadata &metadata, const std::string &key) {
-  metadata.erase(std::remove_if(metadata.begin(), metadata.end(), [&](const auto &entry) { return entry.first == key; }),
-                 metadata.end());
+  metadata.erase(
+      std::remove_if(metadata.begin(), metadata.end(), [&](const auto &entry) { return entry.first == key; }),
+      metadata.end());
 }
 
 TEST(GGUFVocabulary, NamesTheMissingOrMalformedKey) {
@@ -70,7 +71,8 @@ TEST(GGUFVocabulary, NamesTheMissingOrMalformedKey) {
             "the GGUF has no string tokenizer.ggml.model");
   std::string outOfRange = errorAfter([](auto &m) {
     for (auto &entry : m)
-      if (entry.first == "tokenizer.ggml.eos_token_id") entry.second = gguf::Value::makeUnsigned(gguf::ValueType::U32, 9999);
+      if (entry.first == "tokenizer.ggml.eos_token_id")
+        entry.second = gguf::Value::makeUnsigned(gguf::ValueType::U32, 9999);
   });
   EXPECT_NE(outOfRange.find("9999"), std::string::npos) << outOfRange;
 }

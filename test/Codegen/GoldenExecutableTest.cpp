@@ -1,8 +1,8 @@
 // `granitec compile` on golden models, then the executable's check modes against llama.cpp's reference run
 // (shared/golden/README.md): greedy ids exactly, and the logits each was chosen from. The dense model's greedy path
 // passes the unused token 435, which llama.cpp's argmax takes, so --greedy must not skip unused tokens.
-#include <gtest/gtest.h>
 #include "test/TestFiles.h"
+#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include <cmath>
@@ -16,9 +16,9 @@ namespace {
 
 namespace fs = std::filesystem;
 using granite::test::joinIds;
+using granite::test::maxAbsDiff;
 using granite::test::readFile;
 using granite::test::readFloats;
-using granite::test::maxAbsDiff;
 
 /// Compiles `model` (with --weights=external when asked) and checks `--ids <prompt> --greedy 16 --gen-logits` with
 /// the prompt fed in chunks of `chunk`.

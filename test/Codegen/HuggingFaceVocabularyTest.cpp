@@ -1,10 +1,10 @@
 // The tokenizer of a Hugging Face folder against the GGUF it was written from: same tokens, merges, special ids and
 // pre-tokenizer, the same ids for every test string; and precise errors for broken tokenizer files.
-#include "Codegen/GGUFVocabulary.h"
 #include "Codegen/HuggingFaceVocabulary.h"
-#include "runtime/Tokenizer.h"
 #include "../Frontend/GoldenModels.h"
 #include "../Frontend/HuggingFaceFolder.h"
+#include "Codegen/GGUFVocabulary.h"
+#include "runtime/Tokenizer.h"
 
 #include <filesystem>
 #include <fstream>
@@ -58,8 +58,8 @@ TEST_F(HuggingFaceVocabulary, MatchesTheGGUFTokenizer) {
   EXPECT_EQ(hf.unknownId, gg.unknownId);
   ASSERT_EQ(hf.tokenTypes.size(), gg.tokenTypes.size());
   for (size_t id = 0; id < hf.tokenTypes.size(); ++id) // fillers come back as special added tokens, as converted
-    EXPECT_EQ(hf.tokenTypes[id], gg.tokenTypes[id] == runtime::TokenType::Unused ? runtime::TokenType::Control
-                                                                                  : gg.tokenTypes[id])
+    EXPECT_EQ(hf.tokenTypes[id],
+              gg.tokenTypes[id] == runtime::TokenType::Unused ? runtime::TokenType::Control : gg.tokenTypes[id])
         << id;
 
   runtime::Tokenizer fromHF(std::move(hf)), fromGGUF(std::move(gg));

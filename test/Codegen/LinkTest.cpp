@@ -1,7 +1,7 @@
 // linkExecutable end to end: the fake model object (FakeModel.cpp), a generated weight blob and the golden GGUF's
 // vocabulary become real executables, which run as child processes through the generated-executable CLI.
-#include "Codegen/GGUFVocabulary.h"
 #include "Codegen/Link.h"
+#include "Codegen/GGUFVocabulary.h"
 #include "FakeReference.h"
 #include "runtime/ChatTemplate.h"
 #include "runtime/Payload.h"
@@ -153,12 +153,15 @@ TEST_F(LinkedExecutable, InfoDescribesTheCompiledModel) {
                       "vocabulary: 520 logits per token\n"
                       "batch: at most 8 tokens per forward call\n"
                       "weight types: U8 x1\n"
-                      "weights: 8256 bytes in " + path(false) + " (embedded)\n"
-                      "state: 65536 bytes, scratch: 32 bytes\n"
-                      "chat template: " + std::string(chatTemplate_->empty() ? "none" : "another") +
+                      "weights: 8256 bytes in " +
+                          path(false) +
+                          " (embedded)\n"
+                          "state: 65536 bytes, scratch: 32 bytes\n"
+                          "chat template: " +
+                          std::string(chatTemplate_->empty() ? "none" : "another") +
                           " (--chat renders Granite 4.0's)\n"
-                      "build id: fake-build-small\n"
-                      "threads: 3\n");
+                          "build id: fake-build-small\n"
+                          "threads: 3\n");
   EXPECT_TRUE(leftovers().empty());
 }
 
@@ -236,7 +239,8 @@ TEST_F(LinkedExecutable, TokenizerComesFromTheEmbeddedVocabulary) {
 
 TEST_F(LinkedExecutable, CompletionRunsTheCompiledModelThroughTheRuntimeCli) {
   runtime::Tokenizer tokenizer(*vocabulary_);
-  std::vector<int32_t> continuation = referenceGreedy(tokenizer.encode("Hello", false), 5, unusedIds(tokenizer), nullptr);
+  std::vector<int32_t> continuation =
+      referenceGreedy(tokenizer.encode("Hello", false), 5, unusedIds(tokenizer), nullptr);
   for (size_t i = 0; i < continuation.size(); ++i)
     if (tokenizer.isEndOfGeneration(continuation[i])) continuation.resize(i);
   ProcessResult completion = run(path(false), {"-p", "Hello", "-n", "5", "--threads", "2"});
@@ -255,8 +259,8 @@ TEST_F(LinkedExecutable, ChatCarriesTheModelStateAcrossTurns) {
   for (const char *turn : {"hello", "and again"}) {
     messages.push_back({{"role", "user"}, {"content", turn}});
     runtime::RenderedChat rendered = runtime::renderGraniteChat(messages, {}, {}, true);
-    std::vector<int32_t> reply =
-        referenceGreedy(tokenizer.encodeTemplate(rendered.text, rendered.literalSpans), 3, unusedIds(tokenizer), nullptr);
+    std::vector<int32_t> reply = referenceGreedy(tokenizer.encodeTemplate(rendered.text, rendered.literalSpans), 3,
+                                                 unusedIds(tokenizer), nullptr);
     for (size_t i = 0; i < reply.size(); ++i)
       if (tokenizer.isEndOfGeneration(reply[i]) || reply[i] == startOfRole) reply.resize(i);
     // The reply as printed, and as it goes into the history: valid UTF-8.
@@ -270,9 +274,13 @@ TEST_F(LinkedExecutable, ChatCarriesTheModelStateAcrossTurns) {
 }
 
 TEST_F(LinkedExecutable, BadCommandLinesExitTwoWithOneLine) {
-  for (std::vector<std::string> args : std::vector<std::vector<std::string>>{
-           {"--frobnicate"}, {"--greedy", "3"}, {"--ids", "1,x"}, {"--ids", "1", "--greedy", "0"},
-           {"--ids", "520"}, {"--ids", kPromptText, "--greedy", "250"}, {"--ids", "1", "--tokenize", "a"}}) {
+  for (std::vector<std::string> args : std::vector<std::vector<std::string>>{{"--frobnicate"},
+                                                                             {"--greedy", "3"},
+                                                                             {"--ids", "1,x"},
+                                                                             {"--ids", "1", "--greedy", "0"},
+                                                                             {"--ids", "520"},
+                                                                             {"--ids", kPromptText, "--greedy", "250"},
+                                                                             {"--ids", "1", "--tokenize", "a"}}) {
     SCOPED_TRACE(args[0] + " " + (args.size() > 1 ? args[1] : ""));
     ProcessResult bad = run(path(false), args);
     EXPECT_EQ(bad.status, 2);
@@ -282,7 +290,8 @@ TEST_F(LinkedExecutable, BadCommandLinesExitTwoWithOneLine) {
   EXPECT_EQ(run(path(false), {"--frobnicate"}).err, path(false) + ": unknown option '--frobnicate' (see --help)\n");
   ProcessResult help = run(path(false), {"--help"});
   EXPECT_EQ(help.status, 0);
-  for (const char *flag : {"--ids", "--logits", "--greedy", "--gen-logits", "--chunk", "--bench", "--threads", "--info"})
+  for (const char *flag :
+       {"--ids", "--logits", "--greedy", "--gen-logits", "--chunk", "--bench", "--threads", "--info"})
     EXPECT_NE(help.out.find(flag), std::string::npos) << flag;
 }
 
@@ -403,8 +412,8 @@ TEST_F(LinkedExecutable, RefusesACpuWithoutTheModelsFeaturesInOneLine) {
   std::string error;
   ASSERT_TRUE(linkExecutable(needy, error)) << error;
   // Every mode that runs the model's code is refused, --info included; the first other target this CPU runs is named.
-  for (std::vector<std::string> args : std::vector<std::vector<std::string>>{
-           {"--ids", "1,2"}, {"--info"}, {"-p", "Hello"}, {"--tokenize", "a"}}) {
+  for (std::vector<std::string> args :
+       std::vector<std::vector<std::string>>{{"--ids", "1,2"}, {"--info"}, {"-p", "Hello"}, {"--tokenize", "a"}}) {
     SCOPED_TRACE(args[0]);
     ProcessResult refused = run(output, args);
     EXPECT_EQ(refused.status, 1);
@@ -435,8 +444,8 @@ TEST_F(LinkedExecutable, NeedsNothingButGlibc2_34) {
   // libstdc++ and libgcc are linked in, so only glibc's own libraries and the loader remain.
   const std::string dynamic = readelf("-dW", path(false));
   ASSERT_NE(dynamic.find("(NEEDED)"), std::string::npos) << dynamic;
-  const std::vector<std::string> allowed = {"libc.so.6", "libm.so.6", "libpthread.so.0", "libdl.so.2",
-                                            "ld-linux-x86-64.so.2", "ld-linux-aarch64.so.1"};
+  const std::vector<std::string> allowed = {
+      "libc.so.6", "libm.so.6", "libpthread.so.0", "libdl.so.2", "ld-linux-x86-64.so.2", "ld-linux-aarch64.so.1"};
   std::istringstream lines(dynamic);
   for (std::string line; std::getline(lines, line);) {
     if (line.find("(NEEDED)") == std::string::npos) continue;
@@ -466,14 +475,14 @@ bool fileSystemMakesHoles(const std::string &dir) {
     out.seekp(64 << 20);
     out.put('x');
   }
-  struct stat info {};
+  struct stat info{};
   bool holes = stat(probe.c_str(), &info) == 0 && static_cast<uint64_t>(info.st_blocks) * 512 < (1u << 20);
   std::remove(probe.c_str());
   return holes;
 }
 
 TEST_F(LinkedExecutable, PayloadAbove4GiBIsMappedAndReadBeyond4GiB) {
-  struct statvfs disk {};
+  struct statvfs disk{};
   ASSERT_EQ(statvfs(dir().c_str(), &disk), 0);
   if (static_cast<uint64_t>(disk.f_bavail) * disk.f_frsize < (256u << 20))
     GTEST_SKIP() << "less than 256 MiB free in " << dir() << " for the sparse 4 GiB executable";
@@ -495,7 +504,7 @@ TEST_F(LinkedExecutable, PayloadAbove4GiBIsMappedAndReadBeyond4GiB) {
       output, false);
   std::string error;
   ASSERT_TRUE(linkExecutable(large, error)) << error;
-  struct stat info {};
+  struct stat info{};
   ASSERT_EQ(stat(output.c_str(), &info), 0);
   EXPECT_GT(static_cast<uint64_t>(info.st_size), weightsBytes(kLargeTableOffset));
   EXPECT_LT(static_cast<uint64_t>(info.st_blocks) * 512, 64u << 20) << "the executable is not sparse";

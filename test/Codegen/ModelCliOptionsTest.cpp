@@ -62,10 +62,12 @@ TEST(ModelCliOptions, TheRuntimeCliRefusesThemWithoutACompiledModel) {
   bool loaded = false;
   for (const char *mode : {"--info", "--version"}) {
     std::ostringstream out, err;
-    int status = runCli("granite", {mode}, tokenizer, [&]() -> std::unique_ptr<Model> {
-      loaded = true;
-      return nullptr;
-    }, {in, out, err});
+    int status = runCli("granite", {mode}, tokenizer,
+                        [&]() -> std::unique_ptr<Model> {
+                          loaded = true;
+                          return nullptr;
+                        },
+                        {in, out, err});
     EXPECT_EQ(status, 2);
     EXPECT_EQ(err.str(), "granite: --ids, --bench, --info and --version need a compiled model executable\n");
   }

@@ -4,8 +4,8 @@
 #include "Codegen/Sha256.h"
 #include "Codegen/Tar.h"
 
-#include <gtest/gtest.h>
 #include "test/TestFiles.h"
+#include <gtest/gtest.h>
 
 #include <algorithm>
 #include <array>
@@ -60,7 +60,7 @@ protected:
 
 TEST_F(TarWriterTest, GnuTarExtractsEveryKindOfEntry) {
   const std::string longName = "deep/" + std::string(120, 'n') + "/file"; // past ustar's 100 bytes: a pax path
-  const std::string name100 = std::string(100, 'm');                     // exactly ustar's 100 bytes
+  const std::string name100 = std::string(100, 'm');                      // exactly ustar's 100 bytes
   const fs::path source = kWork / "source.bin";
   std::string sourceBytes;
   for (int i = 0; i < 5000; ++i) sourceBytes += char(i % 251);
@@ -100,7 +100,7 @@ TEST_F(TarWriterTest, GnuTarExtractsEveryKindOfEntry) {
   EXPECT_EQ(readFile(kWork / "out/granite/data.bin"), sourceBytes);
   EXPECT_EQ(readFile(kWork / "out" / longName), "long");
   EXPECT_EQ(readFile(kWork / "out" / name100), "hundred");
-  struct stat info {};
+  struct stat info{};
   ASSERT_EQ(stat((kWork / "out/granite/data.bin").c_str(), &info), 0);
   EXPECT_EQ(info.st_mode & 07777, 0600u);
 }
@@ -146,8 +146,10 @@ TEST(RuntimeDependencies, TheLoaderAndEveryLibraryLddFinds) {
     std::istringstream words(line);
     std::string name, arrow;
     words >> name >> arrow;
-    if (arrow == "=>") libraries.insert(name);
-    else if (name[0] == '/') loader = name.substr(1);
+    if (arrow == "=>")
+      libraries.insert(name);
+    else if (name[0] == '/')
+      loader = name.substr(1);
   }
   ASSERT_FALSE(files.empty());
   EXPECT_EQ(files[0].path, loader) << ldd;

@@ -1,7 +1,7 @@
 // `granitec compile --oci` on the golden dense model: the layout as skopeo reads it, unpacked by umoci, and the
 // executable run from the unpacked rootfs alone (chroot in a user namespace, or qemu-aarch64 -L for arm64).
-#include <gtest/gtest.h>
 #include "test/TestFiles.h"
+#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include <array>
@@ -146,7 +146,8 @@ TEST_F(OciImage, ATagIsReplacedAndOtherTagsStay) {
 TEST_F(OciImage, SeveralTargetsMakeOneIndexWithAManifestPerPlatform) {
   const std::string layout = (work_ / "layout").string();
   std::vector<std::string> targets = {"x86-64-avx2", "x86-64-avx512", "aarch64-neon"};
-  Result compiled = compile(work_ / "dense", layout, "--target x86-64-avx2 --target x86-64-avx512 --target aarch64-neon");
+  Result compiled =
+      compile(work_ / "dense", layout, "--target x86-64-avx2 --target x86-64-avx512 --target aarch64-neon");
   if (compiled.status != 0 && compiled.output.find("built without the aarch64 runtime") != std::string::npos) {
     std::cerr << "note: " << compiled.output << "  checking the two x86-64 platforms only\n";
     targets.pop_back();
@@ -202,8 +203,8 @@ TEST_F(OciImage, SeveralTargetsMakeOneIndexWithAManifestPerPlatform) {
 }
 
 TEST_F(OciImage, TargetsOfOnePlatformAreRefused) {
-  Result refused = compile(work_ / "dense", (work_ / "layout").string(),
-                           "--target x86-64-avx512 --target x86-64-avx512-bf16");
+  Result refused =
+      compile(work_ / "dense", (work_ / "layout").string(), "--target x86-64-avx512 --target x86-64-avx512-bf16");
   EXPECT_EQ(refused.status, 2);
   EXPECT_NE(refused.output.find("are both linux/amd64/v4"), std::string::npos) << refused.output;
   EXPECT_FALSE(fs::exists(work_ / "layout"));

@@ -30,8 +30,7 @@ std::vector<float> f32Of(const gguf::File &f, const std::string &name) {
 
 /// For every tensor of `model`, checks its dequantized values against dense-f32 with `bound(type, block of the
 /// original values)` per element; F32 tensors must be bit-identical. Counts the tensors of each type in `seen`.
-template <typename Bound>
-void compareWithF32(const std::string &model, Bound bound, std::map<GGMLType, int> &seen) {
+template <typename Bound> void compareWithF32(const std::string &model, Bound bound, std::map<GGMLType, int> &seen) {
   gguf::File original = gguf::File::open(goldenModel("dense-f32"));
   gguf::File quantized = gguf::File::open(goldenModel(model));
   for (const auto &t : quantized.tensors()) {
@@ -62,18 +61,19 @@ void compareWithF32(const std::string &model, Bound bound, std::map<GGMLType, in
 TEST(Dequantize, BF16WithinHalfAnUlpOfBF16) {
   // Round-to-nearest to 8 significant bits: at most half an ulp, 2^-8 of the value at the bottom of its binade.
   std::map<GGMLType, int> seen;
-  compareWithF32("dense-bf16", [](GGMLType type, float x, float, float) {
-    return type == GGMLType::F32 ? 0.0f : std::fabs(x) * 0x1p-8f;
-  }, seen);
+  compareWithF32(
+      "dense-bf16",
+      [](GGMLType type, float x, float, float) { return type == GGMLType::F32 ? 0.0f : std::fabs(x) * 0x1p-8f; }, seen);
   EXPECT_GT(seen[GGMLType::BF16], 0);
 }
 
 TEST(Dequantize, Q8_0WithinHalfAStep) {
   // d = amax/127 stored as f16 (relative error 2^-11), q = round(x/d): error <= d/2 + 127*d*2^-11 < 0.57 d.
   std::map<GGMLType, int> seen;
-  compareWithF32("dense-q8_0", [](GGMLType type, float, float amax, float) {
-    return type == GGMLType::F32 ? 0.0f : 0.57f * amax / 127.0f;
-  }, seen);
+  compareWithF32(
+      "dense-q8_0",
+      [](GGMLType type, float, float amax, float) { return type == GGMLType::F32 ? 0.0f : 0.57f * amax / 127.0f; },
+      seen);
   EXPECT_GT(seen[GGMLType::Q8_0], 0);
 }
 
@@ -82,14 +82,17 @@ TEST(Dequantize, Q4_KAndQ6_KWithinTheirStep) {
   // scale search may clip the extremes, so allow one full step (range/15) plus the 6-bit scale error.
   // Q6_K: 64 levels with a signed 8-bit scale per 16 elements: within one step of 2*amax/63.
   std::map<GGMLType, int> seen;
-  compareWithF32("dense-q4_k_m", [](GGMLType type, float, float amax, float range) {
-    switch (type) {
-    case GGMLType::F32: return 0.0f;
-    case GGMLType::Q4_K: return range / 15.0f * 1.1f + 1e-6f;
-    case GGMLType::Q6_K: return 2.0f * amax / 63.0f + 1e-6f;
-    default: ADD_FAILURE() << "unexpected type " << ggmlTypeName(type); return 0.0f;
-    }
-  }, seen);
+  compareWithF32(
+      "dense-q4_k_m",
+      [](GGMLType type, float, float amax, float range) {
+        switch (type) {
+        case GGMLType::F32: return 0.0f;
+        case GGMLType::Q4_K: return range / 15.0f * 1.1f + 1e-6f;
+        case GGMLType::Q6_K: return 2.0f * amax / 63.0f + 1e-6f;
+        default: ADD_FAILURE() << "unexpected type " << ggmlTypeName(type); return 0.0f;
+        }
+      },
+      seen);
   EXPECT_GT(seen[GGMLType::Q4_K], 0);
   EXPECT_GT(seen[GGMLType::Q6_K], 0); // token_embd and some attn_v/ffn_down
 }
@@ -115,19 +118,16 @@ void packScalesMins(const int sc[8], const int m[8], uint8_t s[12]) {
 TEST(DequantizeBlocks, Q8_0) {
   uint8_t block[34];
   putU16(block, kHalfHalf);
-  for (int i = 0; i < 32; ++i)
-    block[2 + i] = static_cast<uint8_t>(static_cast<int8_t>(i * 8 - 128));
+  for (int i = 0; i < 32; ++i) block[2 + i] = static_cast<uint8_t>(static_cast<int8_t>(i * 8 - 128));
   float y[32];
   dequantizeRow(GGMLType::Q8_0, block, y, 32);
-  for (int i = 0; i < 32; ++i)
-    EXPECT_EQ(y[i], 0.5f * (i * 8 - 128));
+  for (int i = 0; i < 32; ++i) EXPECT_EQ(y[i], 0.5f * (i * 8 - 128));
 }
 
 TEST(DequantizeBlocks, Q4_0) {
   uint8_t block[18];
   putU16(block, kHalfTwo);
-  for (int i = 0; i < 16; ++i)
-    block[2 + i] = static_cast<uint8_t>(i | ((15 - i) << 4));
+  for (int i = 0; i < 16; ++i) block[2 + i] = static_cast<uint8_t>(i | ((15 - i) << 4));
   float y[32];
   dequantizeRow(GGMLType::Q4_0, block, y, 32);
   for (int i = 0; i < 16; ++i) {
@@ -142,8 +142,7 @@ TEST(DequantizeBlocks, Q4_K) {
   putU16(block + 2, kHalfQuarter); // dmin
   const int sc[8] = {1, 2, 3, 63, 17, 33, 48, 62}, m[8] = {0, 5, 63, 7, 16, 31, 47, 60};
   packScalesMins(sc, m, block + 4);
-  for (int i = 0; i < 128; ++i)
-    block[16 + i] = static_cast<uint8_t>((i % 16) | (((i * 7) % 16) << 4));
+  for (int i = 0; i < 128; ++i) block[16 + i] = static_cast<uint8_t>((i % 16) | (((i * 7) % 16) << 4));
   float y[256];
   dequantizeRow(GGMLType::Q4_K, block, y, 256);
   for (int g = 0; g < 4; ++g)
@@ -161,10 +160,8 @@ TEST(DequantizeBlocks, Q5_K) {
   const int sc[8] = {3, 1, 4, 1, 59, 26, 53, 58}, m[8] = {9, 7, 9, 3, 23, 8, 46, 26};
   packScalesMins(sc, m, block + 4);
   uint8_t *qh = block + 16, *qs = block + 48;
-  for (int l = 0; l < 32; ++l)
-    qh[l] = static_cast<uint8_t>(l * 37);
-  for (int i = 0; i < 128; ++i)
-    qs[i] = static_cast<uint8_t>(i * 11);
+  for (int l = 0; l < 32; ++l) qh[l] = static_cast<uint8_t>(l * 37);
+  for (int i = 0; i < 128; ++i) qs[i] = static_cast<uint8_t>(i * 11);
   float y[256];
   dequantizeRow(GGMLType::Q5_K, block, y, 256);
   for (int g = 0; g < 4; ++g)
@@ -179,8 +176,7 @@ TEST(DequantizeBlocks, Q5_K) {
 TEST(DequantizeBlocks, Q6_K) {
   // Builds the block from chosen 6-bit values q[i] in 0..63 and scales, then expects d*scale*(q-32).
   int q[256];
-  for (int i = 0; i < 256; ++i)
-    q[i] = (i * 29 + 3) % 64;
+  for (int i = 0; i < 256; ++i) q[i] = (i * 29 + 3) % 64;
   const int8_t scales[16] = {1, -2, 3, -4, 5, -6, 7, -8, 127, -128, 64, -64, 10, 20, -30, 40};
   uint8_t block[210] = {};
   uint8_t *ql = block, *qh = block + 128;

@@ -11,8 +11,8 @@ inline std::string goldenModel(const std::string &name) {
 }
 
 inline const std::vector<std::string> &goldenModelNames() {
-  static const std::vector<std::string> names = {"dense-f32",   "dense-bf16",  "dense-q8_0",  "dense-q4_k_m",
-                                                 "hybrid-f32",  "hybrid-bf16", "hybrid-q8_0", "moe-f32"};
+  static const std::vector<std::string> names = {"dense-f32",  "dense-bf16",  "dense-q8_0",  "dense-q4_k_m",
+                                                 "hybrid-f32", "hybrid-bf16", "hybrid-q8_0", "moe-f32"};
   return names;
 }
 

@@ -1,5 +1,5 @@
-#include "Frontend/GGUFWriter.h"
 #include "Frontend/GraniteConfig.h"
+#include "Frontend/GGUFWriter.h"
 #include "Frontend/Variant.h"
 #include "GoldenModels.h"
 
@@ -196,8 +196,7 @@ TEST(ConfigErrors, MissingWrongShapeWrongTypeAndExtraTensorsAreNamed) {
 
   Edited shape = edit("moe-f32", [](gguf::Writer &w) {
     for (auto &t : w.tensors())
-      if (t.name == "blk.0.ffn_down_exps.weight")
-        t.ne = {128, 256, 4, 2};
+      if (t.name == "blk.0.ffn_down_exps.weight") t.ne = {128, 256, 4, 2};
   });
   EXPECT_EQ(errorOf(shape.file),
             "tensor 'blk.0.ffn_down_exps.weight' has shape [128, 256, 4, 2], expected [128, 256, 8]");
@@ -212,7 +211,8 @@ TEST(ConfigErrors, MissingWrongShapeWrongTypeAndExtraTensorsAreNamed) {
   });
   EXPECT_EQ(errorOf(type.file), "tensor 'output_norm.weight' has type BF16, expected F32");
 
-  Edited extra = edit("dense-f32", [](gguf::Writer &w) { w.addTensorBytes("blk.0.attn_q.bias", {256}, 0, std::string(1024, '\0')); });
+  Edited extra = edit(
+      "dense-f32", [](gguf::Writer &w) { w.addTensorBytes("blk.0.attn_q.bias", {256}, 0, std::string(1024, '\0')); });
   EXPECT_EQ(errorOf(extra.file),
             "unexpected tensor 'blk.0.attn_q.bias' (not part of a granite model with layer map AA)");
 }

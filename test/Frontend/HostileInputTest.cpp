@@ -60,9 +60,8 @@ std::string slurp(const fs::path &p) {
 class HostileFiles : public ::testing::Test {
 protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("granite-hostile-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    dir_ = fs::temp_directory_path() / ("granite-hostile-" + std::to_string(::getpid()) + "-" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::create_directories(dir_);
   }
   void TearDown() override { fs::remove_all(dir_); }
@@ -130,14 +129,11 @@ TEST_F(HostileFiles, TruncationAnywhereIsReported) {
   const gguf::File f = parseGolden("hybrid-q8_0");
   // Cut points across the header, metadata, tensor infos, the padding before the data and the data itself.
   std::vector<size_t> cuts;
-  for (size_t i = 0; i < 40; ++i)
-    cuts.push_back(i);
-  for (size_t i = 40; i < f.dataOffset(); i += 61)
-    cuts.push_back(i);
+  for (size_t i = 0; i < 40; ++i) cuts.push_back(i);
+  for (size_t i = 40; i < f.dataOffset(); i += 61) cuts.push_back(i);
   cuts.push_back(f.dataOffset() - 1);
   cuts.push_back(f.dataOffset());
-  for (size_t i = 1; i <= 40; ++i)
-    cuts.push_back(f.dataOffset() + (whole.size() - f.dataOffset()) * i / 41);
+  for (size_t i = 1; i <= 40; ++i) cuts.push_back(f.dataOffset() + (whole.size() - f.dataOffset()) * i / 41);
   cuts.push_back(whole.size() - 1);
   size_t viaTool = 0;
   for (size_t k = 0; k < cuts.size(); ++k) {
@@ -321,8 +317,7 @@ TEST_F(HostileFiles, WrongShape) {
   gguf::File f = parseGolden("hybrid-q8_0");
   gguf::Writer w = gguf::copyOf(f);
   for (auto &t : w.tensors())
-    if (t.name == "blk.0.ssm_conv1d.weight")
-      t.ne = {640, 4}; // transposed
+    if (t.name == "blk.0.ssm_conv1d.weight") t.ne = {640, 4}; // transposed
   expectRejected(written(w), "shape", "tensor 'blk.0.ssm_conv1d.weight' has shape [640, 4], expected [4, 640]");
 }
 

@@ -73,8 +73,7 @@ double shortest(float f) { return std::stod(fmt::format("{}", f)); }
 std::vector<std::string_view> stringsOf(const gguf::File &f, const char *key) {
   std::vector<std::string_view> out;
   if (const gguf::Value *v = f.find(key); v && v->asArray())
-    for (const auto &e : v->asArray()->elements)
-      out.push_back(*e.asString());
+    for (const auto &e : v->asArray()->elements) out.push_back(*e.asString());
   return out;
 }
 
@@ -95,14 +94,16 @@ void writeTokenizer(const gguf::File &g, const std::filesystem::path &folder) {
   const std::string pre = std::string(*g.find("tokenizer.ggml.pre")->asString());
   Json preTokenizer = {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", true}};
   if (pre == "dbrx")
-    preTokenizer = {{"type", "Sequence"},
-                    {"pretokenizers",
-                     {{{"type", "Split"},
-                       {"pattern",
-                        {{"Regex", R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)"}}},
-                       {"behavior", "Isolated"},
-                       {"invert", false}},
-                      {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", false}}}}};
+    preTokenizer = {
+        {"type", "Sequence"},
+        {"pretokenizers",
+         {{{"type", "Split"},
+           {"pattern",
+            {{"Regex",
+              R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)"}}},
+           {"behavior", "Isolated"},
+           {"invert", false}},
+          {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", false}}}}};
   Json tokenizer = {{"version", "1.0"},
                     {"added_tokens", added},
                     {"pre_tokenizer", preTokenizer},
@@ -117,8 +118,7 @@ void writeTokenizer(const gguf::File &g, const std::filesystem::path &folder) {
                  {"pad_token", tokenText("tokenizer.ggml.padding_token_id")},
                  {"unk_token", tokenText("tokenizer.ggml.unknown_token_id")},
                  {"add_bos_token", false}};
-  if (const gguf::Value *t = g.find("tokenizer.chat_template"))
-    config["chat_template"] = *t->asString();
+  if (const gguf::Value *t = g.find("tokenizer.chat_template")) config["chat_template"] = *t->asString();
   std::ofstream(folder / "tokenizer_config.json") << config.dump(2);
 }
 
@@ -134,8 +134,7 @@ void writeHuggingFaceFolder(const gguf::File &g, const GraniteConfig &c, const s
   };
   add("model.embed_tokens.weight", {c.vocabSize, D}, valuesOf(g, "token_embd.weight"));
   add("model.norm.weight", {D}, valuesOf(g, "output_norm.weight"));
-  if (!c.tiedEmbeddings)
-    add("lm_head.weight", {c.vocabSize, D}, valuesOf(g, "output.weight"));
+  if (!c.tiedEmbeddings) add("lm_head.weight", {c.vocabSize, D}, valuesOf(g, "output.weight"));
   for (uint32_t l = 0; l < c.layerCount(); ++l) {
     const std::string b = fmt::format("blk.{}.", l), p = fmt::format("model.layers.{}.", l);
     add(p + "input_layernorm.weight", {D}, valuesOf(g, b + "attn_norm.weight"));
@@ -149,8 +148,7 @@ void writeHuggingFaceFolder(const gguf::File &g, const GraniteConfig &c, const s
     } else {
       const SsmConfig &s = c.ssm;
       std::vector<float> aLog = valuesOf(g, b + "ssm_a");
-      for (float &a : aLog)
-        a = std::log(-a);
+      for (float &a : aLog) a = std::log(-a);
       add(p + "mamba.in_proj.weight", {s.inProjRows(), D}, valuesOf(g, b + "ssm_in.weight"));
       add(p + "mamba.conv1d.weight", {s.convChannels(), 1, s.convKernel}, valuesOf(g, b + "ssm_conv1d.weight"));
       add(p + "mamba.conv1d.bias", {s.convChannels()}, valuesOf(g, b + "ssm_conv1d.bias"));
@@ -188,8 +186,7 @@ void writeHuggingFaceFolder(const gguf::File &g, const GraniteConfig &c, const s
   uint32_t kvHeads = c.headCount;
   for (uint32_t l = 0; l < c.layerCount(); ++l) {
     types.push_back(c.layers[l] == LayerKind::Attention ? "attention" : "mamba");
-    if (c.layers[l] == LayerKind::Attention)
-      kvHeads = c.headCountKv[l];
+    if (c.layers[l] == LayerKind::Attention) kvHeads = c.headCountKv[l];
   }
   config["layer_types"] = types;
   config["num_attention_heads"] = c.headCount;
@@ -230,11 +227,11 @@ void writeHuggingFaceFolder(const gguf::File &g, const GraniteConfig &c, const s
     const std::string file = fmt::format("model-{:05d}-of-{:05d}.safetensors", s + 1, shards);
     std::vector<std::pair<std::string, HFTensor>> part(ts.begin() + std::min(ts.size(), s * per),
                                                        ts.begin() + std::min(ts.size(), (s + 1) * per));
-    for (const auto &entry : part)
-      weightMap[entry.first] = file;
+    for (const auto &entry : part) weightMap[entry.first] = file;
     writeSafetensors(folder / file, part);
   }
-  std::ofstream(folder / "model.safetensors.index.json") << Json{{"metadata", Json::object()}, {"weight_map", weightMap}}.dump(2);
+  std::ofstream(folder / "model.safetensors.index.json")
+      << Json{{"metadata", Json::object()}, {"weight_map", weightMap}}.dump(2);
 }
 
 } // namespace granite::testing

@@ -1,7 +1,7 @@
 // The Hugging Face path against the GGUF path: an HF folder written from each golden F32 model (single file and
 // sharded) must give the same config and, weight by weight, the same values the GGUF file holds.
-#include "Frontend/GGUF.h"
 #include "Frontend/HuggingFace.h"
+#include "Frontend/GGUF.h"
 #include "Frontend/WeightReader.h"
 #include "GoldenModels.h"
 #include "HuggingFaceFolder.h"
@@ -158,12 +158,11 @@ TEST(HuggingFaceErrors, MissingAndMisshapenTensors) {
     io.seekp(0);
     io.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
   };
-  EXPECT_EQ(errorAfter("missing",
-                       [&](const fs::path &f) { rename(f, "model.layers.2.mamba.D", "model.layers.2.mamba.E"); }),
-            "missing tensor 'model.layers.2.mamba.D' (expected shape [16]) (and 1 more problem)");
-  EXPECT_EQ(errorAfter("shape", [&](const fs::path &f) {
-              editConfig(f, [](auto &j) { j["shared_intermediate_size"] = 128; });
-            }),
+  EXPECT_EQ(
+      errorAfter("missing", [&](const fs::path &f) { rename(f, "model.layers.2.mamba.D", "model.layers.2.mamba.E"); }),
+      "missing tensor 'model.layers.2.mamba.D' (expected shape [16]) (and 1 more problem)");
+  EXPECT_EQ(errorAfter("shape",
+                       [&](const fs::path &f) { editConfig(f, [](auto &j) { j["shared_intermediate_size"] = 128; }); }),
             "tensor 'model.layers.0.shared_mlp.input_linear.weight' has shape [512, 256], expected [256, 256] (and "
             "5 more problems)");
 }

@@ -4,6 +4,4 @@
 #include <string>
 #include <vector>
 
-int main(int argc, char **argv) {
-  return granite::driver::runInspect(std::vector<std::string>(argv + 1, argv + argc));
-}
+int main(int argc, char **argv) { return granite::driver::runInspect(std::vector<std::string>(argv + 1, argv + argc)); }

@@ -20,13 +20,11 @@ struct CommandResult {
 
 CommandResult run(const std::string &command) {
   FILE *pipe = ::popen(command.c_str(), "r");
-  if (!pipe)
-    return {-1, ""};
+  if (!pipe) return {-1, ""};
   std::string output;
   std::array<char, 4096> buffer;
   size_t n;
-  while ((n = std::fread(buffer.data(), 1, buffer.size(), pipe)) > 0)
-    output.append(buffer.data(), n);
+  while ((n = std::fread(buffer.data(), 1, buffer.size(), pipe)) > 0) output.append(buffer.data(), n);
   return {::pclose(pipe), output};
 }
 
@@ -45,8 +43,7 @@ TEST(SynthCompile, SynthesizedHybridCompilesDecodesAndTokenizes) {
   ASSERT_EQ(greedy.status, 0);
   std::istringstream ids(greedy.output);
   std::vector<long> decoded;
-  for (long id; ids >> id;)
-    decoded.push_back(id);
+  for (long id; ids >> id;) decoded.push_back(id);
   ASSERT_EQ(decoded.size(), 4u) << greedy.output;
   for (long id : decoded) {
     EXPECT_GE(id, 0);

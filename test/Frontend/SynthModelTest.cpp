@@ -2,18 +2,18 @@
 // configs against the variant table, and the Q4_K_M type mix.
 #include "Frontend/Dequantize.h"
 #include "Frontend/GGUF.h"
-#include "Synthesis/Synthesize.h"
 #include "Frontend/Variant.h"
+#include "Synthesis/Synthesize.h"
 #include "runtime/GraniteVocabulary.h"
 #include "runtime/TiktokenRanks.h"
 
 #include <cmath>
 #include <filesystem>
 #include <fmt/format.h>
-#include <map>
 #include <fstream>
 #include <gtest/gtest.h>
 #include <iterator>
+#include <map>
 #include <unistd.h>
 
 using namespace granite;
@@ -123,15 +123,13 @@ TEST_P(SynthModel, ShrunkFileLoadsWithTheVariantsShapesTypesAndTokenizer) {
     else
       EXPECT_TRUE(t->type == GGMLType::Q4_K || t->type == GGMLType::Q6_K) << e.name;
     if (e.name != "token_embd.weight") { // 77M values: its first rows are checked below
-      for (float x : valuesOf(*t))
-        ASSERT_TRUE(std::isfinite(x)) << e.name;
+      for (float x : valuesOf(*t)) ASSERT_TRUE(std::isfinite(x)) << e.name;
     }
   }
 
   // Conditioning: the embedding keeps the golden std (0.15 / embedding_scale), A is negative, norms are near 1.
   const std::vector<float> embedding = leadingValues(*f.findTensor("token_embd.weight"), 1024);
-  for (float x : embedding)
-    ASSERT_TRUE(std::isfinite(x));
+  for (float x : embedding) ASSERT_TRUE(std::isfinite(x));
   EXPECT_NEAR(stddev(embedding), 0.15 / full.embeddingScale, 0.002);
   EXPECT_NEAR(valuesOf(*f.findTensor("blk.1.attn_norm.weight"))[0], 1.0, 0.6);
   if (got.hasMamba())
@@ -165,23 +163,20 @@ TEST_P(SynthModel, ShrunkFileLoadsWithTheVariantsShapesTypesAndTokenizer) {
   EXPECT_NE(chat.find("<tools>"), std::string_view::npos);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Dtypes, SynthModel,
-    ::testing::Values(Case{"h-350m", SynthDtype::F32}, Case{"h-350m", SynthDtype::BF16},
-                      Case{"h-350m", SynthDtype::Q8_0}, Case{"h-350m", SynthDtype::Q4_K_M},
-                      Case{"350m", SynthDtype::F32}, Case{"350m", SynthDtype::BF16}, Case{"350m", SynthDtype::Q8_0},
-                      Case{"350m", SynthDtype::Q4_K_M}),
-    [](const ::testing::TestParamInfo<Case> &info) {
-      std::string name = info.param.variant + "_" + synthDtypeName(info.param.dtype);
-      for (char &ch : name)
-        if (!std::isalnum(static_cast<unsigned char>(ch)))
-          ch = '_';
-      return name;
-    });
+INSTANTIATE_TEST_SUITE_P(Dtypes, SynthModel,
+                         ::testing::Values(Case{"h-350m", SynthDtype::F32}, Case{"h-350m", SynthDtype::BF16},
+                                           Case{"h-350m", SynthDtype::Q8_0}, Case{"h-350m", SynthDtype::Q4_K_M},
+                                           Case{"350m", SynthDtype::F32}, Case{"350m", SynthDtype::BF16},
+                                           Case{"350m", SynthDtype::Q8_0}, Case{"350m", SynthDtype::Q4_K_M}),
+                         [](const ::testing::TestParamInfo<Case> &info) {
+                           std::string name = info.param.variant + "_" + synthDtypeName(info.param.dtype);
+                           for (char &ch : name)
+                             if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+                           return name;
+                         });
 
 TEST(SynthConfig, FullSizeConfigsAreTheVariants) {
-  for (const std::string &name : variantNames())
-    EXPECT_EQ(matchVariant(synthConfig(name, std::nullopt)), name);
+  for (const std::string &name : variantNames()) EXPECT_EQ(matchVariant(synthConfig(name, std::nullopt)), name);
 }
 
 TEST(SynthConfig, FullSizeMetadataReadsBackAsTheVariant) {

@@ -15,8 +15,7 @@ std::vector<float> gaussianRow(int64_t n, float scale, unsigned seed) {
   std::mt19937 engine(seed);
   std::normal_distribution<float> normal(0.0f, scale);
   std::vector<float> row(n);
-  for (float &x : row)
-    x = normal(engine);
+  for (float &x : row) x = normal(engine);
   return row;
 }
 
@@ -30,8 +29,7 @@ std::vector<float> roundTrip(GGMLType type, const std::vector<float> &row) {
 
 /// Checks every element against `stepOf(block)` / 2, where a block is `blockSize` consecutive inputs, plus a bound
 /// on the RMS error relative to the input's RMS.
-template <typename Step>
-void expectWithinBounds(GGMLType type, int blockSize, Step stepOf, double maxRelativeRms) {
+template <typename Step> void expectWithinBounds(GGMLType type, int blockSize, Step stepOf, double maxRelativeRms) {
   for (float scale : {1.0f, 1e-3f, 50.0f}) {
     const std::vector<float> row = gaussianRow(4096, scale, 11);
     const std::vector<float> back = roundTrip(type, row);
@@ -53,8 +51,7 @@ void expectWithinBounds(GGMLType type, int blockSize, Step stepOf, double maxRel
 
 float maxAbs(const std::vector<float> &v) {
   float m = 0;
-  for (float x : v)
-    m = std::max(m, std::fabs(x));
+  for (float x : v) m = std::max(m, std::fabs(x));
   return m;
 }
 float range(const std::vector<float> &v) {
@@ -71,8 +68,8 @@ TEST(SynthQuantize, HalfAndBf16RoundToNearestEven) {
   EXPECT_EQ(floatToHalf(-2.0f), 0xC000);
   EXPECT_EQ(floatToHalf(65504.0f), 0x7BFF);
   EXPECT_EQ(floatToHalf(1e6f), 0x7C00);
-  EXPECT_EQ(floatToHalf(1.0f + 0x1.0p-11f), 0x3C00); // halfway: to even
-  EXPECT_EQ(floatToHalf(1.0f + 0x1.8p-10f), 0x3C02); // halfway: to even
+  EXPECT_EQ(floatToHalf(1.0f + 0x1.0p-11f), 0x3C00);           // halfway: to even
+  EXPECT_EQ(floatToHalf(1.0f + 0x1.8p-10f), 0x3C02);           // halfway: to even
   EXPECT_EQ(halfToFloat(floatToHalf(0x1.0p-24f)), 0x1.0p-24f); // smallest subnormal
   EXPECT_EQ(floatToBf16(1.0f), 0x3F80);
   EXPECT_EQ(floatToBf16(1.0f + 0x1.0p-8f), 0x3F80); // halfway: to even
@@ -86,8 +83,7 @@ TEST(SynthQuantize, Bf16RoundTripsWithinHalfAnUlp) {
 }
 
 TEST(SynthQuantize, Q8_0RoundTripsWithinHalfAStep) {
-  expectWithinBounds(GGMLType::Q8_0, 32, [](const std::vector<float> &v) { return maxAbs(v) / 127 * 1.002f; },
-                     0.01);
+  expectWithinBounds(GGMLType::Q8_0, 32, [](const std::vector<float> &v) { return maxAbs(v) / 127 * 1.002f; }, 0.01);
 }
 
 TEST(SynthQuantize, Q4_KRoundTripsWithinHalfAStep) {
@@ -103,8 +99,7 @@ TEST(SynthQuantize, Q6_KRoundTripsWithinHalfAStep) {
 
 TEST(SynthQuantize, ZeroBlocksStayZero) {
   for (GGMLType type : {GGMLType::BF16, GGMLType::Q8_0, GGMLType::Q4_K, GGMLType::Q6_K})
-    for (float x : roundTrip(type, std::vector<float>(512, 0.0f)))
-      ASSERT_EQ(x, 0.0f) << ggmlTypeName(type);
+    for (float x : roundTrip(type, std::vector<float>(512, 0.0f))) ASSERT_EQ(x, 0.0f) << ggmlTypeName(type);
 }
 
 TEST(SynthQuantize, RejectsPartialBlocks) {

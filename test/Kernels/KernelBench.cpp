@@ -6,14 +6,14 @@
 #include "HalideBuffer.h"
 #include "HalideRuntime.h"
 
+#include "bench_expert_matvec_q4_k_1536x512.h"
 #include "bench_matmul_bf16_1536x4096.h"
 #include "bench_matmul_bf16_1536x4096_dot.h"
-#include "bench_expert_matvec_q4_k_1536x512.h"
 #include "bench_matmul_q4_k_2560x8192.h"
 #include "bench_matmul_q4_k_2560x8192_f32act.h"
 #include "bench_matvec_bf16_1536x4096.h"
-#include "bench_matvec_bf16_768x100352.h"
 #include "bench_matvec_bf16_1536x4096_dot.h"
+#include "bench_matvec_bf16_768x100352.h"
 #include "bench_matvec_bf16_768x100352_dot.h"
 #include "bench_matvec_f32_1536x4096.h"
 #include "bench_matvec_q4_k_2560x8192.h"
@@ -22,12 +22,12 @@
 #include "bench_matvec_q8_0_2560x8192.h"
 
 #include <algorithm>
-#include <immintrin.h>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <immintrin.h>
 #include <thread>
 #include <vector>
 
@@ -70,22 +70,17 @@ public:
           // Eight independent AVX2 accumulators, two cache lines per iteration: the add latency
           // never limits the loop, so it measures the memory system rather than the FP pipeline.
           __m256 acc[8];
-          for (__m256 &a : acc)
-            a = _mm256_setzero_ps();
+          for (__m256 &a : acc) a = _mm256_setzero_ps();
           for (size_t i = 0; i < chunk; i += 64)
-            for (int j = 0; j < 8; ++j)
-              acc[j] = _mm256_add_ps(acc[j], _mm256_loadu_ps(p + i + 8 * j));
+            for (int j = 0; j < 8; ++j) acc[j] = _mm256_add_ps(acc[j], _mm256_loadu_ps(p + i + 8 * j));
           float lanes[8];
-          for (int j = 1; j < 8; ++j)
-            acc[0] = _mm256_add_ps(acc[0], acc[j]);
+          for (int j = 1; j < 8; ++j) acc[0] = _mm256_add_ps(acc[0], acc[j]);
           _mm256_storeu_ps(lanes, acc[0]);
           float s = 0;
-          for (float a : lanes)
-            s += a;
+          for (float a : lanes) s += a;
           sinks[t] = s;
         });
-      for (auto &th : pool)
-        th.join();
+      for (auto &th : pool) th.join();
     };
     return double(data_.size() * sizeof(float)) / bestSeconds(pass, repetitions);
   }
@@ -113,8 +108,7 @@ int copiesFor(size_t weightBytes) {
   return int(std::max<size_t>(1, (target + weightBytes - 1) / weightBytes));
 }
 
-Row benchLinear(const char *name, LinearFn fn, WType type, int K, int N, int tokens,
-                int repetitions) {
+Row benchLinear(const char *name, LinearFn fn, WType type, int K, int N, int tokens, int repetitions) {
   auto info = granite::test::infoOf(type);
   size_t rowBytes = size_t(K / info.blockElements) * info.blockBytes;
   size_t weightBytes = rowBytes * N;
@@ -123,14 +117,12 @@ Row benchLinear(const char *name, LinearFn fn, WType type, int K, int N, int tok
   // Random bytes are valid quants; keep the float types finite by writing small values.
   auto source = granite::test::makeRandomWeights(type, K, 1, 5);
   for (auto &w : weights)
-    for (int n = 0; n < N; ++n)
-      std::memcpy(w.data() + rowBytes * n, source.kernelBytes.data(), rowBytes);
+    for (int n = 0; n < N; ++n) std::memcpy(w.data() + rowBytes * n, source.kernelBytes.data(), rowBytes);
   std::vector<float> x = granite::test::randomFloats(size_t(K) * tokens, 6);
-  Halide::Runtime::Buffer<float> yBuf = tokens == 1 ? Halide::Runtime::Buffer<float>(N)
-                                                    : Halide::Runtime::Buffer<float>(N, tokens);
-  Halide::Runtime::Buffer<float> xBuf = tokens == 1
-                                            ? Halide::Runtime::Buffer<float>(x.data(), K)
-                                            : Halide::Runtime::Buffer<float>(x.data(), K, tokens);
+  Halide::Runtime::Buffer<float> yBuf =
+      tokens == 1 ? Halide::Runtime::Buffer<float>(N) : Halide::Runtime::Buffer<float>(N, tokens);
+  Halide::Runtime::Buffer<float> xBuf =
+      tokens == 1 ? Halide::Runtime::Buffer<float>(x.data(), K) : Halide::Runtime::Buffer<float>(x.data(), K, tokens);
   std::vector<Halide::Runtime::Buffer<void>> wBufs;
   for (auto &w : weights) {
     if (type == WType::F32)
@@ -142,20 +134,17 @@ Row benchLinear(const char *name, LinearFn fn, WType type, int K, int N, int tok
   }
   double seconds = bestSeconds(
       [&](int i) {
-        if (fn(wBufs[i % copies].raw_buffer(), xBuf.raw_buffer(), yBuf.raw_buffer()) != 0)
-          std::abort();
+        if (fn(wBufs[i % copies].raw_buffer(), xBuf.raw_buffer(), yBuf.raw_buffer()) != 0) std::abort();
       },
       repetitions);
   char shape[64];
   std::snprintf(shape, sizeof shape, "K=%d N=%d T=%d", K, N, tokens);
-  return {name, shape, seconds, double(weightBytes) + 4.0 * K * tokens + 4.0 * N * tokens,
-          2.0 * K * N * tokens};
+  return {name, shape, seconds, double(weightBytes) + 4.0 * K * tokens + 4.0 * N * tokens, 2.0 * K * N * tokens};
 }
 
 /// expert_matvec: `slots` of `experts` matrices of N rows selected per call; each call selects
 /// other experts (and the tensor copies rotate), so the selected bytes come from DRAM.
-Row benchExpert(const char *name, int (*fn)(halide_buffer_t *, halide_buffer_t *, halide_buffer_t *,
-                                            halide_buffer_t *),
+Row benchExpert(const char *name, int (*fn)(halide_buffer_t *, halide_buffer_t *, halide_buffer_t *, halide_buffer_t *),
                 WType type, int K, int N, int experts, int slots, int repetitions) {
   auto info = granite::test::infoOf(type);
   size_t rowBytes = size_t(K / info.blockElements) * info.blockBytes;
@@ -167,15 +156,13 @@ Row benchExpert(const char *name, int (*fn)(halide_buffer_t *, halide_buffer_t *
     for (size_t row = 0; row < size_t(N) * experts; ++row)
       std::memcpy(tensor.data() + rowBytes * row, source.kernelBytes.data(), rowBytes);
   std::vector<Halide::Runtime::Buffer<uint8_t>> wBufs;
-  for (auto &tensor : tensors)
-    wBufs.emplace_back(tensor.data(), int(rowBytes), N, experts);
+  for (auto &tensor : tensors) wBufs.emplace_back(tensor.data(), int(rowBytes), N, experts);
   std::vector<float> x = granite::test::randomFloats(K, 6);
   Halide::Runtime::Buffer<float> xBuf(x.data(), K), yBuf(N * slots);
   Halide::Runtime::Buffer<int32_t> ids(slots);
   double seconds = bestSeconds(
       [&](int i) {
-        for (int s = 0; s < slots; ++s)
-          ids(s) = (i * slots + s) % experts;
+        for (int s = 0; s < slots; ++s) ids(s) = (i * slots + s) % experts;
         if (fn(wBufs[i % copies].raw_buffer(), ids.raw_buffer(), xBuf.raw_buffer(), yBuf.raw_buffer()) != 0)
           std::abort();
       },
@@ -202,27 +189,51 @@ int main(int argc, char **argv) {
     rows.push_back(row);
   };
   const int prefillReps = smoke ? 1 : 5;
-  probeThen([&] { return benchLinear("matvec bf16", bench_matvec_bf16_768x100352, WType::BF16, 768, 100352, 1, repetitions); });
-  probeThen([&] { return benchLinear("matvec bf16", bench_matvec_bf16_1536x4096, WType::BF16, 1536, 4096, 1, repetitions); });
-  probeThen([&] { return benchLinear("matvec bf16 dot", bench_matvec_bf16_768x100352_dot, WType::BF16, 768, 100352, 1, repetitions); });
-  probeThen([&] { return benchLinear("matvec bf16 dot", bench_matvec_bf16_1536x4096_dot, WType::BF16, 1536, 4096, 1, repetitions); });
-  probeThen([&] { return benchLinear("matvec f32", bench_matvec_f32_1536x4096, WType::F32, 1536, 4096, 1, repetitions); });
-  probeThen([&] { return benchLinear("matvec q8_0", bench_matvec_q8_0_2560x8192, WType::Q8_0, 2560, 8192, 1, repetitions); });
-  probeThen([&] { return benchLinear("matvec q4_k", bench_matvec_q4_k_2560x8192, WType::Q4_K, 2560, 8192, 1, repetitions); });
-  probeThen([&] { return benchLinear("matvec q6_k", bench_matvec_q6_k_2560x8192, WType::Q6_K, 2560, 8192, 1, repetitions); });
-  probeThen([&] { return benchLinear("matvec q4_k f32", bench_matvec_q4_k_2560x8192_f32act, WType::Q4_K, 2560, 8192, 1, repetitions); });
-  probeThen([&] { return benchExpert("expert q4_k", bench_expert_matvec_q4_k_1536x512, WType::Q4_K, 1536, 512, 32, 6, repetitions); });
-  probeThen([&] { return benchLinear("matmul bf16", bench_matmul_bf16_1536x4096, WType::BF16, 1536, 4096, 128, prefillReps); });
-  probeThen([&] { return benchLinear("matmul bf16 dot", bench_matmul_bf16_1536x4096_dot, WType::BF16, 1536, 4096, 128, prefillReps); });
-  probeThen([&] { return benchLinear("matmul q4_k", bench_matmul_q4_k_2560x8192, WType::Q4_K, 2560, 8192, 128, prefillReps); });
-  probeThen([&] { return benchLinear("matmul q4_k f32", bench_matmul_q4_k_2560x8192_f32act, WType::Q4_K, 2560, 8192, 128, prefillReps); });
+  probeThen([&] {
+    return benchLinear("matvec bf16", bench_matvec_bf16_768x100352, WType::BF16, 768, 100352, 1, repetitions);
+  });
+  probeThen(
+      [&] { return benchLinear("matvec bf16", bench_matvec_bf16_1536x4096, WType::BF16, 1536, 4096, 1, repetitions); });
+  probeThen([&] {
+    return benchLinear("matvec bf16 dot", bench_matvec_bf16_768x100352_dot, WType::BF16, 768, 100352, 1, repetitions);
+  });
+  probeThen([&] {
+    return benchLinear("matvec bf16 dot", bench_matvec_bf16_1536x4096_dot, WType::BF16, 1536, 4096, 1, repetitions);
+  });
+  probeThen(
+      [&] { return benchLinear("matvec f32", bench_matvec_f32_1536x4096, WType::F32, 1536, 4096, 1, repetitions); });
+  probeThen(
+      [&] { return benchLinear("matvec q8_0", bench_matvec_q8_0_2560x8192, WType::Q8_0, 2560, 8192, 1, repetitions); });
+  probeThen(
+      [&] { return benchLinear("matvec q4_k", bench_matvec_q4_k_2560x8192, WType::Q4_K, 2560, 8192, 1, repetitions); });
+  probeThen(
+      [&] { return benchLinear("matvec q6_k", bench_matvec_q6_k_2560x8192, WType::Q6_K, 2560, 8192, 1, repetitions); });
+  probeThen([&] {
+    return benchLinear("matvec q4_k f32", bench_matvec_q4_k_2560x8192_f32act, WType::Q4_K, 2560, 8192, 1, repetitions);
+  });
+  probeThen([&] {
+    return benchExpert("expert q4_k", bench_expert_matvec_q4_k_1536x512, WType::Q4_K, 1536, 512, 32, 6, repetitions);
+  });
+  probeThen([&] {
+    return benchLinear("matmul bf16", bench_matmul_bf16_1536x4096, WType::BF16, 1536, 4096, 128, prefillReps);
+  });
+  probeThen([&] {
+    return benchLinear("matmul bf16 dot", bench_matmul_bf16_1536x4096_dot, WType::BF16, 1536, 4096, 128, prefillReps);
+  });
+  probeThen([&] {
+    return benchLinear("matmul q4_k", bench_matmul_q4_k_2560x8192, WType::Q4_K, 2560, 8192, 128, prefillReps);
+  });
+  probeThen([&] {
+    return benchLinear("matmul q4_k f32", bench_matmul_q4_k_2560x8192_f32act, WType::Q4_K, 2560, 8192, 128,
+                       prefillReps);
+  });
 
   std::printf("threads %d; readBW = read bandwidth measured right before each kernel\n\n", threads);
-  std::printf("%-16s %-24s %10s %9s %9s %10s %8s\n", "kernel", "shape", "time(us)", "GB/s", "GFLOP/s",
-              "readBW", "%readBW");
+  std::printf("%-16s %-24s %10s %9s %9s %10s %8s\n", "kernel", "shape", "time(us)", "GB/s", "GFLOP/s", "readBW",
+              "%readBW");
   for (const Row &r : rows)
-    std::printf("%-16s %-24s %10.1f %9.1f %9.1f %10.1f %7.1f%%\n", r.kernel.c_str(), r.shape.c_str(),
-                r.seconds * 1e6, r.bytes / r.seconds / 1e9, r.flops / r.seconds / 1e9,
-                r.readBandwidth / 1e9, 100.0 * r.bytes / r.seconds / r.readBandwidth);
+    std::printf("%-16s %-24s %10.1f %9.1f %9.1f %10.1f %7.1f%%\n", r.kernel.c_str(), r.shape.c_str(), r.seconds * 1e6,
+                r.bytes / r.seconds / 1e9, r.flops / r.seconds / 1e9, r.readBandwidth / 1e9,
+                100.0 * r.bytes / r.seconds / r.readBandwidth);
   return 0;
 }

@@ -31,8 +31,7 @@ int elfMachine(const fs::path &path) {
   std::ifstream in(path, std::ios::binary);
   unsigned char header[20] = {};
   in.read(reinterpret_cast<char *>(header), sizeof header);
-  if (header[0] != 0x7f || header[1] != 'E' || header[2] != 'L' || header[3] != 'F')
-    return -1;
+  if (header[0] != 0x7f || header[1] != 'E' || header[2] != 'L' || header[3] != 'F') return -1;
   return header[18] | (header[19] << 8);
 }
 
@@ -83,8 +82,7 @@ TEST_F(KernelCacheTest, EveryFamilyBuildsAQuantizedProductForItsMachine) {
   for (const target::CpuFamily &family : target::allFamilies()) {
     SCOPED_TRACE(family.name);
     CompiledKernel kernel = cache.instantiate(
-        {"matvec", {{"weight_type", "q4_k"}, {"in_features", "512"}, {"out_features", "64"}},
-         family.name, ""});
+        {"matvec", {{"weight_type", "q4_k"}, {"in_features", "512"}, {"out_features", "64"}}, family.name, ""});
     bool arm = family.name.rfind("aarch64", 0) == 0;
     EXPECT_EQ(elfMachine(kernel.object), arm ? 183 : 62);
     EXPECT_EQ(elfMachine(cache.runtime(family.name)), arm ? 183 : 62);
@@ -108,12 +106,9 @@ TEST_F(KernelCacheTest, RejectsUnknownGeneratorFamilyAndBadParams) {
   EXPECT_THROW(cache.instantiate({"no_such_kernel", {}, "x86-64-avx2", ""}), std::invalid_argument);
   EXPECT_THROW(cache.instantiate({"rmsnorm", {}, "pdp-11", ""}), std::invalid_argument);
   // Q4_K rows must be whole 256-element blocks.
-  EXPECT_ANY_THROW(cache.instantiate(
-      {"matvec", {{"weight_type", "q4_k"}, {"in_features", "100"}}, "x86-64-avx2", ""}));
-  EXPECT_ANY_THROW(cache.instantiate(
-      {"matvec", {{"weight_type", "q4_k"}, {"in_features", "100"}}, "zen5", ""}));
-  for (const auto &entry : fs::directory_iterator(directory))
-    ADD_FAILURE() << "a failed compile left " << entry.path();
+  EXPECT_ANY_THROW(cache.instantiate({"matvec", {{"weight_type", "q4_k"}, {"in_features", "100"}}, "x86-64-avx2", ""}));
+  EXPECT_ANY_THROW(cache.instantiate({"matvec", {{"weight_type", "q4_k"}, {"in_features", "100"}}, "zen5", ""}));
+  for (const auto &entry : fs::directory_iterator(directory)) ADD_FAILURE() << "a failed compile left " << entry.path();
 }
 
 /// A driver for the aarch64 run: calls an f32 matvec and an rmsnorm on fixed data and compares
@@ -155,12 +150,12 @@ int main() {
 // right values under qemu-aarch64. Skipped where the cross tools are not installed.
 TEST_F(KernelCacheTest, Aarch64KernelsRunUnderQemu) {
   const char *cxx = "/usr/bin/aarch64-linux-gnu-g++", *qemu = "/usr/bin/qemu-aarch64";
-  if (!fs::exists(cxx) || !fs::exists(qemu))
-    GTEST_SKIP() << "aarch64 cross compiler or qemu-aarch64 not installed";
+  if (!fs::exists(cxx) || !fs::exists(qemu)) GTEST_SKIP() << "aarch64 cross compiler or qemu-aarch64 not installed";
   KernelCache cache(directory);
-  CompiledKernel matvec = cache.instantiate(
-      {"matvec", {{"weight_type", "f32"}, {"in_features", "100"}, {"out_features", "37"}},
-       "aarch64-neon-dotprod", "arm_matvec"});
+  CompiledKernel matvec = cache.instantiate({"matvec",
+                                             {{"weight_type", "f32"}, {"in_features", "100"}, {"out_features", "37"}},
+                                             "aarch64-neon-dotprod",
+                                             "arm_matvec"});
   CompiledKernel norm = cache.instantiate({"rmsnorm", {{"channels", "100"}}, "aarch64-neon", "arm_rmsnorm"});
   fs::path work = directory / "arm";
   fs::create_directories(work);
@@ -168,9 +163,8 @@ TEST_F(KernelCacheTest, Aarch64KernelsRunUnderQemu) {
   fs::copy_file(norm.header, work / "rmsnorm.h");
   std::ofstream(work / "driver.cpp") << kArmDriver;
   std::string build = std::string(cxx) + " -O1 -I" + work.string() + " -I/usr/include/halide14 " +
-                      (work / "driver.cpp").string() + " " + matvec.object.string() + " " +
-                      norm.object.string() + " " + cache.runtime("aarch64-neon").string() +
-                      " -lpthread -ldl -o " + (work / "driver").string();
+                      (work / "driver.cpp").string() + " " + matvec.object.string() + " " + norm.object.string() + " " +
+                      cache.runtime("aarch64-neon").string() + " -lpthread -ldl -o " + (work / "driver").string();
   ASSERT_EQ(std::system(build.c_str()), 0) << build;
   std::string run = std::string(qemu) + " -L /usr/aarch64-linux-gnu " + (work / "driver").string();
   EXPECT_EQ(std::system(run.c_str()), 0) << run;

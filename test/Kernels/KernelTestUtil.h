@@ -17,10 +17,10 @@ inline const target::CpuFamily &testFamily(const std::string &shortName) {
 }
 
 /// Skips the current test when this CPU cannot run code for the family.
-#define GRANITE_SKIP_UNLESS_HOST_RUNS(shortName)                                                  \
-  do {                                                                                            \
-    if (!::granite::target::hostCanRun(::granite::test::testFamily(shortName)))                   \
-      GTEST_SKIP() << "host CPU cannot run family " << shortName;                                 \
+#define GRANITE_SKIP_UNLESS_HOST_RUNS(shortName)                                                                       \
+  do {                                                                                                                 \
+    if (!::granite::target::hostCanRun(::granite::test::testFamily(shortName)))                                        \
+      GTEST_SKIP() << "host CPU cannot run family " << shortName;                                                      \
   } while (0)
 
 } // namespace granite::test

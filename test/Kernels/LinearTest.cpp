@@ -3,6 +3,8 @@
 #include "KernelTestUtil.h"
 #include "Reference.h"
 
+#include "avx2_expert_matvec_f32.h"
+#include "avx2_expert_matvec_q4_k.h"
 #include "avx2_matmul_bf16.h"
 #include "avx2_matmul_f16.h"
 #include "avx2_matmul_f32.h"
@@ -15,24 +17,22 @@
 #include "avx2_matvec_q4_k.h"
 #include "avx2_matvec_q6_k.h"
 #include "avx2_matvec_q8_0.h"
+#include "bf16_expert_matvec_f32.h"
+#include "bf16_expert_matvec_q4_k.h"
 #include "bf16_matmul_bf16.h"
+#include "bf16_matmul_bf16_dot.h"
 #include "bf16_matmul_f16.h"
 #include "bf16_matmul_f32.h"
 #include "bf16_matmul_q4_k.h"
 #include "bf16_matmul_q6_k.h"
 #include "bf16_matmul_q8_0.h"
 #include "bf16_matvec_bf16.h"
+#include "bf16_matvec_bf16_dot.h"
 #include "bf16_matvec_f16.h"
 #include "bf16_matvec_f32.h"
 #include "bf16_matvec_q4_k.h"
 #include "bf16_matvec_q6_k.h"
 #include "bf16_matvec_q8_0.h"
-#include "avx2_expert_matvec_f32.h"
-#include "avx2_expert_matvec_q4_k.h"
-#include "bf16_expert_matvec_f32.h"
-#include "bf16_expert_matvec_q4_k.h"
-#include "bf16_matmul_bf16_dot.h"
-#include "bf16_matvec_bf16_dot.h"
 
 #include <algorithm>
 #include <cstring>
@@ -52,23 +52,16 @@ struct LinearCase {
 
 constexpr int kRows = 37; // out_features of every test instance (test/Kernels/CMakeLists.txt)
 
-std::ostream &operator<<(std::ostream &os, const LinearCase &c) {
-  return os << c.family << "_" << infoOf(c.type).name;
-}
+std::ostream &operator<<(std::ostream &os, const LinearCase &c) { return os << c.family << "_" << infoOf(c.type).name; }
 
 /// Wraps the weights as granitec stores them in the buffer type the instance expects (see
 /// docs/kernels.md).
 halide_buffer_t *weightBuffer(RandomWeights &w, Halide::Runtime::Buffer<void> &holder) {
   switch (w.type) {
-  case WType::F32:
-    holder = Halide::Runtime::Buffer<float>((float *)w.kernelBytes.data(), w.K, w.N);
-    break;
+  case WType::F32: holder = Halide::Runtime::Buffer<float>((float *)w.kernelBytes.data(), w.K, w.N); break;
   case WType::F16:
-  case WType::BF16:
-    holder = Halide::Runtime::Buffer<uint16_t>((uint16_t *)w.kernelBytes.data(), w.K, w.N);
-    break;
-  default:
-    holder = Halide::Runtime::Buffer<uint8_t>(w.kernelBytes.data(), int(w.rowBytes), w.N);
+  case WType::BF16: holder = Halide::Runtime::Buffer<uint16_t>((uint16_t *)w.kernelBytes.data(), w.K, w.N); break;
+  default: holder = Halide::Runtime::Buffer<uint8_t>(w.kernelBytes.data(), int(w.rowBytes), w.N);
   }
   return holder.raw_buffer();
 }
@@ -102,8 +95,8 @@ bool quantizedDot(const std::string &family, WType type) {
 /// Q8_0 (against the dequantized weights): each 32-element block's integer dot is scaled by
 /// d * d_x (2 roundings) and accumulated into one of 8 lanes (K/32 accumulations per lane, then
 /// log2(8) for the lane sum); the reference weights carry up to 2 roundings of their own.
-void expectProductMatches(const RandomWeights &w, const std::vector<float> &x, int tokens,
-                          const float *y, bool quantized = false) {
+void expectProductMatches(const RandomWeights &w, const std::vector<float> &x, int tokens, const float *y,
+                          bool quantized = false) {
   std::vector<float> magnitudes = quantized ? dequantizedMagnitudes(w) : std::vector<float>();
   const bool kQuant = quantized && w.type != WType::Q8_0;
   for (int t = 0; t < tokens; ++t) {
@@ -111,8 +104,7 @@ void expectProductMatches(const RandomWeights &w, const std::vector<float> &x, i
     if (quantized) {
       QuantizedActivations q = quantizeActivationsReference(w.type, x.data() + size_t(t) * w.K, w.K);
       xq = quantizedActivationsReference(w.type, x.data() + size_t(t) * w.K, w.K);
-      if (kQuant)
-        kQuantProduct = kQuantDotReference(w, q);
+      if (kQuant) kQuantProduct = kQuantDotReference(w, q);
     }
     for (int n = 0; n < w.N; ++n) {
       double exact = 0, magnitude = 0;
@@ -188,8 +180,7 @@ TEST_P(LinearTest, MatvecAgreesWithMatmulOnOneToken) {
       continue;
     }
     double magnitude = 0;
-    for (int k = 0; k < c.K; ++k)
-      magnitude += std::fabs(double(w.dequantized[size_t(n) * c.K + k]) * x[k]);
+    for (int k = 0; k < c.K; ++k) magnitude += std::fabs(double(w.dequantized[size_t(n) * c.K + k]) * x[k]);
     EXPECT_NEAR(yVec(n), yMat(n, 0), 2 * dotTolerance(c.K, 4, decodeOps(c.type), magnitude)) << "row " << n;
   }
 }
@@ -275,11 +266,11 @@ TEST(LinearBf16DotTest, MatvecAndMatmulMatchReferenceOnBf16RoundedActivations) {
   }
 }
 
-#define GRANITE_LINEAR_CASE(fam, type, wtype, K)                                                  \
+#define GRANITE_LINEAR_CASE(fam, type, wtype, K)                                                                       \
   LinearCase { #fam, WType::wtype, K, fam##_matvec_##type, fam##_matmul_##type }
-#define GRANITE_LINEAR_FAMILY(fam)                                                                \
-  GRANITE_LINEAR_CASE(fam, f32, F32, 100), GRANITE_LINEAR_CASE(fam, f16, F16, 100),              \
-      GRANITE_LINEAR_CASE(fam, bf16, BF16, 100), GRANITE_LINEAR_CASE(fam, q8_0, Q8_0, 96),       \
+#define GRANITE_LINEAR_FAMILY(fam)                                                                                     \
+  GRANITE_LINEAR_CASE(fam, f32, F32, 100), GRANITE_LINEAR_CASE(fam, f16, F16, 100),                                    \
+      GRANITE_LINEAR_CASE(fam, bf16, BF16, 100), GRANITE_LINEAR_CASE(fam, q8_0, Q8_0, 96),                             \
       GRANITE_LINEAR_CASE(fam, q4_k, Q4_K, 512), GRANITE_LINEAR_CASE(fam, q6_k, Q6_K, 512)
 
 INSTANTIATE_TEST_SUITE_P(AllWeightTypes, LinearTest,

@@ -32,8 +32,7 @@ TEST_P(MoeRouterTest, TopKWithRenormalisedWeights) {
     const float *l = &logits[t * E];
     std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return l[a] > l[b]; });
     double total = 0;
-    for (int j = 0; j < K; ++j)
-      total += std::exp(double(l[order[j]]) - l[order[0]]);
+    for (int j = 0; j < K; ++j) total += std::exp(double(l[order[j]]) - l[order[0]]);
     double weightSum = 0;
     for (int j = 0; j < K; ++j) {
       EXPECT_EQ(ids(j, t), order[j]) << "token " << t << " slot " << j;

@@ -69,19 +69,16 @@ TEST_P(OpsTest, RmsNorm) {
   ASSERT_EQ(GetParam().rmsnorm(xb, wb, yb), 0);
   for (int t = 0; t < T; ++t) {
     double ss = 0;
-    for (int c = 0; c < C; ++c)
-      ss += double(x[t * C + c]) * x[t * C + c];
+    for (int c = 0; c < C; ++c) ss += double(x[t * C + c]) * x[t * C + c];
     double scale = 1.0 / std::sqrt(ss / C + 1e-5);
-    for (int c = 0; c < C; ++c)
-      expectClose(yb(c, t), x[t * C + c] * scale * w[c], "c=" + std::to_string(c));
+    for (int c = 0; c < C; ++c) expectClose(yb(c, t), x[t * C + c] * scale * w[c], "c=" + std::to_string(c));
   }
 }
 
 TEST_P(OpsTest, GatedRmsNormPerGroup) {
   GRANITE_SKIP_UNLESS_HOST_RUNS(GetParam().family);
   const int C = 96, G = 2, T = 2, gs = C / G;
-  auto y = randomFloats(C * T, 3, -2, 2), z = randomFloats(C * T, 4, -4, 4),
-       w = randomFloats(C, 5, 0.5, 1.5);
+  auto y = randomFloats(C * T, 3, -2, 2), z = randomFloats(C * T, 4, -4, 4), w = randomFloats(C, 5, 0.5, 1.5);
   Buffer<float> yb(y.data(), C, T), zb(z.data(), C, T), wb(w.data(), C), ob(C, T);
   ASSERT_EQ(GetParam().gatedRmsnorm(yb, zb, wb, ob), 0);
   for (int t = 0; t < T; ++t)
@@ -106,8 +103,7 @@ TEST_P(OpsTest, SwiGlu) {
   Buffer<float> gb(g.data(), F, T), ub(u.data(), F, T), ob(F, T);
   ASSERT_EQ(GetParam().swiglu(gb, ub, ob), 0);
   for (int t = 0; t < T; ++t)
-    for (int f = 0; f < F; ++f)
-      expectClose(ob(f, t), silu(g[t * F + f]) * u[t * F + f], "f=" + std::to_string(f));
+    for (int f = 0; f < F; ++f) expectClose(ob(f, t), silu(g[t * F + f]) * u[t * F + f], "f=" + std::to_string(f));
 }
 
 TEST_P(OpsTest, RopeRotatesAdjacentPairsAndPassesTheRest) {
@@ -157,8 +153,7 @@ TEST_P(OpsTest, EmbeddingEveryWeightType) {
     ASSERT_EQ(GetParam().embedding[i](wb, ib, ob), 0);
     for (int t = 0; t < 4; ++t)
       for (int d = 0; d < w.K; ++d)
-        expectClose(ob(d, t), double(w.dequantized[size_t(ids[t]) * w.K + d]) * 12.0,
-                    "d=" + std::to_string(d));
+        expectClose(ob(d, t), double(w.dequantized[size_t(ids[t]) * w.K + d]) * 12.0, "d=" + std::to_string(d));
   }
 }
 
@@ -180,30 +175,26 @@ TEST_P(OpsTest, CausalGqaAttentionDecodeAndPrefill) {
         double mx = -1e300, sum = 0;
         for (int s = 0; s <= past + t; ++s) {
           double dot = 0;
-          for (int d = 0; d < D; ++d)
-            dot += double(q[(t * H + h) * D + d]) * kc[(s * KV + g) * D + d];
+          for (int d = 0; d < D; ++d) dot += double(q[(t * H + h) * D + d]) * kc[(s * KV + g) * D + d];
           p[s] = dot * scale;
           mx = std::max(mx, p[s]);
         }
-        for (double &v : p)
-          sum += (v = std::exp(v - mx));
+        for (double &v : p) sum += (v = std::exp(v - mx));
         for (int d = 0; d < D; ++d) {
           double o = 0;
-          for (int s = 0; s <= past + t; ++s)
-            o += p[s] / sum * vc[(s * KV + g) * D + d];
+          for (int s = 0; s <= past + t; ++s) o += p[s] / sum * vc[(s * KV + g) * D + d];
           expectClose(ob(d, h, t), o, "past " + std::to_string(past) + " t " + std::to_string(t));
         }
       }
   }
 }
 
-#define GRANITE_OPS(fam)                                                                          \
-  OpsInstances {                                                                                  \
-    #fam, fam##_rmsnorm, fam##_gated_rmsnorm, fam##_swiglu, fam##_rope, fam##_attention,        \
-    {                                                                                             \
-      fam##_embedding_f32, fam##_embedding_f16, fam##_embedding_bf16, fam##_embedding_q8_0,       \
-          fam##_embedding_q4_k, fam##_embedding_q6_k                                              \
-    }                                                                                             \
+#define GRANITE_OPS(fam)                                                                                               \
+  OpsInstances {                                                                                                       \
+    #fam, fam##_rmsnorm, fam##_gated_rmsnorm, fam##_swiglu, fam##_rope, fam##_attention, {                             \
+      fam##_embedding_f32, fam##_embedding_f16, fam##_embedding_bf16, fam##_embedding_q8_0, fam##_embedding_q4_k,      \
+          fam##_embedding_q6_k                                                                                         \
+    }                                                                                                                  \
   }
 
 INSTANTIATE_TEST_SUITE_P(Families, OpsTest, ::testing::Values(GRANITE_OPS(avx2), GRANITE_OPS(bf16)),

@@ -56,23 +56,18 @@ static void q4kScalesAndMins(const uint8_t *s, int sc[8], int m[8]) {
 
 void dequantizeRowReference(WType type, const uint8_t *row, float *out, int K) {
   switch (type) {
-  case WType::F32:
-    std::memcpy(out, row, size_t(K) * 4);
-    return;
+  case WType::F32: std::memcpy(out, row, size_t(K) * 4); return;
   case WType::F16:
-    for (int k = 0; k < K; ++k)
-      out[k] = halfToFloat(load16(row + 2 * k));
+    for (int k = 0; k < K; ++k) out[k] = halfToFloat(load16(row + 2 * k));
     return;
   case WType::BF16:
-    for (int k = 0; k < K; ++k)
-      out[k] = bf16ToFloat(load16(row + 2 * k));
+    for (int k = 0; k < K; ++k) out[k] = bf16ToFloat(load16(row + 2 * k));
     return;
   case WType::Q8_0:
     for (int b = 0; b < K / 32; ++b) {
       const uint8_t *block = row + 34 * b;
       float d = halfToFloat(load16(block));
-      for (int i = 0; i < 32; ++i)
-        out[32 * b + i] = d * float(int8_t(block[2 + i]));
+      for (int i = 0; i < 32; ++i) out[32 * b + i] = d * float(int8_t(block[2 + i]));
     }
     return;
   case WType::Q4_K:
@@ -128,8 +123,7 @@ static void store16(uint8_t *p, uint16_t v) {
 
 RandomWeights makeRandomWeights(WType type, int K, int N, uint32_t seed) {
   WTypeInfo info = infoOf(type);
-  if (K % info.blockElements != 0)
-    throw std::invalid_argument("K must be a multiple of the block size");
+  if (K % info.blockElements != 0) throw std::invalid_argument("K must be a multiple of the block size");
   RandomWeights w;
   w.type = type;
   w.K = K;
@@ -148,8 +142,7 @@ RandomWeights makeRandomWeights(WType type, int K, int N, uint32_t seed) {
       }
       break;
     case WType::F16:
-      for (int k = 0; k < K; ++k)
-        store16(row + 2 * k, uint16_t(randomScaleHalf(rng) | ((rng() & 1) << 15)));
+      for (int k = 0; k < K; ++k) store16(row + 2 * k, uint16_t(randomScaleHalf(rng) | ((rng() & 1) << 15)));
       break;
     case WType::BF16:
       for (int k = 0; k < K; ++k) {
@@ -160,8 +153,7 @@ RandomWeights makeRandomWeights(WType type, int K, int N, uint32_t seed) {
       }
       break;
     default:
-      for (size_t i = 0; i < w.rowBytes; ++i)
-        row[i] = uint8_t(rng());
+      for (size_t i = 0; i < w.rowBytes; ++i) row[i] = uint8_t(rng());
       for (int b = 0; b < K / info.blockElements; ++b) {
         uint8_t *block = row + size_t(b) * info.blockBytes;
         if (type == WType::Q8_0)
@@ -219,8 +211,7 @@ std::vector<double> quantizedActivationsReference(WType type, const float *x, in
   QuantizedActivations a = quantizeActivationsReference(type, x, K);
   const int block = K / int(a.scales.size());
   std::vector<double> out(K);
-  for (int k = 0; k < K; ++k)
-    out[k] = double(a.quants[k]) * double(a.scales[k / block]);
+  for (int k = 0; k < K; ++k) out[k] = double(a.quants[k]) * double(a.scales[k / block]);
   return out;
 }
 
@@ -274,10 +265,8 @@ std::vector<double> kQuantDotReference(const RandomWeights &w, const QuantizedAc
 
 std::vector<float> dequantizedMagnitudes(const RandomWeights &w) {
   std::vector<float> out(w.dequantized.size());
-  for (size_t i = 0; i < out.size(); ++i)
-    out[i] = std::fabs(w.dequantized[i]);
-  if (w.type != WType::Q4_K)
-    return out;
+  for (size_t i = 0; i < out.size(); ++i) out[i] = std::fabs(w.dequantized[i]);
+  if (w.type != WType::Q4_K) return out;
   for (int n = 0; n < w.N; ++n)
     for (int b = 0; b < w.K / 256; ++b) {
       const uint8_t *block = w.bytes.data() + w.rowBytes * n + 144 * b;
@@ -299,8 +288,7 @@ std::vector<float> randomFloats(size_t count, uint32_t seed, float lo, float hi)
   std::mt19937 rng(seed);
   std::uniform_real_distribution<float> dist(lo, hi);
   std::vector<float> v(count);
-  for (float &f : v)
-    f = dist(rng);
+  for (float &f : v) f = dist(rng);
   return v;
 }
 

@@ -26,9 +26,9 @@ struct RandomWeights {
   WType type;
   int K = 0, N = 0;
   size_t rowBytes = 0;
-  std::vector<uint8_t> bytes;      ///< N rows of rowBytes
+  std::vector<uint8_t> bytes;       ///< N rows of rowBytes
   std::vector<uint8_t> kernelBytes; ///< bytes as granitec stores them for the kernels (KernelWeightOrder.h)
-  std::vector<float> dequantized;  ///< N rows of K floats
+  std::vector<float> dequantized;   ///< N rows of K floats
 };
 
 /// Seeded random weights of the given type. Block scales are normal fp16 values of moderate size,
@@ -41,7 +41,7 @@ void dequantizeRowReference(WType type, const uint8_t *row, float *out, int K);
 /// Activations quantized as the `quantized_dot` products do: the int8 quants and the f32 scale
 /// of each block (see quantizedActivationsReference).
 struct QuantizedActivations {
-  std::vector<int> quants;  ///< K
+  std::vector<int> quants;   ///< K
   std::vector<float> scales; ///< one per block of 32 (Q8_0) or 256 (Q4_K, Q6_K)
 };
 QuantizedActivations quantizeActivationsReference(WType type, const float *x, int K);

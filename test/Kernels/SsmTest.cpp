@@ -47,15 +47,12 @@ TEST_P(SsmTest, ConvWithStateMatchesReferenceAcrossChunks) {
     for (int t = 0; t < chunk; ++t)
       for (int c = 0; c < C; ++c) {
         double acc = bias[c];
-        for (int k = 0; k < K; ++k)
-          acc += w[c * K + k] * input(c, start + t - (K - 1) + k);
-        ASSERT_NEAR(yb(c, t), silu(acc), 1e-5 * (1 + std::fabs(silu(acc))))
-            << "c " << c << " t " << start + t;
+        for (int k = 0; k < K; ++k) acc += w[c * K + k] * input(c, start + t - (K - 1) + k);
+        ASSERT_NEAR(yb(c, t), silu(acc), 1e-5 * (1 + std::fabs(silu(acc)))) << "c " << c << " t " << start + t;
       }
     start += chunk;
     for (int c = 0; c < C; ++c)
-      for (int j = 0; j < K - 1; ++j)
-        ASSERT_EQ(next(j, c), float(input(c, start - (K - 1) + j))) << "state c " << c;
+      for (int j = 0; j < K - 1; ++j) ASSERT_EQ(next(j, c), float(input(c, start - (K - 1) + j))) << "state c " << c;
     carried.copy_from(next);
   }
 }
@@ -63,11 +60,11 @@ TEST_P(SsmTest, ConvWithStateMatchesReferenceAcrossChunks) {
 TEST_P(SsmTest, ScanMatchesSequentialRecurrenceAcrossChunks) {
   GRANITE_SKIP_UNLESS_HOST_RUNS(GetParam().family);
   const int H = 8, P = 16, N = 64, G = 2, T = 6, I = H * P;
-  auto x = randomFloats(I * T, 31, -2, 2), b = randomFloats(G * N * T, 32),
-       c = randomFloats(G * N * T, 33), dt = randomFloats(H * T, 34, -6, 2);
+  auto x = randomFloats(I * T, 31, -2, 2), b = randomFloats(G * N * T, 32), c = randomFloats(G * N * T, 33),
+       dt = randomFloats(H * T, 34, -6, 2);
   dt[3] = 25.0f; // above the softplus threshold: dt passes through
-  auto a = randomFloats(H, 35, -16, -1), d = randomFloats(H, 36, 0.8, 1.2),
-       dtBias = randomFloats(H, 37, -3, 0), state0 = randomFloats(N * P * H, 38);
+  auto a = randomFloats(H, 35, -16, -1), d = randomFloats(H, 36, 0.8, 1.2), dtBias = randomFloats(H, 37, -3, 0),
+       state0 = randomFloats(N * P * H, 38);
 
   // Reference: the spec's per-head recurrence in double.
   std::vector<double> S(state0.begin(), state0.end());

@@ -71,8 +71,8 @@ TEST(TuningTest, InstanceKeyNamesGeneratorAndParameters) {
 }
 
 TEST(TuningTest, KnobsAreThoseTheScheduleHonours) {
-  const std::map<std::string, std::string> q4k = {{"weight_type", "q4_k"}, {"in_features", "256"},
-                                                  {"out_features", "512"}};
+  const std::map<std::string, std::string> q4k = {
+      {"weight_type", "q4_k"}, {"in_features", "256"}, {"out_features", "512"}};
   // With integer dot products the lanes are fixed and prefetch is scheduled; with f32 activations the reverse.
   std::vector<std::string> dot = knobNames("x86-64-avx512-bf16", "matvec", q4k);
   EXPECT_FALSE(has(dot, "vector_width"));

@@ -2,8 +2,8 @@
 // runtime archives built by the cross compiler, payload) run under qemu-aarch64 on each f32 golden model, against
 // llama.cpp's prompt logits, greedy ids and the logits each id was chosen from (shared/golden/README.md). The dense
 // model also for aarch64-neon-dotprod (other Halide target features; qemu's CPU has every feature).
-#include <gtest/gtest.h>
 #include "test/TestFiles.h"
+#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include <elf.h>
@@ -21,9 +21,9 @@ namespace {
 
 namespace fs = std::filesystem;
 using granite::test::joinIds;
+using granite::test::maxAbsDiff;
 using granite::test::readFile;
 using granite::test::readFloats;
-using granite::test::maxAbsDiff;
 
 /// The f32 bound of GoldenModelTest.cpp (kF32Rounding): the same sums in another order. Every greedy step of the
 /// three models has a reference margin (top1 - top2) of at least 0.044, so the ids must match exactly.
@@ -57,8 +57,8 @@ TEST_P(Aarch64ExecutableTest, MatchesLlamaCppUnderQemu) {
 
   setenv("GRANITEC_KERNEL_CACHE", GRANITE_TEST_KERNEL_CACHE, 1);
   std::ostringstream compile;
-  compile << GRANITE_BIN_DIR << "/granitec compile " << golden / "models" / (model + ".gguf")
-          << " --target " << family << " --ctx 64 --max-tokens 32 -q -o " << executable;
+  compile << GRANITE_BIN_DIR << "/granitec compile " << golden / "models" / (model + ".gguf") << " --target " << family
+          << " --ctx 64 --max-tokens 32 -q -o " << executable;
   ASSERT_EQ(std::system(compile.str().c_str()), 0) << compile.str();
   Elf64_Ehdr header{};
   std::ifstream(executable, std::ios::binary).read(reinterpret_cast<char *>(&header), sizeof header);

@@ -10,14 +10,14 @@
 #include "Frontend/GraniteConfig.h"
 #include "Frontend/ImportModel.h"
 #include "Frontend/ModelSource.h"
-#include "Target/CpuFamily.h"
 #include "ModelAbi.h"
+#include "Target/CpuFamily.h"
 
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Pass/PassManager.h"
 
-#include <gtest/gtest.h>
 #include "test/TestFiles.h"
+#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include <dlfcn.h>
@@ -38,8 +38,8 @@
 namespace {
 
 namespace fs = std::filesystem;
-using granite::test::readFloats;
 using granite::test::maxAbsDiff;
+using granite::test::readFloats;
 
 /// Tokens of the long call: more than two of the 32-token pieces that the lowering feeds ssm_scan per call.
 constexpr int kLongCall = 80;
@@ -57,8 +57,8 @@ struct CompiledModel {
   const uint8_t *weights = nullptr;
   size_t weightsBytes = 0;
   const GraniteModelInfo *info = nullptr;
-  int32_t (*forward)(const uint8_t *, uint8_t *, uint8_t *, const int32_t *, int32_t, int32_t, int32_t, float *) =
-      nullptr;
+  int32_t (*forward)(const uint8_t *, uint8_t *, uint8_t *, const int32_t *, int32_t, int32_t, int32_t,
+                     float *) = nullptr;
 };
 
 /// Writes the weight blob of the model at `gguf` to `path`, laid out by granite-plan-weights as granitec lays it out;
@@ -83,8 +83,7 @@ bool writePlannedWeightBlob(const fs::path &gguf, const fs::path &path, uint64_t
 const CompiledModel *compiledModel(const std::string &model, const std::string &family = "host") {
   static std::map<std::string, std::unique_ptr<CompiledModel>> models;
   const std::string key = model + "." + family;
-  if (auto it = models.find(key); it != models.end())
-    return it->second.get();
+  if (auto it = models.find(key); it != models.end()) return it->second.get();
   const fs::path gguf = fs::path(GRANITE_GOLDEN_DIR) / "models" / (model + ".gguf");
   // Per process: ctest runs cases of the same model in parallel processes.
   const fs::path work = fs::path(GRANITE_TEST_WORK_DIR) / (key + "." + std::to_string(getpid()));
@@ -93,14 +92,13 @@ const CompiledModel *compiledModel(const std::string &model, const std::string &
 
   setenv("GRANITEC_KERNEL_CACHE", GRANITE_TEST_KERNEL_CACHE, 1);
   std::ostringstream compile;
-  compile << GRANITE_BIN_DIR << "/granitec compile " << gguf << " --emit=obj --target " << family
-          << " --max-tokens " << kMaxTokens << " --ctx " << kContext << " -o " << object;
+  compile << GRANITE_BIN_DIR << "/granitec compile " << gguf << " --emit=obj --target " << family << " --max-tokens "
+          << kMaxTokens << " --ctx " << kContext << " -o " << object;
   EXPECT_EQ(std::system(compile.str().c_str()), 0) << compile.str();
   std::ostringstream link;
   link << "c++ -shared -o " << library << " " << object;
   std::ifstream objects(object.string() + ".link");
-  for (std::string line; std::getline(objects, line);)
-    link << " " << line;
+  for (std::string line; std::getline(objects, line);) link << " " << line;
   link << " -lpthread -ldl";
   EXPECT_EQ(std::system(link.str().c_str()), 0) << link.str();
 
@@ -182,8 +180,7 @@ protected:
   void SetUp() override {
     const granite::target::CpuFamily *family = granite::target::findFamily(GetParam().family);
     ASSERT_NE(family, nullptr) << GetParam().family;
-    if (!granite::target::hostCanRun(*family))
-      GTEST_SKIP() << "the host cannot run " << family->name << " code";
+    if (!granite::target::hostCanRun(*family)) GTEST_SKIP() << "the host cannot run " << family->name << " code";
   }
 };
 
@@ -283,8 +280,7 @@ TEST_P(GoldenModelTest, GreedyDecodingFollowsReference) {
       EXPECT_EQ(id, reference.greedy[k]) << "greedy step " << k << " (decided: gap " << reference.gaps[k] << ")";
       ++idsCompared;
     }
-    if (id != reference.greedy[k])
-      break;
+    if (id != reference.greedy[k]) break;
     ++followed;
   }
   RecordProperty("ids_compared", idsCompared);
@@ -297,8 +293,7 @@ TEST_P(GoldenModelTest, GreedyDecodingFollowsReference) {
 std::vector<int32_t> longSequence(const Reference &reference, int vocab, int count) {
   std::vector<int32_t> ids = reference.prompt;
   ids.insert(ids.end(), reference.greedy.begin(), reference.greedy.end());
-  for (int i = static_cast<int>(ids.size()); i < count; ++i)
-    ids.push_back((37 * i + 11) % vocab);
+  for (int i = static_cast<int>(ids.size()); i < count; ++i) ids.push_back((37 * i + 11) % vocab);
   return ids;
 }
 
@@ -324,8 +319,8 @@ TEST_P(GoldenModelTest, ChunksMatchOneLongCall) {
       << "the long call's prompt rows";
   float stepRowsDiff = 0;
   for (size_t k = 1; k < reference.greedy.size(); ++k)
-    stepRowsDiff = std::max(stepRowsDiff, maxAbsDiff(&expected[(promptRows + k - 1) * vocab],
-                                                     &reference.genLogits[k * vocab], vocab));
+    stepRowsDiff = std::max(
+        stepRowsDiff, maxAbsDiff(&expected[(promptRows + k - 1) * vocab], &reference.genLogits[k * vocab], vocab));
   EXPECT_LE(stepRowsDiff, golden.stepBound) << "the long call's rows of the greedy steps";
 
   float chunkDiff = 0;
@@ -334,8 +329,8 @@ TEST_P(GoldenModelTest, ChunksMatchOneLongCall) {
     std::vector<float> logits(ids.size() * vocab);
     for (int32_t start = 0; start < kLongCall; start += chunk) {
       int32_t count = std::min(chunk, kLongCall - start);
-      ASSERT_EQ(model->forward(model->weights, sequence.state.get(), sequence.scratch.get(), &ids[start], count,
-                               start, 1, &logits[start * vocab]),
+      ASSERT_EQ(model->forward(model->weights, sequence.state.get(), sequence.scratch.get(), &ids[start], count, start,
+                               1, &logits[start * vocab]),
                 0);
     }
     float diff = maxAbsDiff(logits.data(), expected.data(), logits.size());
@@ -385,12 +380,10 @@ TEST_P(GoldenIntermediatesTest, CachedKeysAndValuesMatchLlamaCpp) {
   // Per-position state ranges, ascending: the keys then the values of each attention layer, in layer order.
   std::vector<GraniteStateRegion> caches;
   for (int32_t i = 0; i < model->info->state_region_count; ++i)
-    if (model->info->state_regions[i].bytes_per_position != 0)
-      caches.push_back(model->info->state_regions[i]);
+    if (model->info->state_regions[i].bytes_per_position != 0) caches.push_back(model->info->state_regions[i]);
   std::vector<int> attentionLayers;
   for (int layer = 0; golden.count("l_out-" + std::to_string(layer) + ".0"); ++layer)
-    if (golden.count("Kcur-" + std::to_string(layer) + ".0"))
-      attentionLayers.push_back(layer);
+    if (golden.count("Kcur-" + std::to_string(layer) + ".0")) attentionLayers.push_back(layer);
   ASSERT_FALSE(attentionLayers.empty());
   ASSERT_EQ(caches.size(), 2 * attentionLayers.size());
 
@@ -434,13 +427,12 @@ TEST(GoldenExecutableTest, DenseF32PromptLogits) {
 
   setenv("GRANITEC_KERNEL_CACHE", GRANITE_TEST_KERNEL_CACHE, 1);
   std::ostringstream compile;
-  compile << GRANITE_BIN_DIR << "/granitec compile " << gguf << " --ctx " << kContext << " --max-tokens "
-          << kMaxTokens << " -o " << executable;
+  compile << GRANITE_BIN_DIR << "/granitec compile " << gguf << " --ctx " << kContext << " --max-tokens " << kMaxTokens
+          << " -o " << executable;
   ASSERT_EQ(std::system(compile.str().c_str()), 0) << compile.str();
   std::ostringstream run;
   run << executable << " --chunk 5 --logits " << logitsFile << " --ids ";
-  for (size_t i = 0; i < prompt.size(); ++i)
-    run << (i ? "," : "") << prompt[i];
+  for (size_t i = 0; i < prompt.size(); ++i) run << (i ? "," : "") << prompt[i];
   ASSERT_EQ(std::system(run.str().c_str()), 0) << run.str();
 
   std::vector<float> logits = readFloats(logitsFile), expected = readFloats(logitsDir / "dense-f32.prompt_logits.f32");
@@ -453,8 +445,7 @@ TEST(GoldenExecutableTest, DenseF32PromptLogits) {
 // RunForward.c by the cross compiler and run under qemu-aarch64 on the prompt.
 TEST(GoldenCrossTargetTest, DenseF32OnAarch64UnderQemu) {
   const char *cxx = "/usr/bin/aarch64-linux-gnu-g++", *qemu = "/usr/bin/qemu-aarch64";
-  if (!fs::exists(cxx) || !fs::exists(qemu))
-    GTEST_SKIP() << "aarch64 cross compiler or qemu-aarch64 not installed";
+  if (!fs::exists(cxx) || !fs::exists(qemu)) GTEST_SKIP() << "aarch64 cross compiler or qemu-aarch64 not installed";
   const fs::path gguf = fs::path(GRANITE_GOLDEN_DIR) / "models" / "dense-f32.gguf";
   const fs::path work = fs::path(GRANITE_TEST_WORK_DIR) / ("aarch64." + std::to_string(getpid()));
   fs::create_directories(work);
@@ -472,8 +463,7 @@ TEST(GoldenCrossTargetTest, DenseF32OnAarch64UnderQemu) {
   link << cxx << " -O1 -I" << GRANITE_SOURCE_DIR << "/runtime -x c " << GRANITE_SOURCE_DIR
        << "/test/e2e/RunForward.c -x none " << object;
   std::ifstream objects(object.string() + ".link");
-  for (std::string line; std::getline(objects, line);)
-    link << " " << line;
+  for (std::string line; std::getline(objects, line);) link << " " << line;
   link << " -o " << runner << " -lpthread -ldl";
   ASSERT_EQ(std::system(link.str().c_str()), 0) << link.str();
   {
@@ -483,8 +473,7 @@ TEST(GoldenCrossTargetTest, DenseF32OnAarch64UnderQemu) {
   }
   std::ostringstream run;
   run << qemu << " -L /usr/aarch64-linux-gnu " << runner << " " << blob << " ";
-  for (size_t i = 0; i < prompt.size(); ++i)
-    run << (i ? "," : "") << prompt[i];
+  for (size_t i = 0; i < prompt.size(); ++i) run << (i ? "," : "") << prompt[i];
   run << " " << logitsFile;
   ASSERT_EQ(std::system(run.str().c_str()), 0) << run.str();
 
@@ -502,20 +491,17 @@ std::string caseName(const testing::TestParamInfo<GoldenCase> &info) {
   return name;
 }
 
-INSTANTIATE_TEST_SUITE_P(F32, GoldenModelTest,
-                         testing::Values(GoldenCase{"dense-f32", "dense-f32", "host", kF32Rounding, kF32Rounding,
-                                                    kF32Rounding},
-                                         GoldenCase{"hybrid-f32", "hybrid-f32", "host", kF32Rounding, kF32Rounding,
-                                                    kF32Rounding},
-                                         GoldenCase{"moe-f32", "moe-f32", "host", kF32Rounding, kF32Rounding,
-                                                    kF32Rounding}),
-                         caseName);
+INSTANTIATE_TEST_SUITE_P(
+    F32, GoldenModelTest,
+    testing::Values(GoldenCase{"dense-f32", "dense-f32", "host", kF32Rounding, kF32Rounding, kF32Rounding},
+                    GoldenCase{"hybrid-f32", "hybrid-f32", "host", kF32Rounding, kF32Rounding, kF32Rounding},
+                    GoldenCase{"moe-f32", "moe-f32", "host", kF32Rounding, kF32Rounding, kF32Rounding}),
+    caseName);
 
 /// llama.cpp's own logits where the host family rounds activations as llama.cpp does, else deqref.
 GoldenCase referenceCase(const std::string &model, bool llamaNumerics, float promptBound, float stepBound,
                          float chunkBound) {
-  if (llamaNumerics)
-    return {model, model, "host", promptBound, stepBound, chunkBound};
+  if (llamaNumerics) return {model, model, "host", promptBound, stepBound, chunkBound};
   return {model, model + ".deqref", "host", kF32Rounding, kF32Rounding, kF32Rounding};
 }
 
@@ -545,16 +531,14 @@ const granite::target::ScheduleDefaults &hostDefaults() { return granite::target
 // hybrid-bf16, and 0.035 between hybrid-bf16's chunks and one call (matvec and matmul sum in other orders); llama.cpp's
 // own token-by-token run of hybrid-bf16 differs from its batch by 0.030. 0.04 covers that on both CPUs and stays below
 // the deqref gaps of 0.051 and 0.068, so the test still tells BF16 activations from f32 ones.
-INSTANTIATE_TEST_SUITE_P(Quantized, GoldenModelTest,
-                         testing::Values(referenceCase("dense-bf16", hostDefaults().bf16Dot, 0.04f, 0.04f, 0.04f),
-                                         referenceCase("dense-q8_0", hostDefaults().quantizedDot, 0.05f, kF32Rounding,
-                                                       0.0f),
-                                         referenceCase("dense-q4_k_m", hostDefaults().quantizedDot, kF32Rounding,
-                                                       0.2f, 0.0f),
-                                         referenceCase("hybrid-bf16", hostDefaults().bf16Dot, 0.04f, 0.04f, 0.04f),
-                                         referenceCase("hybrid-q8_0", hostDefaults().quantizedDot, kF32Rounding,
-                                                       kF32Rounding, 0.0f)),
-                         caseName);
+INSTANTIATE_TEST_SUITE_P(
+    Quantized, GoldenModelTest,
+    testing::Values(referenceCase("dense-bf16", hostDefaults().bf16Dot, 0.04f, 0.04f, 0.04f),
+                    referenceCase("dense-q8_0", hostDefaults().quantizedDot, 0.05f, kF32Rounding, 0.0f),
+                    referenceCase("dense-q4_k_m", hostDefaults().quantizedDot, kF32Rounding, 0.2f, 0.0f),
+                    referenceCase("hybrid-bf16", hostDefaults().bf16Dot, 0.04f, 0.04f, 0.04f),
+                    referenceCase("hybrid-q8_0", hostDefaults().quantizedDot, kF32Rounding, kF32Rounding, 0.0f)),
+    caseName);
 
 /// llama.cpp on the dequantized weights, for a family that keeps f32 activations: f32 rounding only.
 GoldenCase deqrefCase(const std::string &model, const std::string &family) {

@@ -11,8 +11,8 @@
 #include "Frontend/GGUF.h"
 #include "Target/CpuFamily.h"
 
-#include <gtest/gtest.h>
 #include "test/TestFiles.h"
+#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include <fcntl.h>
@@ -34,15 +34,15 @@ namespace {
 
 namespace fs = std::filesystem;
 using granite::test::joinIds;
+using granite::test::maxAbsDiff;
 using granite::test::readFile;
 using granite::test::readFloats;
-using granite::test::maxAbsDiff;
 
 // "Granite models compile ahead of time into one native executable for the CPU" and "Please summarize": ordinary
 // tokens. With seed 7 no expert choice and no activation rounding here sits close enough to a tie to flip between
 // the arithmetic variants measured below (on another prompt one token's expert choice did, moving its row by 1.0).
-const std::vector<int32_t> kPrompt = {91823, 635,   4211, 19742, 8469, 315, 892,  1139,
-                                      832,   10068, 33256, 369,  279,  14266, 5618, 63179};
+const std::vector<int32_t> kPrompt = {91823, 635,   4211,  19742, 8469, 315,   892,  1139,
+                                      832,   10068, 33256, 369,   279,  14266, 5618, 63179};
 constexpr int kGreedy = 8;
 constexpr uint64_t kSeed = 7;
 
@@ -73,20 +73,17 @@ uint64_t hashBytes(const uint8_t *data, size_t size, uint64_t seed = 0) {
       std::memcpy(&word, data + i + 8 * l, 8);
       lanes[l] = mix(lanes[l] ^ word) + 0x9e3779b97f4a7c15ULL;
     }
-  for (; i < size; ++i)
-    lanes[0] = mix(lanes[0] ^ data[i]);
+  for (; i < size; ++i) lanes[0] = mix(lanes[0] ^ data[i]);
   return mix(lanes[0] ^ mix(lanes[1] ^ mix(lanes[2] ^ mix(lanes[3]))));
 }
 
 uint64_t hashFile(const fs::path &path) {
   int fd = open(path.c_str(), O_RDONLY);
-  if (fd < 0)
-    return 0;
+  if (fd < 0) return 0;
   const size_t size = fs::file_size(path);
   void *mapped = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
   close(fd);
-  if (mapped == MAP_FAILED)
-    return 0;
+  if (mapped == MAP_FAILED) return 0;
   uint64_t hash = hashBytes(static_cast<const uint8_t *>(mapped), size);
   munmap(mapped, size);
   return hash;
@@ -139,8 +136,8 @@ TEST_P(MoEExpertTypesTest, LogitsMatchLlamaCpp) {
   const std::string prefix = std::string(c.dtype) + "-";
   const uint64_t ggufHash = hashFile(gguf);
   ASSERT_NE(ggufHash, 0u) << "cannot read " << gguf;
-  const std::string key = prefix + hex(ggufHash) + "-" +
-                          hex(hashBytes(reinterpret_cast<const uint8_t *>(request.data()), request.size()));
+  const std::string key =
+      prefix + hex(ggufHash) + "-" + hex(hashBytes(reinterpret_cast<const uint8_t *>(request.data()), request.size()));
   const fs::path cache = fs::path(GRANITE_TEST_REFERENCE_CACHE);
   const fs::path refPrompt = cache / (key + ".prompt.f32"), refGen = cache / (key + ".gen.f32"),
                  refJson = cache / (key + ".json");
@@ -151,13 +148,12 @@ TEST_P(MoEExpertTypesTest, LogitsMatchLlamaCpp) {
       GTEST_SKIP() << "node-llama-cpp is not installed in scripts/node (scripts/setup installs it)";
     fs::create_directories(cache);
     for (const fs::directory_entry &entry : fs::directory_iterator(cache)) // one entry per dtype: drop stale ones
-      if (entry.path().filename().string().rfind(prefix, 0) == 0)
-        fs::remove(entry.path());
+      if (entry.path().filename().string().rfind(prefix, 0) == 0) fs::remove(entry.path());
     const fs::path tmp = cache / (key + "." + std::to_string(getpid()));
     std::ostringstream node;
     node << "node " << script << " --model " << gguf << " --threads 2 --ids " << joinIds(kPrompt) << " --greedy "
-         << kGreedy << " --logits " << tmp << ".prompt.f32 --gen-logits " << tmp << ".gen.f32 > " << tmp
-         << ".json 2> " << tmp << ".log";
+         << kGreedy << " --logits " << tmp << ".prompt.f32 --gen-logits " << tmp << ".gen.f32 > " << tmp << ".json 2> "
+         << tmp << ".log";
     ASSERT_EQ(run(node.str()), 0) << node.str() << "\n" << readFile(tmp.string() + ".log");
     fs::rename(tmp.string() + ".prompt.f32", refPrompt);
     fs::rename(tmp.string() + ".gen.f32", refGen);
@@ -186,8 +182,7 @@ TEST_P(MoEExpertTypesTest, LogitsMatchLlamaCpp) {
   std::vector<int32_t> ids;
   {
     std::istringstream in(readFile(work / "greedy.txt"));
-    for (int32_t id; in >> id;)
-      ids.push_back(id);
+    for (int32_t id; in >> id;) ids.push_back(id);
   }
   const std::vector<float> prompt = readFloats(work / "prompt.f32"), chunk1 = readFloats(work / "chunk1.f32"),
                            gen = readFloats(work / "gen.f32");
@@ -197,8 +192,7 @@ TEST_P(MoEExpertTypesTest, LogitsMatchLlamaCpp) {
   ASSERT_EQ(ids.size(), static_cast<size_t>(kGreedy));
 
   const granite::target::ScheduleDefaults &defaults = granite::target::hostFamily().defaults;
-  const bool llamaArithmetic =
-      c.expertType == granite::GGMLType::BF16 ? defaults.bf16Dot : defaults.quantizedDot;
+  const bool llamaArithmetic = c.expertType == granite::GGMLType::BF16 ? defaults.bf16Dot : defaults.quantizedDot;
   const float bound = llamaArithmetic ? c.llamaArithmeticBound : c.f32ActivationBound;
   const float promptDiff = maxAbsDiff(prompt.data(), expected.data(), prompt.size());
   const float chunkDiff = maxAbsDiff(chunk1.data(), expected.data(), chunk1.size());
@@ -216,8 +210,7 @@ TEST_P(MoEExpertTypesTest, LogitsMatchLlamaCpp) {
   float stepDiff = 0;
   bool idsComparable = true;
   for (int k = 0; k < kGreedy; ++k) {
-    if (k > 0 && ids[k - 1] != refIds[k - 1])
-      break;
+    if (k > 0 && ids[k - 1] != refIds[k - 1]) break;
     stepDiff = std::max(stepDiff, maxAbsDiff(&gen[k * vocab], &expectedGen[k * vocab], vocab));
     idsComparable = idsComparable && gaps[k] > bound;
     if (idsComparable) {
@@ -226,10 +219,9 @@ TEST_P(MoEExpertTypesTest, LogitsMatchLlamaCpp) {
   }
   EXPECT_LE(stepDiff, bound) << "greedy step logits";
   std::cout << c.dtype << " experts on " << granite::target::hostFamily().name
-            << (llamaArithmetic ? " (llama.cpp's activation rounding)" : " (f32 activations)")
-            << ": max |diff| prompt " << promptDiff << ", one token at a time " << chunkDiff << ", greedy steps "
-            << stepDiff << " (bound " << bound << "); one call against one token at a time " << wholeVsChunks
-            << "\n";
+            << (llamaArithmetic ? " (llama.cpp's activation rounding)" : " (f32 activations)") << ": max |diff| prompt "
+            << promptDiff << ", one token at a time " << chunkDiff << ", greedy steps " << stepDiff << " (bound "
+            << bound << "); one call against one token at a time " << wholeVsChunks << "\n";
 }
 
 // The bounds (logits of these models have a std of about 3), measured on a 2-core AMD EPYC (Zen 5,

@@ -178,13 +178,16 @@ std::string readFile(const fs::path &path) {
 std::string visible(std::string_view line) {
   std::string out;
   for (char c : line) {
-    if (c == '\t') out += "\\t";
-    else if (c == '\r') out += "\\r";
+    if (c == '\t')
+      out += "\\t";
+    else if (c == '\r')
+      out += "\\r";
     else if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
       char escaped[8];
       std::snprintf(escaped, sizeof escaped, "\\x%02x", static_cast<unsigned char>(c));
       out += escaped;
-    } else out += c;
+    } else
+      out += c;
   }
   return out;
 }
@@ -251,10 +254,10 @@ TEST_F(ChatTemplateJinja, RuntimeRendersLikeTheTemplateInTheGGUF) {
   const char *other = std::getenv("GRANITE_CHAT_TEMPLATE_FILE");
   fs::path model = other ? fs::path(other) : dir_ / "model.gguf";
   if (!other)
-    ASSERT_EQ(run(std::string(GRANITE_BIN_DIR) + "/granitec synth --like h-350m --dtype bf16 --layers 1 -o " +
-                      quoted(model),
-                  output),
-              0)
+    ASSERT_EQ(
+        run(std::string(GRANITE_BIN_DIR) + "/granitec synth --like h-350m --dtype bf16 --layers 1 -o " + quoted(model),
+            output),
+        0)
         << output;
   if (model.extension() == ".gguf") {
     const gguf::File file = gguf::File::open(model.string());
@@ -299,8 +302,10 @@ TEST_F(ChatTemplateJinja, RuntimeRendersLikeTheTemplateInTheGGUF) {
       ADD_FAILURE() << "renderGraniteChat threw: " << e.what();
       continue;
     }
-    if (actual == expected) ++matched;
-    else ADD_FAILURE() << diff(expected, actual);
+    if (actual == expected)
+      ++matched;
+    else
+      ADD_FAILURE() << diff(expected, actual);
   }
   std::printf("%zu of %zu conversations render byte for byte like jinja2\n", matched, cases.size());
 }

@@ -65,8 +65,8 @@ TEST(ChatTemplate, PutsToolsIntoTheSystemTurn) {
 
   Json withSystem = Json::parse(R"([{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}])");
   EXPECT_EQ(renderGraniteChat(withSystem, weatherTools(), Json(), false).text,
-            "<|start_of_role|>system<|end_of_role|>Be brief.\n\n" + kToolsPrefix + "\n" + kWeatherTool +
-                kToolsSuffix + "<|end_of_text|>\n<|start_of_role|>user<|end_of_role|>Hi<|end_of_text|>\n");
+            "<|start_of_role|>system<|end_of_role|>Be brief.\n\n" + kToolsPrefix + "\n" + kWeatherTool + kToolsSuffix +
+                "<|end_of_text|>\n<|start_of_role|>user<|end_of_role|>Hi<|end_of_text|>\n");
 
   // The Jinja template joins with "\n\n" even when the first system message is empty.
   Json emptySystem = Json::parse(R"([{"role": "system", "content": ""}, {"role": "user", "content": "Hi"}])");
@@ -86,8 +86,8 @@ TEST(ChatTemplate, RendersDocumentsWithNonAsciiKept) {
 
   Json withSystem = Json::parse(R"([{"role": "system", "content": "S"}, {"role": "user", "content": "Where?"}])");
   EXPECT_EQ(renderGraniteChat(withSystem, weatherTools(), documents, false).text,
-            "<|start_of_role|>system<|end_of_role|>S\n\n" + kToolsPrefix + "\n" + kWeatherTool + kToolsSuffix +
-                "\n\n" + documentsBlock + "<|end_of_text|>\n<|start_of_role|>user<|end_of_role|>Where?<|end_of_text|>\n");
+            "<|start_of_role|>system<|end_of_role|>S\n\n" + kToolsPrefix + "\n" + kWeatherTool + kToolsSuffix + "\n\n" +
+                documentsBlock + "<|end_of_text|>\n<|start_of_role|>user<|end_of_role|>Where?<|end_of_text|>\n");
 }
 
 TEST(ChatTemplate, RendersAssistantToolCallsAndToolResponses) {
@@ -100,19 +100,20 @@ TEST(ChatTemplate, RendersAssistantToolCallsAndToolResponses) {
     {"role": "tool", "content": "sunny"},
     {"role": "assistant", "content": "Both are fine.", "tool_calls": [{"name": "log", "arguments": {"n": 1}}]},
     {"role": "tool", "content": "ok"}])");
-  EXPECT_EQ(renderGraniteChat(messages, Json(), Json(), true).text,
-            kDefaultSystem +
-                "<|start_of_role|>user<|end_of_role|>Weather in New York and Paris?<|end_of_text|>\n"
-                "<|start_of_role|>assistant<|end_of_role|>"
-                "<tool_call>\n{\"name\": \"get_current_weather\", \"arguments\": {\"city\": \"New York\"}}\n</tool_call>\n"
-                "<tool_call>\n{\"name\": \"get_current_weather\", \"arguments\": {\"city\":\"Paris\"}}\n</tool_call>"
-                "<|end_of_text|>\n"
-                "<|start_of_role|>user<|end_of_role|>\n<tool_response>\n{\"temp\": 20}\n</tool_response>"
-                "\n<tool_response>\nsunny\n</tool_response><|end_of_text|>\n"
-                "<|start_of_role|>assistant<|end_of_role|>Both are fine.\n"
-                "<tool_call>\n{\"name\": \"log\", \"arguments\": {\"n\": 1}}\n</tool_call><|end_of_text|>\n"
-                "<|start_of_role|>user<|end_of_role|>\n<tool_response>\nok\n</tool_response><|end_of_text|>\n"
-                "<|start_of_role|>assistant<|end_of_role|>");
+  EXPECT_EQ(
+      renderGraniteChat(messages, Json(), Json(), true).text,
+      kDefaultSystem +
+          "<|start_of_role|>user<|end_of_role|>Weather in New York and Paris?<|end_of_text|>\n"
+          "<|start_of_role|>assistant<|end_of_role|>"
+          "<tool_call>\n{\"name\": \"get_current_weather\", \"arguments\": {\"city\": \"New York\"}}\n</tool_call>\n"
+          "<tool_call>\n{\"name\": \"get_current_weather\", \"arguments\": {\"city\":\"Paris\"}}\n</tool_call>"
+          "<|end_of_text|>\n"
+          "<|start_of_role|>user<|end_of_role|>\n<tool_response>\n{\"temp\": 20}\n</tool_response>"
+          "\n<tool_response>\nsunny\n</tool_response><|end_of_text|>\n"
+          "<|start_of_role|>assistant<|end_of_role|>Both are fine.\n"
+          "<tool_call>\n{\"name\": \"log\", \"arguments\": {\"n\": 1}}\n</tool_call><|end_of_text|>\n"
+          "<|start_of_role|>user<|end_of_role|>\n<tool_response>\nok\n</tool_response><|end_of_text|>\n"
+          "<|start_of_role|>assistant<|end_of_role|>");
 }
 
 TEST(ChatTemplate, JoinsTextPartsAndRendersLaterSystemMessagesInPlace) {
@@ -174,7 +175,7 @@ TEST(TemplateJson, WritesFloatsLikePythonRepr) {
 TEST(ChatTemplateFamily, DetectsGranite4TemplatesLikeLlamaCpp) {
   EXPECT_TRUE(isGranite4ChatTemplate("{{- '<|start_of_role|>system<|end_of_role|>' }}...<tool_call>..."));
   EXPECT_TRUE(isGranite4ChatTemplate("<|start_of_role|> ... <tools>"));
-  EXPECT_FALSE(isGranite4ChatTemplate("<|start_of_role|>user<|end_of_role|>"));  // Granite 3.x style, no tools tags
+  EXPECT_FALSE(isGranite4ChatTemplate("<|start_of_role|>user<|end_of_role|>")); // Granite 3.x style, no tools tags
   EXPECT_FALSE(isGranite4ChatTemplate("{% for m in messages %}<|im_start|>{{ m.role }}\n<tool_call>{% endfor %}"));
 }
 

@@ -2,15 +2,15 @@
 // to stderr), Ctrl-C arrives as a real SIGINT from outside and ends only the current reply, --serve answers HTTP until
 // SIGINT, and the exit statuses are what --help promises.
 #include "GraniteVocabularyFixture.h"
-#include "test/TestFiles.h"
 #include "runtime/VocabularyBlob.h"
+#include "test/TestFiles.h"
 
 #include <gtest/gtest.h>
 
 #include <arpa/inet.h>
 #include <chrono>
-#include <cstdio>
 #include <csignal>
+#include <cstdio>
 #include <cstdlib>
 #include <fcntl.h>
 #include <fstream>
@@ -94,8 +94,10 @@ public:
 
   /// Waits for the exit status, collecting the rest of stdout and stderr.
   int finish() {
-    while (readSome(stdout_, out)) {}
-    while (readSome(stderr_, err)) {}
+    while (readSome(stdout_, out)) {
+    }
+    while (readSome(stderr_, err)) {
+    }
     int status = 0;
     waitpid(pid_, &status, 0);
     exited_ = true;
@@ -153,7 +155,8 @@ TEST(CliProcess, SigintEndsTheReplyAndTheChatGoesOn) {
 TEST(CliProcess, ExitStatusesAreAsDocumented) {
   FakeCliProcess unknown({"--frobnicate"});
   EXPECT_EQ(unknown.finish(), 2);
-  EXPECT_EQ(unknown.err, std::string(GRANITE_BIN_DIR) + "/FakeGraniteCli: unknown option '--frobnicate' (see --help)\n");
+  EXPECT_EQ(unknown.err,
+            std::string(GRANITE_BIN_DIR) + "/FakeGraniteCli: unknown option '--frobnicate' (see --help)\n");
 
   FakeCliProcess help({"--help"});
   EXPECT_EQ(help.finish(), 0);
@@ -252,7 +255,6 @@ TEST(CliProcess, ServeAnswersWithTheProgramsNameAndKeyUntilSigint) {
     EXPECT_EQ(process.finish(), 0) << process.err;
   }
 }
-
 
 } // namespace
 } // namespace granite::runtime::testing

@@ -1,10 +1,10 @@
 // The generated executable's command line, driven with a scripted fake model and string streams.
+#include "runtime/Cli.h"
 #include "GraniteVocabularyFixture.h"
 #include "ScriptedModel.h"
 #include "runtime/ChatTemplate.h"
 #include "runtime/CliOptions.h"
 #include "runtime/GraniteVocabulary.h"
-#include "runtime/Cli.h"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -23,8 +23,8 @@ struct CliRun {
 };
 
 /// Runs the CLI with `stdinText` as standard input. `model` (when given) is what the loader hands out.
-CliRun runWith(const std::vector<std::string> &args, const std::string &stdinText = "",
-               ScriptedModel *model = nullptr, bool interactive = false) {
+CliRun runWith(const std::vector<std::string> &args, const std::string &stdinText = "", ScriptedModel *model = nullptr,
+               bool interactive = false) {
   std::istringstream in(stdinText);
   std::ostringstream out, err;
   bool loaded = false;
@@ -142,10 +142,33 @@ TEST(Cli, HelpListsExactlyTheFlagsTheParserAccepts) {
   }
   EXPECT_GE(flags, 20u);
   // ...and the flags the brief requires are all documented.
-  for (const char *flag : {"-p", "--chat", "--system", "--tools", "--json", "--tokenize", "--detokenize", "--special",
-                           "--temp", "--top-k", "--top-p", "--min-p", "--repeat-penalty", "--presence-penalty",
-                           "--frequency-penalty", "--seed", "--stop", "--max-tokens", "--file", "--threads",
-                           "--ctx-size", "--version", "--serve", "--host", "--port", "--api-key", "--max-queue",
+  for (const char *flag : {"-p",
+                           "--chat",
+                           "--system",
+                           "--tools",
+                           "--json",
+                           "--tokenize",
+                           "--detokenize",
+                           "--special",
+                           "--temp",
+                           "--top-k",
+                           "--top-p",
+                           "--min-p",
+                           "--repeat-penalty",
+                           "--presence-penalty",
+                           "--frequency-penalty",
+                           "--seed",
+                           "--stop",
+                           "--max-tokens",
+                           "--file",
+                           "--threads",
+                           "--ctx-size",
+                           "--version",
+                           "--serve",
+                           "--host",
+                           "--port",
+                           "--api-key",
+                           "--max-queue",
                            "--state-cache-mb"})
     EXPECT_NE(run.out.find(std::string(flag) + " "), std::string::npos) << flag;
   for (const char *alias : {"-f, --file", "-t, --threads", "-c, --ctx-size", "-n, --max-tokens"})
@@ -239,8 +262,8 @@ TEST(Cli, TypedSpecialTokensStayTextInChatUnlessSpecial) {
 }
 
 TEST(Cli, CtrlCStopsTheReplyButNotTheConversation) {
-  ScriptedModel model(kGraniteVocabularySize,
-                      {replyIds("one two three four five six seven"), replyIds("Still here.")}, kGraniteEndOfTextId);
+  ScriptedModel model(kGraniteVocabularySize, {replyIds("one two three four five six seven"), replyIds("Still here.")},
+                      kGraniteEndOfTextId);
   model.interruptReply = 0;
   model.interruptAtStep = 3;
   CliRun run = runWith({"--chat", "--json"}, "Count.\nAre you there?\n", &model);
@@ -290,10 +313,8 @@ TEST(Cli, TextOutputIsValidUtf8UnlessRawBytes) {
   EXPECT_EQ(stop.err, "granite-test: --stop: '" + replacement +
                           "' is not valid UTF-8, so it can never match the reply's text (give --raw-bytes to match "
                           "bytes)\n");
-  for (const std::vector<std::string> &args :
-       std::vector<std::vector<std::string>>{{"-p", "x", "--json", "--raw-bytes"},
-                                             {"--serve", "--raw-bytes"},
-                                             {"--tokenize", "x", "--raw-bytes"}}) {
+  for (const std::vector<std::string> &args : std::vector<std::vector<std::string>>{
+           {"-p", "x", "--json", "--raw-bytes"}, {"--serve", "--raw-bytes"}, {"--tokenize", "x", "--raw-bytes"}}) {
     CliRun refused = runWith(args);
     EXPECT_EQ(refused.status, 2) << args[0];
     EXPECT_EQ(std::count(refused.err.begin(), refused.err.end(), '\n'), 1) << refused.err;
@@ -344,8 +365,8 @@ TEST(Cli, AcceptsLlamaCppAndUnixConventions) {
   EXPECT_FALSE(parseCliOptions({"-p", "x", "--seed", "5", "--seed", "-1"}).seedGiven);
   EXPECT_EQ(parseCliOptions({"-p", "-"}).promptFile, "-");
   EXPECT_FALSE(parseCliOptions({"-p", "-"}).prompt);
-  CliOptions serve = parseCliOptions({"--serve", "--host", "0.0.0.0", "--port=0", "--api-key", "k",
-                                      "--state-cache-mb", "0", "--temp", "0.8"});
+  CliOptions serve = parseCliOptions(
+      {"--serve", "--host", "0.0.0.0", "--port=0", "--api-key", "k", "--state-cache-mb", "0", "--temp", "0.8"});
   EXPECT_TRUE(serve.serve);
   EXPECT_EQ(serve.host, "0.0.0.0");
   EXPECT_EQ(serve.port, 0);
@@ -382,8 +403,9 @@ TEST(Cli, BadConventionsAreOneLineAndStatusTwo) {
       {{"--chat", "--port", "8080"}, "--host, --port, --api-key and --max-queue need --serve"},
       {{"-p", "x", "--state-cache-mb", "8"}, "--state-cache-mb needs --chat or --serve"},
       {{"--chat", "--state-cache-mb", "-1"}, "--state-cache-mb must be at least 0"},
-      {{"-c", "64"}, "nothing to do: give -p TEXT, -f FILE, --chat, --serve, --tokenize, --detokenize, --ids, "
-                     "--bench, --info or --version (see --help)"},
+      {{"-c", "64"},
+       "nothing to do: give -p TEXT, -f FILE, --chat, --serve, --tokenize, --detokenize, --ids, "
+       "--bench, --info or --version (see --help)"},
   };
   for (const auto &[args, message] : cases) {
     CliRun run = runWith(args);
@@ -460,11 +482,11 @@ TEST(Cli, AFullChatDropsItsOldestExchangesButKeepsTheSystemMessage) {
   const Json system = {{"role", "system"}, {"content", "Be brief."}};
   auto user = [](const char *text) { return Json{{"role", "user"}, {"content", text}}; };
   auto assistant = [](const char *text) { return Json{{"role", "assistant"}, {"content", text}}; };
-  const std::vector<int32_t> full = chatPrompt(Json::array({system, user("First question"), assistant("One."),
-                                                            user("Second question"), assistant("Two."),
-                                                            user("Third question")}));
-  const std::vector<int32_t> dropped = chatPrompt(
-      Json::array({system, user("Second question"), assistant("Two."), user("Third question")}));
+  const std::vector<int32_t> full =
+      chatPrompt(Json::array({system, user("First question"), assistant("One."), user("Second question"),
+                              assistant("Two."), user("Third question")}));
+  const std::vector<int32_t> dropped =
+      chatPrompt(Json::array({system, user("Second question"), assistant("Two."), user("Third question")}));
   // -n 4 asks room for 4 reply tokens: the whole third prompt misses it by one, without the first exchange it fits.
   ScriptedModel model(kGraniteVocabularySize, {replyIds("One."), replyIds("Two."), replyIds("Three.")},
                       kGraniteEndOfTextId);
@@ -477,9 +499,7 @@ TEST(Cli, AFullChatDropsItsOldestExchangesButKeepsTheSystemMessage) {
   EXPECT_EQ(run.err, "granite-test: the chat fills the context of " + std::to_string(model.contextLength_) +
                          " positions: dropped its oldest exchange\n");
   ASSERT_EQ(model.promptCalls.size(), 3u);
-  EXPECT_EQ(model.held.size() >= dropped.size() &&
-                std::equal(dropped.begin(), dropped.end(), model.held.begin()),
-            true)
+  EXPECT_EQ(model.held.size() >= dropped.size() && std::equal(dropped.begin(), dropped.end(), model.held.begin()), true)
       << "the third turn is the conversation without its first exchange, from the start";
 }
 
@@ -495,12 +515,11 @@ TEST(Cli, AChatTurnTooLongForTheContextIsSkipped) {
   EXPECT_EQ(run.out, "Hello!\n");
   const size_t longTokens = chatPrompt(Json::array({{{"role", "user"}, {"content", longTurn}}})).size();
   EXPECT_EQ(run.err, "granite-test: error: this message does not fit the context: " + std::to_string(longTokens) +
-                         " tokens with the chat template, the context holds " +
-                         std::to_string(model.contextLength_) + "; it was skipped\n");
+                         " tokens with the chat template, the context holds " + std::to_string(model.contextLength_) +
+                         "; it was skipped\n");
   ASSERT_EQ(model.promptCalls.size(), 1u);
   EXPECT_EQ(model.promptCalls[0], shortTurn) << "the skipped turn is not part of the conversation";
 }
-
 
 TEST(Cli, JsonSchemaConstrainsTheReplyOrIsAOneLineError) {
   const std::string dir = ::testing::TempDir();

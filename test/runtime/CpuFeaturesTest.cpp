@@ -36,12 +36,19 @@ TEST(CpuFeatures, FindEveryFeatureTheKernelLists) {
   const std::set<std::string> flags = kernelFlags();
   if (flags.empty()) GTEST_SKIP() << "/proc/cpuinfo lists no CPU flags here";
   // The kernel's names where they differ from LLVM's (arch/x86/include/asm/cpufeatures.h, arm64 hwcaps).
-  const std::map<std::string, std::string> kernelName = {
-      {"sse4.1", "sse4_1"},         {"sse4.2", "sse4_2"},         {"lzcnt", "abm"},
-      {"bmi", "bmi1"},              {"avx512vnni", "avx512_vnni"}, {"avx512bf16", "avx512_bf16"},
-      {"avx512vbmi2", "avx512_vbmi2"}, {"avx512bitalg", "avx512_bitalg"},
-      {"avx512vpopcntdq", "avx512_vpopcntdq"}, {"neon", "asimd"}, {"dotprod", "asimddp"},
-      {"fp16", "asimdhp"},          {"lse", "atomics"}};
+  const std::map<std::string, std::string> kernelName = {{"sse4.1", "sse4_1"},
+                                                         {"sse4.2", "sse4_2"},
+                                                         {"lzcnt", "abm"},
+                                                         {"bmi", "bmi1"},
+                                                         {"avx512vnni", "avx512_vnni"},
+                                                         {"avx512bf16", "avx512_bf16"},
+                                                         {"avx512vbmi2", "avx512_vbmi2"},
+                                                         {"avx512bitalg", "avx512_bitalg"},
+                                                         {"avx512vpopcntdq", "avx512_vpopcntdq"},
+                                                         {"neon", "asimd"},
+                                                         {"dotprod", "asimddp"},
+                                                         {"fp16", "asimdhp"},
+                                                         {"lse", "atomics"}};
   const auto features = cpuFeatures();
   ASSERT_FALSE(features.empty());
   for (const auto &[name, has] : features) {

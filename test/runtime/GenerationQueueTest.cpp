@@ -1,8 +1,8 @@
 // The server's bounded queue in front of the one model (runtime/GenerationQueue.h), with a scripted model whose
 // prompt feed can be held until the test lets it go.
+#include "runtime/GenerationQueue.h"
 #include "GraniteVocabularyFixture.h"
 #include "ScriptedModel.h"
-#include "runtime/GenerationQueue.h"
 
 #include <gtest/gtest.h>
 

@@ -1,8 +1,8 @@
 // The reply loop: stop strings (never streamed), max tokens, context limit, prompt reuse across turns.
+#include "runtime/Generator.h"
 #include "GraniteVocabularyFixture.h"
 #include "ScriptedModel.h"
 #include "runtime/GraniteVocabulary.h"
-#include "runtime/Generator.h"
 
 #include <gtest/gtest.h>
 
@@ -41,8 +41,7 @@ TEST(Generator, StopsAtEndOfTextAndStreamsEverything) {
 
 TEST(Generator, StopStringEndsTheReplyAndIsNeverStreamed) {
   Tokenizer &tokenizer = graniteTokenizer();
-  ScriptedModel model(kGraniteVocabularySize, {withEnd(tokenizer.encode("abc STOP def", false))},
-                      kGraniteEndOfTextId);
+  ScriptedModel model(kGraniteVocabularySize, {withEnd(tokenizer.encode("abc STOP def", false))}, kGraniteEndOfTextId);
   Generator generator(model, tokenizer, greedy());
   GenerationLimits limits;
   limits.stopStrings = {"STOP", "zzz"};

@@ -1,16 +1,17 @@
 // The cost of structured output's token masks on the real 100,352-entry vocabulary. Not a test (timings vary):
 //   JsonMaskBenchmark RANKS_FILE [TOKENS]
 // RANKS_FILE comes from `node scripts/node/export-cl100k.mjs FILE`. It times building the vocabulary trie (what
-// granitec does) and reading it back from its blob (what an executable does on its first constrained reply), then one long constrained generation (default 4000 tokens) of
-// a list of records with strings, numbers, enums and nested objects, drawing each token at random among the allowed
-// ones, and prints the median, p99 and maximum time of a mask and how many came from the cache.
+// granitec does) and reading it back from its blob (what an executable does on its first constrained reply), then one
+// long constrained generation (default 4000 tokens) of a list of records with strings, numbers, enums and nested
+// objects, drawing each token at random among the allowed ones, and prints the median, p99 and maximum time of a mask
+// and how many came from the cache.
 #include "runtime/GraniteVocabulary.h"
 #include "runtime/JsonSchema.h"
 #include "runtime/Sampler.h"
 #include "runtime/TiktokenRanks.h"
 #include "runtime/TokenMask.h"
-#include "runtime/VocabularyTrieBlob.h"
 #include "runtime/Tokenizer.h"
+#include "runtime/VocabularyTrieBlob.h"
 
 #include <algorithm>
 #include <chrono>
@@ -49,7 +50,8 @@ int main(int argc, char **argv) {
     const std::vector<uint8_t> blob = serializeVocabularyTrie(VocabularyTrie(tokenizer));
     const double buildMs = microsecondsSince(start) / 1e3;
     start = Clock::now();
-    auto trie = std::make_shared<const VocabularyTrie>(deserializeVocabularyTrie(blob.data(), blob.size(), tokenizer.size()));
+    auto trie =
+        std::make_shared<const VocabularyTrie>(deserializeVocabularyTrie(blob.data(), blob.size(), tokenizer.size()));
     const double readMs = microsecondsSince(start) / 1e3;
     start = Clock::now();
     auto grammar = compileJsonSchema(nlohmann::ordered_json::parse(kSchema));
@@ -98,8 +100,8 @@ int main(int argc, char **argv) {
               << blob.size() / 1024 << " KiB in the payload): built in " << buildMs << " ms (granitec), read in "
               << readMs << " ms (the executable); schema compiled in " << compileUs << " us\n"
               << "masks: " << times.size() << ", from the cache " << constraint.stats().cacheHits << "\n"
-              << "mask cost (us): mean " << total / times.size() << ", median " << at(0.5) << ", p90 " << at(0.9) << ", p99 " << at(0.99) << ", max "
-              << times.back() << "\n";
+              << "mask cost (us): mean " << total / times.size() << ", median " << at(0.5) << ", p90 " << at(0.9)
+              << ", p99 " << at(0.99) << ", max " << times.back() << "\n";
   } catch (const std::exception &e) {
     std::cerr << "JsonMaskBenchmark: " << e.what() << "\n";
     return 1;

@@ -1,8 +1,8 @@
 // The schema compiler, the byte automaton and the token masks over the real Granite vocabulary. ajv checks the
 // generated replies of a compiled model end to end (test/server/structured-output.test.mjs).
+#include "runtime/JsonSchema.h"
 #include "GraniteVocabularyFixture.h"
 #include "runtime/JsonMatcher.h"
-#include "runtime/JsonSchema.h"
 #include "runtime/TokenMask.h"
 
 #include <gtest/gtest.h>
@@ -74,18 +74,18 @@ TEST(JsonMatcher, AcceptsValuesOfTheSchemaOnly) {
   EXPECT_TRUE(matches(person, R"({"name": "Ann"})"));
   EXPECT_TRUE(matches(person, R"({"name":"Ann","age":42,"tags":["a","b"]})"));
   EXPECT_TRUE(matches(person, "{\n  \"name\": \"\\u00e9\", \"tags\": []\n}"));
-  EXPECT_FALSE(matches(person, R"({"age": 42})"));              // name is required
-  EXPECT_FALSE(matches(person, R"({"name": "Annie"})"));        // maxLength
+  EXPECT_FALSE(matches(person, R"({"age": 42})"));               // name is required
+  EXPECT_FALSE(matches(person, R"({"name": "Annie"})"));         // maxLength
   EXPECT_FALSE(matches(person, R"({"name": "A", "age": 121})")); // maximum
   EXPECT_FALSE(matches(person, R"({"name": "A", "age": -1})"));  // minimum
   EXPECT_FALSE(matches(person, R"({"name": "A", "tags": ["a","a","a"]})"));
   EXPECT_FALSE(matches(person, R"({"name": "A", "tags": ["c"]})"));
   EXPECT_FALSE(matches(person, R"({"name": "A", "x": 1})"));
   EXPECT_FALSE(matches(person, R"({"name": "A"}   x)"));
-  EXPECT_FALSE(matches(person, R"({"name": "A")"));                                    // incomplete
-  EXPECT_FALSE(matches(person, "{\"name\": \"A\"" + std::string(9, ' ') + "}"));       // too many blanks
-  EXPECT_FALSE(matches(person, "{\"name\": \"\xC3\"}"));                               // broken UTF-8
-  EXPECT_TRUE(matches(person, "{\"name\": \"\xC3\xA9t\xC3\xA9\"}"));                   // 3 code points
+  EXPECT_FALSE(matches(person, R"({"name": "A")"));                              // incomplete
+  EXPECT_FALSE(matches(person, "{\"name\": \"A\"" + std::string(9, ' ') + "}")); // too many blanks
+  EXPECT_FALSE(matches(person, "{\"name\": \"\xC3\"}"));                         // broken UTF-8
+  EXPECT_TRUE(matches(person, "{\"name\": \"\xC3\xA9t\xC3\xA9\"}"));             // 3 code points
 }
 
 TEST(JsonMatcher, NumbersAndUnions) {
@@ -141,7 +141,8 @@ TEST(JsonSchema, RefusesWhatItCannotEnforce) {
             "'$ref' \"#/$defs/missing\" is not a local #/$defs/NAME that exists (at the root)");
   EXPECT_EQ(schemaError(R"({"type": "object", "required": ["a"], "properties": {}})"),
             "required property 'a' is not in 'properties', which is not supported (at the root)");
-  EXPECT_EQ(schemaError(R"({"type": "string", "minimum": 1})"), "'minimum' does not apply to the schema's type (at the root)");
+  EXPECT_EQ(schemaError(R"({"type": "string", "minimum": 1})"),
+            "'minimum' does not apply to the schema's type (at the root)");
   EXPECT_EQ(schemaError(R"(false)"), "the schema false admits no value (at the root)");
   EXPECT_EQ(schemaError(R"({"$ref": "#/$defs/n", "$defs": {"n": {"type": "object", "properties": {
                 "next": {"$ref": "#/$defs/n"}}, "required": ["next"]}}})"),

@@ -39,13 +39,22 @@ const Json kWeatherTool = Json::parse(R"({"type": "function", "function": {"name
     "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}})");
 
 TEST(OpenAiRequest, ReadsEverySamplingField) {
-  OpenAiRequest request = parseChatRequest(
-      chatBody({{"temperature", 0.7}, {"top_p", 0.9}, {"top_k", 20}, {"min_p", 0.1}, {"max_tokens", 50},
-                {"stop", "END"}, {"seed", 42}, {"presence_penalty", 0.5}, {"frequency_penalty", -0.5},
-                {"logit_bias", {{"17", -100}, {"3", 2.5}}}, {"logprobs", true}, {"top_logprobs", 4}, {"stream", true},
-                {"stream_options", {{"include_usage", true}}}})
-          .dump(),
-      kVocab);
+  OpenAiRequest request = parseChatRequest(chatBody({{"temperature", 0.7},
+                                                     {"top_p", 0.9},
+                                                     {"top_k", 20},
+                                                     {"min_p", 0.1},
+                                                     {"max_tokens", 50},
+                                                     {"stop", "END"},
+                                                     {"seed", 42},
+                                                     {"presence_penalty", 0.5},
+                                                     {"frequency_penalty", -0.5},
+                                                     {"logit_bias", {{"17", -100}, {"3", 2.5}}},
+                                                     {"logprobs", true},
+                                                     {"top_logprobs", 4},
+                                                     {"stream", true},
+                                                     {"stream_options", {{"include_usage", true}}}})
+                                               .dump(),
+                                           kVocab);
   EXPECT_TRUE(request.chat);
   EXPECT_FLOAT_EQ(*request.temperature, 0.7f);
   EXPECT_FLOAT_EQ(*request.topP, 0.9f);
@@ -105,9 +114,13 @@ TEST(OpenAiRequest, UnknownFieldsAreRefusedLikeOpenAi) {
 }
 
 TEST(OpenAiRequest, FieldsWithoutEffectAreAccepted) {
-  EXPECT_NO_THROW(parseChatRequest(chatBody({{"user", "u"}, {"metadata", {{"k", "v"}}}, {"store", false},
-                                              {"parallel_tool_calls", true}, {"n", 1}, {"service_tier", "auto"},
-                                              {"response_format", {{"type", "text"}}}})
+  EXPECT_NO_THROW(parseChatRequest(chatBody({{"user", "u"},
+                                             {"metadata", {{"k", "v"}}},
+                                             {"store", false},
+                                             {"parallel_tool_calls", true},
+                                             {"n", 1},
+                                             {"service_tier", "auto"},
+                                             {"response_format", {{"type", "text"}}}})
                                        .dump(),
                                    kVocab));
 }
@@ -128,8 +141,8 @@ TEST(OpenAiRequest, StructuredOutputCompilesTheSchemaOr400s) {
   EXPECT_TRUE(parseChatRequest(chatBody({{"response_format", {{"type", "json_object"}}}}).dump(), kVocab).grammar);
   Json schema{{"type", "object"}, {"properties", {{"a", {{"type", "integer"}}}}}, {"required", {"a"}}};
   OpenAiRequest strict = parseChatRequest(
-      chatBody({{"response_format", {{"type", "json_schema"},
-                                     {"json_schema", {{"name", "x"}, {"strict", true}, {"schema", schema}}}}}})
+      chatBody({{"response_format",
+                 {{"type", "json_schema"}, {"json_schema", {{"name", "x"}, {"strict", true}, {"schema", schema}}}}}})
           .dump(),
       kVocab);
   EXPECT_TRUE(strict.grammar);
@@ -147,8 +160,7 @@ TEST(OpenAiRequest, StructuredOutputCompilesTheSchemaOr400s) {
                                  {{"type", "json_schema"}, {"json_schema", {{"name", "x"}, {"schema", empty}}}}}}))
                 .param,
             "response_format.json_schema.schema");
-  EXPECT_EQ(chatError(chatBody({{"response_format", {{"type", "json_schema"}}}})).param,
-            "response_format.json_schema");
+  EXPECT_EQ(chatError(chatBody({{"response_format", {{"type", "json_schema"}}}})).param, "response_format.json_schema");
 
   // tool_choice naming a function (or "required") constrains the reply to a call of it.
   Json named{{"type", "function"}, {"function", {{"name", "get_weather"}}}};

@@ -1,7 +1,7 @@
 // Reply objects in OpenAI's shape (runtime/OpenAiResponse.h) and the streamed tool-call split
 // (runtime/ToolCallStream.h).
-#include "GraniteVocabularyFixture.h"
 #include "runtime/OpenAiResponse.h"
+#include "GraniteVocabularyFixture.h"
 #include "runtime/ToolCallStream.h"
 
 #include <gtest/gtest.h>
@@ -139,8 +139,10 @@ SplitReply splitInPieces(std::string_view reply, size_t size) {
   SplitReply split;
   auto take = [&](std::vector<ToolCallStream::Event> events) {
     for (ToolCallStream::Event &event : events) {
-      if (event.isCall) split.calls.push_back(std::move(event.call));
-      else split.content += event.content;
+      if (event.isCall)
+        split.calls.push_back(std::move(event.call));
+      else
+        split.content += event.content;
     }
   };
   for (size_t pos = 0; pos < reply.size(); pos += size) take(stream.push(reply.substr(pos, size)));

@@ -87,7 +87,7 @@ TEST(Sampler, PenaltiesChangeOnlyRecentTokensTheLlamaCppWay) {
   std::vector<TokenCandidate> candidates = {{0, 4.0f}, {1, -4.0f}, {2, 4.0f}, {3, 1.0f}};
   std::deque<int32_t> recent = {0, 1, 1, 0, 0};
   applyPenalties(candidates, recent, params);
-  EXPECT_FLOAT_EQ(candidates[0].logit, 4.0f / 2 - 3 * 0.25f - 0.5f); // positive: divided
+  EXPECT_FLOAT_EQ(candidates[0].logit, 4.0f / 2 - 3 * 0.25f - 0.5f);  // positive: divided
   EXPECT_FLOAT_EQ(candidates[1].logit, -4.0f * 2 - 2 * 0.25f - 0.5f); // negative: multiplied
   EXPECT_FLOAT_EQ(candidates[2].logit, 4.0f);                         // not recent: untouched
   EXPECT_FLOAT_EQ(candidates[3].logit, 1.0f);

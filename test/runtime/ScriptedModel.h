@@ -41,7 +41,7 @@ public:
   }
 
   int32_t contextLength_ = 0;
-  int interruptReply = -1; ///< raise SIGINT in this reply (0-based) ...
+  int interruptReply = -1;  ///< raise SIGINT in this reply (0-based) ...
   int interruptAtStep = -1; ///< ... when this generation step is fed
   int resets = 0;
   std::vector<int32_t> held;

@@ -1,9 +1,9 @@
 // Multi-turn state reuse: the LRU of snapshots, and the Generator resuming from it or rolling an attention-only
 // model back, with replies identical to a run without any reuse.
-#include "GraniteVocabularyFixture.h"
-#include "runtime/GraniteVocabulary.h"
-#include "runtime/Generator.h"
 #include "runtime/StateCache.h"
+#include "GraniteVocabularyFixture.h"
+#include "runtime/Generator.h"
+#include "runtime/GraniteVocabulary.h"
 
 #include <gtest/gtest.h>
 
@@ -90,7 +90,7 @@ TEST(StateCache, KeepsTheMostRecentlyUsedWithinItsCapacity) {
     snapshot->history.assign(tokens, 1);
     return snapshot;
   };
-  cache.insert({1, 2, 3}, snapshotOf(3)); // 300 bytes
+  cache.insert({1, 2, 3}, snapshotOf(3));    // 300 bytes
   cache.insert({1, 2, 3, 4}, snapshotOf(4)); // 400
   EXPECT_EQ(cache.bytes(), 700u);
   // The longest stored prefix, no longer than asked.
@@ -182,8 +182,7 @@ TEST(StateCache, CapacityZeroPrefillsEveryPromptFromItsFirstToken) {
   HistoryModel model(true);
   StateCache off(0);
   Turns turns = converse(model, &off);
-  for (const GenerationResult &result : turns.results)
-    EXPECT_EQ(result.evaluatedPromptTokens, result.promptTokens);
+  for (const GenerationResult &result : turns.results) EXPECT_EQ(result.evaluatedPromptTokens, result.promptTokens);
   EXPECT_EQ(off.entries(), 0u);
 }
 

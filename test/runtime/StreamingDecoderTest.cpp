@@ -1,6 +1,6 @@
 // Streaming output never splits a UTF-8 character, even when BPE splits it across tokens.
-#include "GraniteVocabularyFixture.h"
 #include "runtime/StreamingDecoder.h"
+#include "GraniteVocabularyFixture.h"
 #include "runtime/Utf8.h"
 
 #include <gtest/gtest.h>
@@ -54,7 +54,8 @@ TEST(StreamingDecoder, BytesThatFormNoCharacterBecomeReplacementCharacters) {
   text += decoder.push(lead);
   text += decoder.push(tokenizer.encode("b", false)[0]);
   text += decoder.flush();
-  EXPECT_EQ(text, "a\xEF\xBF\xBD\xEF\xBF\xBD" "b");
+  EXPECT_EQ(text, "a\xEF\xBF\xBD\xEF\xBF\xBD"
+                  "b");
 }
 
 TEST(StreamingDecoder, RendersControlTokensOnlyWhenAsked) {

@@ -48,8 +48,8 @@ int main(int argc, char **argv) {
     double seconds = std::chrono::duration<double>(encodeEnd - encodeStart).count();
     std::cout << "vocabulary built from the ranks in " << buildSeconds << " s; blob of " << blob.size()
               << " bytes loaded into a tokenizer in " << loadSeconds << " s\n"
-              << "encoded " << text.size() / 1e6 << " MB into " << tokens << " tokens in " << seconds << " s: "
-              << text.size() / 1e6 / seconds << " MB/s, " << tokens / seconds / 1e6 << " M tokens/s\n";
+              << "encoded " << text.size() / 1e6 << " MB into " << tokens << " tokens in " << seconds
+              << " s: " << text.size() / 1e6 / seconds << " MB/s, " << tokens / seconds / 1e6 << " M tokens/s\n";
   } catch (const std::exception &e) {
     std::cerr << "error: " << e.what() << "\n";
     return 1;

@@ -40,8 +40,8 @@ TEST(TokenizerExactness, MatchesJsTiktokenOnTheCorpus) {
   for (size_t i = 0; i < corpus.size(); ++i) {
     std::vector<int32_t> ids = tokenizer.encode(corpus[i].text, /*parseSpecial=*/false);
     if (ids != corpus[i].ids && ++mismatches <= 10)
-      ADD_FAILURE() << "corpus string " << i << " " << nlohmann::json(corpus[i].text).dump() << "\n  ours:        "
-                    << idsText(ids) << "\n  js-tiktoken: " << idsText(corpus[i].ids);
+      ADD_FAILURE() << "corpus string " << i << " " << nlohmann::json(corpus[i].text).dump()
+                    << "\n  ours:        " << idsText(ids) << "\n  js-tiktoken: " << idsText(corpus[i].ids);
   }
   EXPECT_EQ(mismatches, 0u) << "of " << corpus.size() << " strings";
 }

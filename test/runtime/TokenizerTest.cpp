@@ -1,10 +1,10 @@
 // Tokenizer pieces on small hand-made vocabularies and on the real Granite vocabulary: byte-unicode mapping,
 // pre-tokenizer splits, added (special) tokens, decoding and validation errors.
+#include "runtime/Tokenizer.h"
 #include "GraniteVocabularyFixture.h"
 #include "runtime/ByteUnicode.h"
 #include "runtime/GraniteVocabulary.h"
 #include "runtime/PreTokenizer.h"
-#include "runtime/Tokenizer.h"
 #include "runtime/Utf8.h"
 
 #include <gtest/gtest.h>
@@ -46,9 +46,9 @@ TEST(ByteUnicode, MapsEveryByteAndBack) {
   std::string all;
   for (int b = 0; b < 256; ++b) all.push_back(static_cast<char>(b));
   EXPECT_EQ(byteUnicodeToBytes(bytesToByteUnicode(all)), all);
-  EXPECT_FALSE(byteUnicodeToBytes("a b"));   // a plain space is not a byte character
-  EXPECT_FALSE(byteUnicodeToBytes("\xC4"));  // truncated UTF-8
-  EXPECT_FALSE(byteUnicodeToBytes("中"));    // outside the 256 characters
+  EXPECT_FALSE(byteUnicodeToBytes("a b"));  // a plain space is not a byte character
+  EXPECT_FALSE(byteUnicodeToBytes("\xC4")); // truncated UTF-8
+  EXPECT_FALSE(byteUnicodeToBytes("中"));   // outside the 256 characters
 }
 
 TEST(Utf8, CompletePrefixHoldsOnlyUnfinishedCharacters) {
@@ -64,9 +64,11 @@ TEST(Utf8, CompletePrefixHoldsOnlyUnfinishedCharacters) {
 TEST(Utf8, ToValidReplacesEachRunThatFormsNoCharacter) {
   const std::string smile = "\xF0\x9F\x99\x82", replacement = "\xEF\xBF\xBD";
   EXPECT_EQ(toValidUtf8("a" + smile + "b"), "a" + smile + "b");
-  EXPECT_EQ(toValidUtf8("a\x80\x80" "b"), "a" + replacement + "b");      // stray continuation bytes: one U+FFFD
+  EXPECT_EQ(toValidUtf8("a\x80\x80"
+                        "b"),
+            "a" + replacement + "b"); // stray continuation bytes: one U+FFFD
   EXPECT_EQ(toValidUtf8("a" + smile.substr(0, 3) + "b"), "a" + replacement + "b"); // a truncated sequence
-  EXPECT_EQ(toValidUtf8("\xFF\xC0\xAF"), replacement + replacement);  // an invalid byte, then an overlong '/'
+  EXPECT_EQ(toValidUtf8("\xFF\xC0\xAF"), replacement + replacement); // an invalid byte, then an overlong '/'
   EXPECT_EQ(toValidUtf8("\xED\xA0\x80"), replacement);               // a surrogate
 }
 
@@ -99,8 +101,7 @@ TEST(Tokenizer, AppliesMergesByRankLeftmostFirst) {
 }
 
 TEST(Tokenizer, PrefersTheLongestAddedToken) {
-  Tokenizer tokenizer(
-      byteVocabulary({}, {{"<a>", TokenType::UserDefined}, {"<a>b", TokenType::Control}}));
+  Tokenizer tokenizer(byteVocabulary({}, {{"<a>", TokenType::UserDefined}, {"<a>b", TokenType::Control}}));
   EXPECT_EQ(tokenizer.encode("x<a>by<a>", true), (std::vector<int32_t>{'x', 257, 'y', 256}));
   EXPECT_EQ(tokenizer.findAddedToken("<a>b"), 257);
   EXPECT_EQ(tokenizer.findAddedToken("<a"), -1);

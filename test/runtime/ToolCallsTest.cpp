@@ -14,13 +14,15 @@ TEST(ToolCalls, ParsesOneCall) {
   EXPECT_EQ(reply.toolCalls[0].arguments, nlohmann::ordered_json::parse(R"({"city": "New York"})"));
   EXPECT_EQ(reply.content, "");
   EXPECT_TRUE(reply.errors.empty());
-  EXPECT_EQ(toolCallJson(reply.toolCalls[0]).dump(), R"({"name":"get_current_weather","arguments":{"city":"New York"}})");
+  EXPECT_EQ(toolCallJson(reply.toolCalls[0]).dump(),
+            R"({"name":"get_current_weather","arguments":{"city":"New York"}})");
 }
 
 TEST(ToolCalls, ParsesSeveralCallsInOrderAndKeepsTheContent) {
-  ParsedReply reply = parseToolCalls("I'll check both.\n"
-                                     "<tool_call>\n{\"name\": \"a\", \"arguments\": {\"x\": 1}}\n</tool_call>\n"
-                                     "<tool_call>\n{\"name\": \"b\", \"arguments\": \"{\\\"y\\\": [2]}\"}\n</tool_call>");
+  ParsedReply reply =
+      parseToolCalls("I'll check both.\n"
+                     "<tool_call>\n{\"name\": \"a\", \"arguments\": {\"x\": 1}}\n</tool_call>\n"
+                     "<tool_call>\n{\"name\": \"b\", \"arguments\": \"{\\\"y\\\": [2]}\"}\n</tool_call>");
   ASSERT_EQ(reply.toolCalls.size(), 2u);
   EXPECT_EQ(reply.toolCalls[0].name, "a");
   EXPECT_EQ(reply.toolCalls[1].name, "b");

@@ -1,6 +1,6 @@
 // The serialized vocabulary: exact round trip, compactness, and precise errors for damaged blobs.
-#include "GraniteVocabularyFixture.h"
 #include "runtime/VocabularyBlob.h"
+#include "GraniteVocabularyFixture.h"
 
 #include <gtest/gtest.h>
 
@@ -38,8 +38,8 @@ TEST(VocabularyBlob, ReportsDamage) {
 
   for (size_t cut : {size_t(3), size_t(30), blob.size() / 2, blob.size() - 1}) {
     std::vector<uint8_t> truncated(blob.begin(), blob.begin() + static_cast<std::ptrdiff_t>(cut));
-    EXPECT_NE(errorOf(truncated).find("truncated"), std::string::npos) << "cut at " << cut << ": "
-                                                                        << errorOf(truncated);
+    EXPECT_NE(errorOf(truncated).find("truncated"), std::string::npos)
+        << "cut at " << cut << ": " << errorOf(truncated);
   }
 
   std::vector<uint8_t> trailing = blob;

@@ -1,6 +1,6 @@
 // The vocabulary trie granitec stores in the payload: read back identical, and a damaged blob refused in one line.
-#include "GraniteVocabularyFixture.h"
 #include "runtime/VocabularyTrieBlob.h"
+#include "GraniteVocabularyFixture.h"
 
 #include <gtest/gtest.h>
 
@@ -72,10 +72,10 @@ TEST(VocabularyTrieBlob, SourceReadsThePayloadsBlobOrBuildsOne) {
 TEST(VocabularyTrieBlob, RefusesADamagedOrForeignBlob) {
   const std::vector<uint8_t> &good = graniteTrieBlob();
   const int32_t vocabSize = fixture::graniteTokenizer().size();
-  EXPECT_EQ(readError(good, vocabSize - 1),
-            "vocabulary trie blob is for a vocabulary of " + std::to_string(vocabSize) + " tokens, this one has " +
-                std::to_string(vocabSize - 1));
-  EXPECT_EQ(readError({'G', 'R', 'T', 'K', 1, 0, 0, 0}, vocabSize), "vocabulary trie blob does not start with \"GRTR\"");
+  EXPECT_EQ(readError(good, vocabSize - 1), "vocabulary trie blob is for a vocabulary of " + std::to_string(vocabSize) +
+                                                " tokens, this one has " + std::to_string(vocabSize - 1));
+  EXPECT_EQ(readError({'G', 'R', 'T', 'K', 1, 0, 0, 0}, vocabSize),
+            "vocabulary trie blob does not start with \"GRTR\"");
   for (size_t length : {size_t(3), size_t(19), good.size() / 2, good.size() - 1})
     EXPECT_NE(readError({good.begin(), good.begin() + length}, vocabSize).find("vocabulary trie blob is truncated in"),
               std::string::npos)

@@ -5,8 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
-#include <vector>
 #include <sys/mman.h>
+#include <vector>
 
 namespace granite::runtime {
 namespace {

@@ -13,16 +13,14 @@ int64_t widthOf(Value v) { return cast<RankedTensorType>(v.getType()).getDimSize
 
 std::string shapeString(ArrayRef<int64_t> shape) {
   std::string s = "[";
-  for (size_t i = 0; i < shape.size(); ++i)
-    s += (i ? ", " : "") + std::to_string(shape[i]);
+  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
   return s + "]";
 }
 
 WeightType weightTypeOf(Value v) { return cast<WeightType>(v.getType()); }
 
 /// Checks that the weight in role `role` has exactly `shape` (and is f32 when `requireF32`).
-LogicalResult expectWeight(Operation *op, StringRef role, Value weight, ArrayRef<int64_t> shape,
-                           bool requireF32) {
+LogicalResult expectWeight(Operation *op, StringRef role, Value weight, ArrayRef<int64_t> shape, bool requireF32) {
   WeightType type = weightTypeOf(weight);
   if (type.getShape() != shape)
     return op->emitOpError() << role << " must have shape " << shapeString(shape) << ", found "
@@ -40,8 +38,7 @@ LogicalResult expectRank(Operation *op, StringRef role, Value weight, int64_t ra
 }
 
 LogicalResult expectWidth(Operation *op, StringRef role, Value v, int64_t width) {
-  if (widthOf(v) != width)
-    return op->emitOpError() << role << " width must be " << width << ", found " << widthOf(v);
+  if (widthOf(v) != width) return op->emitOpError() << role << " width must be " << width << ", found " << widthOf(v);
   return success();
 }
 
@@ -52,8 +49,7 @@ LogicalResult expectPositive(Operation *op, StringRef attr, std::optional<APFloa
 }
 
 LogicalResult expectPositive(Operation *op, StringRef attr, int64_t value) {
-  if (value <= 0)
-    return op->emitOpError() << attr << " must be positive, found " << value;
+  if (value <= 0) return op->emitOpError() << attr << " must be positive, found " << value;
   return success();
 }
 
@@ -63,24 +59,20 @@ LogicalResult mlir::granite::verifyTokenRows(Operation *op) {
   std::optional<int64_t> rows;
   auto check = [&](Type type, StringRef what, unsigned index) -> LogicalResult {
     auto tensor = dyn_cast<RankedTensorType>(type);
-    if (!tensor)
-      return success();
+    if (!tensor) return success();
     if (tensor.getRank() == 2 && tensor.isDynamicDim(1))
       return op->emitOpError() << what << " #" << index << " must have a static width";
     int64_t tokens = tensor.getDimSize(0);
-    if (ShapedType::isDynamic(tokens))
-      return success();
+    if (ShapedType::isDynamic(tokens)) return success();
     if (rows && *rows != tokens)
       return op->emitOpError() << what << " #" << index << " has " << tokens << " token rows, expected " << *rows;
     rows = tokens;
     return success();
   };
   for (auto [i, type] : llvm::enumerate(op->getOperandTypes()))
-    if (failed(check(type, "operand", i)))
-      return failure();
+    if (failed(check(type, "operand", i))) return failure();
   for (auto [i, type] : llvm::enumerate(op->getResultTypes()))
-    if (failed(check(type, "result", i)))
-      return failure();
+    if (failed(check(type, "result", i))) return failure();
   return success();
 }
 
@@ -104,8 +96,8 @@ LogicalResult WeightOp::verify() {
   bool expertsTransform =
       getTransform() == WeightTransform::ExpertsFirstHalf || getTransform() == WeightTransform::ExpertsSecondHalf;
   if (expertsTransform && getType().getRank() != 3)
-    return emitOpError() << stringifyWeightTransform(getTransform()) << " needs a rank-3 [experts, ffn, width] weight, found "
-                         << shapeString(getType().getShape());
+    return emitOpError() << stringifyWeightTransform(getTransform())
+                         << " needs a rank-3 [experts, ffn, width] weight, found " << shapeString(getType().getShape());
   if (std::optional<WeightFormat> stored = getStoredFormat()) {
     if (getType().getFormat() != WeightFormat::F32 || (*stored != WeightFormat::F16 && *stored != WeightFormat::BF16))
       return emitOpError() << "stored_format " << stringifyWeightFormat(*stored)
@@ -116,11 +108,10 @@ LogicalResult WeightOp::verify() {
 
 LogicalResult WeightRefOp::verifySymbolUses(SymbolTableCollection &symbolTable) {
   auto weight = symbolTable.lookupNearestSymbolFrom<WeightOp>(*this, getNameAttr());
-  if (!weight)
-    return emitOpError() << "'" << getName() << "' does not name a granite.weight";
+  if (!weight) return emitOpError() << "'" << getName() << "' does not name a granite.weight";
   if (weight.getType() != getType())
-    return emitOpError() << "result type " << getType() << " does not match the type " << weight.getType()
-                         << " of @" << getName();
+    return emitOpError() << "result type " << getType() << " does not match the type " << weight.getType() << " of @"
+                         << getName();
   return success();
 }
 
@@ -129,23 +120,19 @@ LogicalResult WeightRefOp::verifySymbolUses(SymbolTableCollection &symbolTable) 
 //===----------------------------------------------------------------------===//
 
 LogicalResult EmbedOp::verify() {
-  if (failed(expectRank(*this, "table", getTable(), 2)))
-    return failure();
-  if (failed(expectWidth(*this, "result", getResult(), weightTypeOf(getTable()).getDim(1))))
-    return failure();
+  if (failed(expectRank(*this, "table", getTable(), 2))) return failure();
+  if (failed(expectWidth(*this, "result", getResult(), weightTypeOf(getTable()).getDim(1)))) return failure();
   return expectPositive(*this, "scale", getScale());
 }
 
 LogicalResult RMSNormOp::verify() {
-  if (failed(expectWeight(*this, "weight", getWeight(), {widthOf(getInput())}, /*requireF32=*/true)))
-    return failure();
+  if (failed(expectWeight(*this, "weight", getWeight(), {widthOf(getInput())}, /*requireF32=*/true))) return failure();
   return expectPositive(*this, "epsilon", getEpsilon());
 }
 
 /// A linear map's weight is [N, K]: K = input width, N = result width.
 static LogicalResult verifyMatrix(Operation *op, StringRef role, Value weight, Value input, Value result) {
-  if (failed(expectRank(op, role, weight, 2)))
-    return failure();
+  if (failed(expectRank(op, role, weight, 2))) return failure();
   WeightType type = weightTypeOf(weight);
   if (type.getDim(1) != widthOf(input))
     return op->emitOpError() << role << " " << shapeString(type.getShape()) << " does not take inputs of width "
@@ -154,15 +141,13 @@ static LogicalResult verifyMatrix(Operation *op, StringRef role, Value weight, V
 }
 
 LogicalResult LinearOp::verify() {
-  if (failed(verifyMatrix(*this, "weight", getWeight(), getInput(), getResult())))
-    return failure();
+  if (failed(verifyMatrix(*this, "weight", getWeight(), getInput(), getResult()))) return failure();
   return expectPositive(*this, "output_scale", getOutputScale());
 }
 
 LogicalResult RoPEOp::verify() {
   int64_t headDim = getHeadDim(), rotary = getRotaryDims();
-  if (failed(expectPositive(*this, "head_dim", headDim)))
-    return failure();
+  if (failed(expectPositive(*this, "head_dim", headDim))) return failure();
   if (widthOf(getInput()) % headDim != 0)
     return emitOpError() << "width " << widthOf(getInput()) << " is not a whole number of heads of " << headDim;
   if (rotary <= 0 || rotary % 2 != 0 || rotary > headDim)
@@ -173,8 +158,7 @@ LogicalResult RoPEOp::verify() {
 LogicalResult AttentionOp::verify() {
   KVCacheType cache = getCache().getType();
   int64_t heads = getHeads(), kvHeads = cache.getKvHeads();
-  if (failed(expectPositive(*this, "heads", heads)))
-    return failure();
+  if (failed(expectPositive(*this, "heads", heads))) return failure();
   if (heads % kvHeads != 0)
     return emitOpError() << "heads " << heads << " is not a multiple of the cache's kv_heads " << kvHeads;
   if (failed(expectWidth(*this, "query", getQuery(), heads * cache.getKeyDim())) ||
@@ -214,14 +198,12 @@ LogicalResult SSMConvOp::verify() {
 LogicalResult SSMScanOp::verify() {
   SSMStateType state = getState().getType();
   int64_t heads = state.getHeads(), groups = getGroups();
-  if (failed(expectPositive(*this, "groups", groups)))
-    return failure();
+  if (failed(expectPositive(*this, "groups", groups))) return failure();
   if (heads % groups != 0)
     return emitOpError() << "state heads " << heads << " are not a multiple of groups " << groups;
   int64_t inner = heads * state.getHeadDim();
   if (failed(expectWidth(*this, "xBC", getXbc(), inner + 2 * groups * state.getStateSize())) ||
-      failed(expectWidth(*this, "dt", getDt(), heads)) ||
-      failed(expectWeight(*this, "a", getA(), {heads, 1}, true)) ||
+      failed(expectWidth(*this, "dt", getDt(), heads)) || failed(expectWeight(*this, "a", getA(), {heads, 1}, true)) ||
       failed(expectWeight(*this, "d", getD(), {heads, 1}, true)) ||
       failed(expectWeight(*this, "dt_bias", getDtBias(), {heads}, true)))
     return failure();
@@ -230,12 +212,9 @@ LogicalResult SSMScanOp::verify() {
 
 LogicalResult GatedRMSNormOp::verify() {
   int64_t width = widthOf(getInput()), groups = getGroups();
-  if (failed(expectPositive(*this, "groups", groups)))
-    return failure();
-  if (width % groups != 0)
-    return emitOpError() << "width " << width << " is not a multiple of groups " << groups;
-  if (failed(expectWeight(*this, "weight", getWeight(), {groups, width / groups}, true)))
-    return failure();
+  if (failed(expectPositive(*this, "groups", groups))) return failure();
+  if (width % groups != 0) return emitOpError() << "width " << width << " is not a multiple of groups " << groups;
+  if (failed(expectWeight(*this, "weight", getWeight(), {groups, width / groups}, true))) return failure();
   return expectPositive(*this, "epsilon", getEpsilon());
 }
 
@@ -244,14 +223,11 @@ LogicalResult GatedRMSNormOp::verify() {
 //===----------------------------------------------------------------------===//
 
 LogicalResult MoERouteOp::verify() {
-  if (failed(expectRank(*this, "router", getRouter(), 2)))
-    return failure();
+  if (failed(expectRank(*this, "router", getRouter(), 2))) return failure();
   WeightType router = weightTypeOf(getRouter());
   int64_t experts = router.getDim(0), topK = getTopK();
-  if (failed(expectWeight(*this, "router", getRouter(), {experts, widthOf(getInput())}, true)))
-    return failure();
-  if (topK <= 0 || topK > experts)
-    return emitOpError() << "top_k " << topK << " must be in [1, " << experts << "]";
+  if (failed(expectWeight(*this, "router", getRouter(), {experts, widthOf(getInput())}, true))) return failure();
+  if (topK <= 0 || topK > experts) return emitOpError() << "top_k " << topK << " must be in [1, " << experts << "]";
   if (failed(expectWidth(*this, "weights", getWeights(), topK)) ||
       failed(expectWidth(*this, "experts", getExperts(), topK)))
     return failure();
@@ -259,8 +235,7 @@ LogicalResult MoERouteOp::verify() {
 }
 
 LogicalResult MoEExpertsOp::verify() {
-  if (failed(expectRank(*this, "gate", getGate(), 3)))
-    return failure();
+  if (failed(expectRank(*this, "gate", getGate(), 3))) return failure();
   WeightType gate = weightTypeOf(getGate());
   int64_t experts = gate.getDim(0), ffn = gate.getDim(1), width = widthOf(getInput());
   if (gate.getDim(2) != width)
@@ -269,8 +244,7 @@ LogicalResult MoEExpertsOp::verify() {
       failed(expectWeight(*this, "down", getDown(), {experts, width, ffn}, false)))
     return failure();
   int64_t topK = widthOf(getWeights());
-  if (topK > experts)
-    return emitOpError() << "selects " << topK << " experts per token, but there are " << experts;
+  if (topK > experts) return emitOpError() << "selects " << topK << " experts per token, but there are " << experts;
   return expectWidth(*this, "experts", getExperts(), topK);
 }
 
@@ -281,8 +255,7 @@ LogicalResult ScaledAddOp::verify() {
 }
 
 LogicalResult LogitsOp::verify() {
-  if (failed(verifyMatrix(*this, "head", getHead(), getInput(), getResult())))
-    return failure();
+  if (failed(verifyMatrix(*this, "head", getHead(), getInput(), getResult()))) return failure();
   return expectPositive(*this, "logit_scale", getLogitScale());
 }
 
@@ -294,8 +267,7 @@ LogicalResult RMSNormLinearOp::verify() {
 }
 
 LogicalResult SwiGLULinearOp::verify() {
-  if (failed(verifyMatrix(*this, "gate", getGate(), getInput(), getResult())))
-    return failure();
+  if (failed(verifyMatrix(*this, "gate", getGate(), getInput(), getResult()))) return failure();
   return expectWeight(*this, "up", getUp(), weightTypeOf(getGate()).getShape(), false);
 }
 

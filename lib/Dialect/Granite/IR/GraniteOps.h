@@ -15,16 +15,14 @@ namespace mlir::granite {
 
 /// Every ranked tensor operand and result agrees on the token count (dimension 0; dynamic matches anything),
 /// and every rank-2 activation has a static width.
-template <typename ConcreteType>
-class TokenRows : public OpTrait::TraitBase<ConcreteType, TokenRows> {
+template <typename ConcreteType> class TokenRows : public OpTrait::TraitBase<ConcreteType, TokenRows> {
 public:
   static LogicalResult verifyTrait(Operation *op);
 };
 
 LogicalResult verifyTokenRows(Operation *op);
 
-template <typename ConcreteType>
-LogicalResult TokenRows<ConcreteType>::verifyTrait(Operation *op) {
+template <typename ConcreteType> LogicalResult TokenRows<ConcreteType>::verifyTrait(Operation *op) {
   return verifyTokenRows(op);
 }
 

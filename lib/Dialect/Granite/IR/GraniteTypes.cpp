@@ -75,8 +75,7 @@ constexpr std::pair<WeightTransform, TableTransform> kTransformRows[] = {
 
 constexpr bool transformsMirrorFrontend() {
   for (auto [dialect, frontend] : kTransformRows)
-    if (static_cast<uint32_t>(dialect) != static_cast<uint32_t>(frontend))
-      return false;
+    if (static_cast<uint32_t>(dialect) != static_cast<uint32_t>(frontend)) return false;
   return std::size(kTransformRows) == getMaxEnumValForWeightTransform() + 1;
 }
 static_assert(transformsMirrorFrontend(),
@@ -88,8 +87,7 @@ int64_t WeightType::getBlockBytes() const { return traitsOf(getFormat()).blockBy
 
 int64_t WeightType::getNumElements() const {
   int64_t n = 1;
-  for (int64_t d : getShape())
-    n *= d;
+  for (int64_t d : getShape()) n *= d;
   return n;
 }
 
@@ -100,8 +98,7 @@ LogicalResult WeightType::verify(function_ref<InFlightDiagnostic()> emitError, A
   if (shape.empty() || shape.size() > 3)
     return emitError() << "weight must have rank 1, 2 or 3, found rank " << shape.size();
   for (int64_t d : shape)
-    if (d <= 0)
-      return emitError() << "weight dimensions must be positive, found " << d;
+    if (d <= 0) return emitError() << "weight dimensions must be positive, found " << d;
   int64_t block = traitsOf(format).blockElements;
   if (shape.back() % block != 0)
     return emitError() << "innermost dimension " << shape.back() << " of a " << stringifyWeightFormat(format)
@@ -112,15 +109,13 @@ LogicalResult WeightType::verify(function_ref<InFlightDiagnostic()> emitError, A
 static LogicalResult verifyPositive(function_ref<InFlightDiagnostic()> emitError, StringRef type,
                                     std::initializer_list<std::pair<StringRef, int64_t>> params) {
   for (auto [name, value] : params)
-    if (value <= 0)
-      return emitError() << type << " " << name << " must be positive, found " << value;
+    if (value <= 0) return emitError() << type << " " << name << " must be positive, found " << value;
   return success();
 }
 
 LogicalResult KVCacheType::verify(function_ref<InFlightDiagnostic()> emitError, int64_t kvHeads, int64_t keyDim,
                                   int64_t valueDim) {
-  return verifyPositive(emitError, "kv_cache",
-                        {{"kv_heads", kvHeads}, {"key_dim", keyDim}, {"value_dim", valueDim}});
+  return verifyPositive(emitError, "kv_cache", {{"kv_heads", kvHeads}, {"key_dim", keyDim}, {"value_dim", valueDim}});
 }
 
 LogicalResult ConvStateType::verify(function_ref<InFlightDiagnostic()> emitError, int64_t channels, int64_t taps) {
@@ -129,6 +124,5 @@ LogicalResult ConvStateType::verify(function_ref<InFlightDiagnostic()> emitError
 
 LogicalResult SSMStateType::verify(function_ref<InFlightDiagnostic()> emitError, int64_t heads, int64_t headDim,
                                    int64_t stateSize) {
-  return verifyPositive(emitError, "ssm_state",
-                        {{"heads", heads}, {"head_dim", headDim}, {"state_size", stateSize}});
+  return verifyPositive(emitError, "ssm_state", {{"heads", heads}, {"head_dim", headDim}, {"state_size", stateSize}});
 }

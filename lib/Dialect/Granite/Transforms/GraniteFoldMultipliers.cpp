@@ -17,8 +17,7 @@ struct GraniteFoldMultipliers : mlir::granite::impl::GraniteFoldMultipliersBase<
     // Move residual scales into the epilogue of the linear that produces the scaled value.
     getOperation().walk([](ScaledAddOp add) {
       auto linear = add.getRhs().getDefiningOp<LinearOp>();
-      if (!add.getScale() || !linear || !linear->hasOneUse() || linear.getOutputScale())
-        return;
+      if (!add.getScale() || !linear || !linear->hasOneUse() || linear.getOutputScale()) return;
       linear.setOutputScaleAttr(add.getScaleAttr());
       add.removeScaleAttr();
     });

@@ -29,8 +29,7 @@ struct FuseGateUp : OpRewritePattern<SwiGLUOp> {
       return rewriter.notifyMatchFailure(op, "not two single-use linears of one input");
     if (gate.getWeight().getType() != up.getWeight().getType())
       return rewriter.notifyMatchFailure(op, "gate and up weights differ in shape or format");
-    rewriter.replaceOpWithNewOp<SwiGLULinearOp>(op, op.getType(), gate.getInput(), gate.getWeight(),
-                                                up.getWeight());
+    rewriter.replaceOpWithNewOp<SwiGLULinearOp>(op, op.getType(), gate.getInput(), gate.getWeight(), up.getWeight());
     rewriter.eraseOp(gate);
     rewriter.eraseOp(up);
     return success();
@@ -44,8 +43,8 @@ struct FuseNormLinear : OpRewritePattern<LinearOp> {
     auto norm = op.getInput().getDefiningOp<RMSNormOp>();
     if (!norm || !norm->hasOneUse() || op.getOutputScale())
       return rewriter.notifyMatchFailure(op, "input is not a single-use rms_norm");
-    rewriter.replaceOpWithNewOp<RMSNormLinearOp>(op, op.getType(), norm.getInput(), norm.getWeight(),
-                                                 op.getWeight(), norm.getEpsilonAttr());
+    rewriter.replaceOpWithNewOp<RMSNormLinearOp>(op, op.getType(), norm.getInput(), norm.getWeight(), op.getWeight(),
+                                                 norm.getEpsilonAttr());
     rewriter.eraseOp(norm);
     return success();
   }
@@ -55,8 +54,7 @@ struct GraniteFuse : mlir::granite::impl::GraniteFuseBase<GraniteFuse> {
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
     patterns.add<FuseGateUp, FuseNormLinear>(&getContext());
-    if (failed(applyPatternsAndFoldGreedily(getOperation(), std::move(patterns))))
-      signalPassFailure();
+    if (failed(applyPatternsAndFoldGreedily(getOperation(), std::move(patterns)))) signalPassFailure();
   }
 };
 

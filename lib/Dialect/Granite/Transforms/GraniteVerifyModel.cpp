@@ -18,18 +18,15 @@ public:
   ConfigReader(ModuleOp module, DictionaryAttr config) : module_(module), config_(config) {}
 
   FailureOr<int64_t> integer(StringRef key) {
-    if (auto attr = config_.getAs<IntegerAttr>(key))
-      return attr.getInt();
+    if (auto attr = config_.getAs<IntegerAttr>(key)) return attr.getInt();
     return module_.emitError() << "granite.config has no integer '" << key << "'";
   }
   FailureOr<StringRef> string(StringRef key) {
-    if (auto attr = config_.getAs<StringAttr>(key))
-      return attr.getValue();
+    if (auto attr = config_.getAs<StringAttr>(key)) return attr.getValue();
     return module_.emitError() << "granite.config has no string '" << key << "'";
   }
   FailureOr<ArrayRef<int64_t>> integers(StringRef key) {
-    if (auto attr = config_.getAs<DenseI64ArrayAttr>(key))
-      return attr.asArrayRef();
+    if (auto attr = config_.getAs<DenseI64ArrayAttr>(key)) return attr.asArrayRef();
     return module_.emitError() << "granite.config has no integer array '" << key << "'";
   }
 
@@ -41,17 +38,14 @@ private:
 /// The layer a state argument of @forward belongs to, or nullopt when `state` is not such an argument.
 std::optional<int64_t> stateLayer(func::FuncOp forward, Value state) {
   auto arg = dyn_cast<BlockArgument>(state);
-  if (!arg || arg.getOwner() != &forward.getBody().front())
-    return std::nullopt;
-  if (auto layer = forward.getArgAttrOfType<IntegerAttr>(arg.getArgNumber(), "granite.layer"))
-    return layer.getInt();
+  if (!arg || arg.getOwner() != &forward.getBody().front()) return std::nullopt;
+  if (auto layer = forward.getArgAttrOfType<IntegerAttr>(arg.getArgNumber(), "granite.layer")) return layer.getInt();
   return std::nullopt;
 }
 
 struct GraniteVerifyModel : mlir::granite::impl::GraniteVerifyModelBase<GraniteVerifyModel> {
   void runOnOperation() override {
-    if (failed(verifyModel()))
-      signalPassFailure();
+    if (failed(verifyModel())) signalPassFailure();
   }
 
   LogicalResult verifyModel();
@@ -62,19 +56,17 @@ LogicalResult GraniteVerifyModel::verifyUsesLayerState(func::FuncOp forward, Ope
                                                        int64_t layer) {
   std::optional<int64_t> owner = stateLayer(forward, state);
   if (owner != layer)
-    return op->emitOpError() << "of layer " << layer << " must use a @forward state argument tagged granite.layer = "
-                             << layer;
+    return op->emitOpError() << "of layer " << layer
+                             << " must use a @forward state argument tagged granite.layer = " << layer;
   return success();
 }
 
 LogicalResult GraniteVerifyModel::verifyModel() {
   ModuleOp module = getOperation();
   auto configAttr = module->getAttrOfType<DictionaryAttr>("granite.config");
-  if (!configAttr)
-    return module.emitError() << "missing the granite.config module attribute";
+  if (!configAttr) return module.emitError() << "missing the granite.config module attribute";
   auto forward = module.lookupSymbol<func::FuncOp>("forward");
-  if (!forward || forward.isExternal())
-    return module.emitError() << "missing the @forward function";
+  if (!forward || forward.isExternal()) return module.emitError() << "missing the @forward function";
   ConfigReader config(module, configAttr);
   FailureOr<StringRef> layers = config.string("layers");
   FailureOr<ArrayRef<int64_t>> kvHeads = config.integers("head_count_kv");
@@ -93,8 +85,7 @@ LogicalResult GraniteVerifyModel::verifyModel() {
     FailureOr<int64_t> h = config.integer("ssm_head_count"), i = config.integer("ssm_inner_size"),
                        n = config.integer("ssm_state_size"), g = config.integer("ssm_group_count"),
                        k = config.integer("ssm_conv_kernel");
-    if (failed(h) || failed(i) || failed(n) || failed(g) || failed(k))
-      return failure();
+    if (failed(h) || failed(i) || failed(n) || failed(g) || failed(k)) return failure();
     ssmHeads = *h, ssmInner = *i, ssmState = *n, ssmGroups = *g, convKernel = *k;
   }
 
@@ -112,8 +103,7 @@ LogicalResult GraniteVerifyModel::verifyModel() {
                                  << "' in granite.config layers \"" << *layers << "\"";
     }
     if (auto attention = dyn_cast<AttentionOp>(op)) {
-      if (failed(verifyUsesLayerState(forward, op, attention.getCache(), layer)))
-        return failure();
+      if (failed(verifyUsesLayerState(forward, op, attention.getCache(), layer))) return failure();
       KVCacheType cache = attention.getCache().getType();
       if (cache.getKvHeads() != (*kvHeads)[layer] || cache.getKeyDim() != *headDim ||
           cache.getValueDim() != *valueHeadDim)
@@ -125,8 +115,7 @@ LogicalResult GraniteVerifyModel::verifyModel() {
                                  << *heads;
     }
     if (auto scan = dyn_cast<SSMScanOp>(op)) {
-      if (failed(verifyUsesLayerState(forward, op, scan.getState(), layer)))
-        return failure();
+      if (failed(verifyUsesLayerState(forward, op, scan.getState(), layer))) return failure();
       auto expected = SSMStateType::get(op->getContext(), ssmHeads, ssmInner / ssmHeads, ssmState);
       if (scan.getState().getType() != expected)
         return op->emitOpError() << "of layer " << layer << " has state " << scan.getState().getType()
@@ -137,8 +126,7 @@ LogicalResult GraniteVerifyModel::verifyModel() {
     }
     if (auto conv = dyn_cast<SSMConvOp>(op)) {
       // The conv precedes its layer's scan, so it belongs to the next layer.
-      if (failed(verifyUsesLayerState(forward, op, conv.getState(), layer + 1)))
-        return failure();
+      if (failed(verifyUsesLayerState(forward, op, conv.getState(), layer + 1))) return failure();
       auto expected = ConvStateType::get(op->getContext(), ssmInner + 2 * ssmGroups * ssmState, convKernel - 1);
       if (conv.getState().getType() != expected)
         return op->emitOpError() << "has state " << conv.getState().getType() << ", but granite.config implies "
@@ -153,15 +141,13 @@ LogicalResult GraniteVerifyModel::verifyModel() {
     }
     return WalkResult::advance();
   });
-  if (walk.wasInterrupted())
-    return failure();
+  if (walk.wasInterrupted()) return failure();
   if (layer + 1 != int64_t(layers->size()))
     return forward.emitOpError() << "has " << layer + 1 << " mixers, but granite.config layers \"" << *layers
                                  << "\" has " << layers->size();
   int64_t expectedRoutes = *experts > 0 ? int64_t(layers->size()) : 0;
   if (routes != expectedRoutes)
-    return forward.emitOpError() << "has " << routes << " MoE routers, but granite.config implies "
-                                 << expectedRoutes;
+    return forward.emitOpError() << "has " << routes << " MoE routers, but granite.config implies " << expectedRoutes;
   return success();
 }
 
