@@ -28,38 +28,21 @@ struct FieldRules {
   std::set<std::string> refused;     ///< OpenAI defines them, they would change the output, this server lacks them
 };
 
+// clang-format off: the field lists read as lists.
 const FieldRules kChatFields{
-    {"model",
-     "messages",
-     "tools",
-     "tool_choice",
-     "temperature",
-     "top_p",
-     "top_k",
-     "min_p",
-     "max_tokens",
-     "max_completion_tokens",
-     "stop",
-     "seed",
-     "presence_penalty",
-     "frequency_penalty",
-     "logit_bias",
-     "logprobs",
-     "top_logprobs",
-     "stream",
-     "stream_options",
-     "n",
-     "response_format",
-     "modalities"},
+    {"model", "messages", "tools", "tool_choice", "temperature", "top_p", "top_k", "min_p", "max_tokens",
+     "max_completion_tokens", "stop", "seed", "presence_penalty", "frequency_penalty", "logit_bias", "logprobs",
+     "top_logprobs", "stream", "stream_options", "n", "response_format", "modalities"},
     {"user", "metadata", "store", "parallel_tool_calls", "service_tier", "prompt_cache_key", "safety_identifier",
      "prediction"},
     {"functions", "function_call", "audio", "reasoning_effort", "web_search_options", "verbosity"}};
 
-const FieldRules kCompletionFields{{"model", "prompt", "temperature", "top_p", "top_k", "min_p", "max_tokens", "stop",
-                                    "seed", "presence_penalty", "frequency_penalty", "logit_bias", "logprobs", "stream",
-                                    "stream_options", "n", "echo", "best_of", "suffix"},
-                                   {"user"},
-                                   {}};
+const FieldRules kCompletionFields{
+    {"model", "prompt", "temperature", "top_p", "top_k", "min_p", "max_tokens", "stop", "seed", "presence_penalty",
+     "frequency_penalty", "logit_bias", "logprobs", "stream", "stream_options", "n", "echo", "best_of", "suffix"},
+    {"user"},
+    {}};
+// clang-format on
 
 /// The fields of `body` that are present and not null (null means "not set", as with OpenAI).
 class Fields {
