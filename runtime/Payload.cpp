@@ -173,26 +173,16 @@ MappedPayload MappedPayload::load(const std::string &file, const std::string &na
   return payload;
 }
 
-MappedPayload::MappedPayload(MappedPayload &&other) noexcept { *this = std::move(other); }
-
-MappedPayload &MappedPayload::operator=(MappedPayload &&other) noexcept {
+MappedPayload::Mappings &MappedPayload::Mappings::operator=(Mappings &&other) noexcept {
   if (this != &other) {
-    for (const Mapping &mapping : mappings_)
-      if (mapping.address) munmap(mapping.address, mapping.bytes);
-    mappings_ = std::move(other.mappings_);
-    other.mappings_.clear();
-    weights_ = other.weights_;
-    vocabulary_ = other.vocabulary_;
-    vocabularyTrie_ = other.vocabularyTrie_;
-    chatTemplate_ = other.chatTemplate_;
-    weightsPath_ = std::move(other.weightsPath_);
-    weightsExternal_ = other.weightsExternal_;
+    unmap();
+    std::vector<Mapping>::operator=(std::exchange<std::vector<Mapping>>(other, {}));
   }
   return *this;
 }
 
-MappedPayload::~MappedPayload() {
-  for (const Mapping &mapping : mappings_)
+void MappedPayload::Mappings::unmap() {
+  for (const Mapping &mapping : *this)
     if (mapping.address) munmap(mapping.address, mapping.bytes);
 }
 

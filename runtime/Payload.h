@@ -18,6 +18,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace granite::runtime {
@@ -69,12 +70,6 @@ public:
   /// The payload of the executable at `path`; with external weights, `path` + ".weights" is mapped too.
   static MappedPayload open(const std::string &path);
 
-  MappedPayload(MappedPayload &&other) noexcept;
-  MappedPayload &operator=(MappedPayload &&other) noexcept;
-  MappedPayload(const MappedPayload &) = delete;
-  MappedPayload &operator=(const MappedPayload &) = delete;
-  ~MappedPayload();
-
   PayloadBytes weights() const { return weights_; }
   PayloadBytes vocabulary() const { return vocabulary_; }
   /// Empty where the payload has none (the runtime then builds the trie from the tokenizer).
@@ -93,8 +88,20 @@ private:
     uint64_t bytes = 0;
   };
   static Mapping mapFile(const std::string &path, uint64_t expectedBytes, const char *what);
+  /// Owns the mappings: unmaps them when destroyed, leaves none behind when moved from. It makes MappedPayload
+  /// move-only with the default moves, which carry every view member along.
+  class Mappings : public std::vector<Mapping> {
+  public:
+    Mappings() = default;
+    Mappings(Mappings &&other) noexcept : std::vector<Mapping>(std::exchange<std::vector<Mapping>>(other, {})) {}
+    Mappings &operator=(Mappings &&other) noexcept;
+    ~Mappings() { unmap(); }
 
-  std::vector<Mapping> mappings_;
+  private:
+    void unmap();
+  };
+
+  Mappings mappings_;
   PayloadBytes weights_, vocabulary_, vocabularyTrie_;
   std::string_view chatTemplate_;
   std::string weightsPath_;
