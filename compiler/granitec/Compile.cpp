@@ -52,8 +52,8 @@ const char *const kCompileHelp = R"(usage: granitec compile MODEL [--emit=mlir|l
 MODEL is a Granite 4.0 GGUF file or a Hugging Face folder (config.json with model_type granitemoehybrid, and
 model.safetensors or sharded model-*.safetensors with model.safetensors.index.json).
 
-Stages: import -> granite passes (verify, fold multipliers, fuse, plan memory, plan weights) -> granite-to-kernels ->
-kernel instances (Halide, cached) -> LLVM IR -> object.
+Stages: import -> granite passes (verify, fold multipliers, fuse, plan memory, plan weights) -> granite-to-kernels
+(kernel calls) -> granite-kernel-calls-to-llvm -> kernel instances (Halide, cached) -> LLVM IR -> object.
 
 options:
   --emit=mlir         print the granite IR as imported (or after --emit-after=PASS)
@@ -65,7 +65,8 @@ options:
   --weights=external  with --emit=exe: write the weight blob to FILE.weights instead of into FILE
   --emit-after=PASS   with --emit=mlir: run the pipeline up to and including PASS and print the IR then;
                       PASS is one of granite-verify-model, granite-fold-multipliers, granite-fuse,
-                      granite-plan-memory, granite-plan-weights, granite-to-kernels (in pipeline order)
+                      granite-plan-memory, granite-plan-weights, granite-to-kernels,
+                      granite-kernel-calls-to-llvm (in pipeline order)
   --target FAMILY     CPU family or CPU name the code is compiled for (default: host; 'granitec targets' lists
                       them); with --oci it may be given several times: one executable per family (OUT.FAMILY)
                       and one image per platform
@@ -169,13 +170,13 @@ std::vector<std::string> instantiateKernels(mlir::ModuleOp module, const target:
   std::vector<std::string> objects;
   int compiled = 0, tuned = 0;
   for (const mlir::granite::KernelSpec &spec : mlir::granite::readKernelSpecs(module)) {
-    std::map<std::string, std::string> params = spec.params;
+    kernels::KernelRequest request{spec.generator, spec.params, family.name, spec.name};
     if (const kernels::TuningEntry *entry =
             tuning.find(family.name, cpu, kernels::instanceKey(spec.generator, spec.params))) {
-      for (const auto &[name, value] : entry->knobs) params[name] = value;
+      request.knobs = entry->knobs;
       ++tuned;
     }
-    kernels::CompiledKernel kernel = cache.instantiate({spec.generator, params, family.name, spec.name});
+    kernels::CompiledKernel kernel = cache.instantiate(request);
     compiled += !kernel.cacheHit;
     if (verbose)
       std::cerr << "granitec:   " << spec.name << " (" << spec.generator << ", "

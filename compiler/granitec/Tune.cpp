@@ -73,8 +73,18 @@ constexpr double kMinGain = 0.03;
 struct Instance {
   std::string key, generator;
   std::string name; ///< the function name the model calls: the chosen candidate is then already in the cache
-  std::map<std::string, std::string> params;
+  kernels::KernelParams params;
 };
+
+/// A shape parameter of the instance.
+int shape(const Instance &instance, const std::string &name) {
+  return int(kernels::paramAs<int64_t>(instance.params, name));
+}
+
+/// The table row of the instance's weight type.
+GGMLTypeTraits weightFormat(const Instance &instance) {
+  return traitsOf(kernels::paramAs<GGMLType>(instance.params, "weight_type"));
+}
 
 /// Random inputs of one instance's shape, and the kernel's output buffer.
 struct Inputs {
@@ -88,11 +98,11 @@ struct Inputs {
 
 Inputs makeInputs(const Instance &instance) {
   Inputs in;
-  const GGMLTypeTraits format = ggmlTypeOfMnemonic(instance.params.at("weight_type")).value();
-  in.K = std::stoi(instance.params.at("in_features"));
-  in.N = std::stoi(instance.params.at("out_features"));
-  const int experts = instance.generator == "expert_matvec" ? std::stoi(instance.params.at("experts")) : 1;
-  const int slots = instance.generator == "expert_matvec" ? std::stoi(instance.params.at("slots")) : 1;
+  const GGMLTypeTraits format = weightFormat(instance);
+  in.K = shape(instance, "in_features");
+  in.N = shape(instance, "out_features");
+  const int experts = instance.generator == "expert_matvec" ? shape(instance, "experts") : 1;
+  const int slots = instance.generator == "expert_matvec" ? shape(instance, "slots") : 1;
   in.rows = in.N * slots;
   in.tokens = instance.generator == "matmul" ? kPrefillTokens : 1;
   const int elementBytes = format.storage == WeightStorage::F32 ? 4 : format.storage == WeightStorage::U16 ? 2 : 1;
@@ -210,9 +220,8 @@ std::string describe(const kernels::Knobs &knobs) {
 }
 
 std::string shortName(const Instance &instance) {
-  std::string type = instance.params.at("weight_type");
-  return instance.generator + " " + type + " " + instance.params.at("in_features") + "x" +
-         instance.params.at("out_features");
+  return instance.generator + " " + std::string(weightFormat(instance).mnemonic) + " " +
+         std::to_string(shape(instance, "in_features")) + "x" + std::to_string(shape(instance, "out_features"));
 }
 
 /// The kernel instances the compiled model would call: the compile pipeline up to the lowering.
@@ -325,9 +334,8 @@ int runTune(const std::vector<std::string> &args) {
     const fs::path runtimeObject = cache.runtime(family->name);
     std::vector<std::unique_ptr<LoadedKernel>> loaded;
     auto measure = [&](const Instance &instance, Inputs &in, const kernels::Knobs &knobs, std::string &key) {
-      std::map<std::string, std::string> params = instance.params;
-      for (const auto &[name, value] : knobs) params[name] = value;
-      kernels::CompiledKernel kernel = cache.instantiate({instance.generator, params, family->name, instance.name});
+      kernels::CompiledKernel kernel =
+          cache.instantiate({instance.generator, instance.params, family->name, instance.name, knobs});
       key = kernel.key;
       loaded.push_back(std::make_unique<LoadedKernel>(kernel, runtimeObject, workDir));
       Timing timing = timeKernel(instance, in, loaded.back()->function());
@@ -382,9 +390,7 @@ int runTune(const std::vector<std::string> &args) {
           Timing timing;
           try {
             // The key says whether this is a knob set already timed (e.g. a choice equal to the default).
-            std::map<std::string, std::string> params = instance.params;
-            for (const auto &[name, value] : candidate) params[name] = value;
-            key = cache.instantiate({instance.generator, params, family->name, instance.name}).key;
+            key = cache.instantiate({instance.generator, instance.params, family->name, instance.name, candidate}).key;
             if (std::find(seen.begin(), seen.end(), key) != seen.end()) continue;
             seen.push_back(key);
             timing = measure(instance, in, candidate, key);

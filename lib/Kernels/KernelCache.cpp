@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <optional>
 #include <stdexcept>
 
 namespace granite::kernels {
@@ -56,17 +57,12 @@ void runOrThrow(const std::vector<std::string> &argv) {
   if (status != 0) throw std::runtime_error(argv[0] + " failed on " + argv.back());
 }
 
-/// Schedule knobs each generator takes, filled from the family when the request leaves them out.
+/// Schedule knobs each generator takes, filled from the family where `params` (the request's
+/// parameters and knobs, as strings) leaves them out. `format` is the request's weight_type, if any.
 void addFamilyDefaults(const std::string &generator, const target::CpuFamily &family,
-                       std::map<std::string, std::string> &params) {
+                       const std::optional<GGMLTypeTraits> &format, std::map<std::string, std::string> &params) {
   const target::ScheduleDefaults &d = family.defaults;
   auto fill = [&](const char *name, int value) { params.emplace(name, std::to_string(value)); };
-  // The weight format's row, for the generators that take one (only formats with kernels).
-  std::optional<GGMLTypeTraits> format;
-  if (auto type = params.find("weight_type"); type != params.end()) {
-    format = ggmlTypeOfMnemonic(type->second);
-    if (!format || !format->kernels) throw std::invalid_argument("unknown weight_type: " + type->second);
-  }
   const bool decode = generator == "matvec" || generator == "expert_matvec";
   // matvec, expert_matvec and matmul take the same choice, so prefill and decode agree.
   if (format && format->quantized() && (decode || generator == "matmul"))
@@ -117,8 +113,15 @@ CompiledKernel KernelCache::instantiate(const KernelRequest &request) {
   if (std::find(names.begin(), names.end(), request.generator) == names.end())
     throw std::invalid_argument("unknown kernel generator: " + request.generator);
   const target::CpuFamily &family = familyOrThrow(request.family);
-  std::map<std::string, std::string> params = request.params;
-  addFamilyDefaults(request.generator, family, params);
+  // The weight format's row, for the generators that take one (only formats with kernels).
+  std::optional<GGMLTypeTraits> format;
+  if (request.params.count("weight_type")) {
+    format = traitsOf(paramAs<GGMLType>(request.params, "weight_type"));
+    if (!format->kernels) throw std::invalid_argument("no kernels for weight_type " + std::string(format->mnemonic));
+  }
+  std::map<std::string, std::string> params = generatorParameters(request.params);
+  for (const auto &[name, value] : request.knobs) params[name] = value;
+  addFamilyDefaults(request.generator, family, format, params);
   const std::string targetString = family.halideTarget + "-no_runtime";
 
   std::string identity =

@@ -1,17 +1,19 @@
 // Instantiates kernel generators in-process (libHalide is linked into the caller) for one set of
-// generator parameters and one CPU family, and caches the resulting object files by
-// (generator, parameters, target) so that compiling the same shapes again costs a file lookup.
+// typed instance parameters, schedule knobs and one CPU family, and caches the resulting object
+// files by (generator, parameters, target) so that compiling the same shapes again costs a file
+// lookup.
 //
 // Usage (granitec):
 //   granite::kernels::KernelCache cache;                       // $GRANITEC_KERNEL_CACHE, else
 //                                                              // $XDG_CACHE_HOME/granitec/kernels
-//   auto k = cache.instantiate({"matvec", {{"weight_type", "q4_k"}, {"in_features", "2560"},
-//                                          {"out_features", "8192"}}, "zen5"});
+//   auto k = cache.instantiate({"matvec", {{"weight_type", GGMLType::Q4_K}, {"in_features", 2560},
+//                                          {"out_features", 8192}}, "zen5"});
 //   // link k.object and cache.runtime("zen5"); call k.functionName (docs/kernels.md).
 #pragma once
 
+#include "Kernels/KernelParams.h"
+
 #include <filesystem>
-#include <map>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -19,10 +21,11 @@
 namespace granite::kernels {
 
 struct KernelRequest {
-  std::string generator;                     ///< registered generator name, e.g. "matvec"
-  std::map<std::string, std::string> params; ///< generator parameters (shapes, types, knobs)
-  std::string family;                        ///< CPU family name or alias, or "host"
-  std::string functionName;                  ///< symbol to emit; empty: granite_<generator>_<key>
+  std::string generator;    ///< registered generator name, e.g. "matvec"
+  KernelParams params;      ///< the instance: shapes, weight type, constants
+  std::string family;       ///< CPU family name or alias, or "host"
+  std::string functionName; ///< symbol to emit; empty: granite_<generator>_<key>
+  Knobs knobs;              ///< schedule knobs that replace the family's defaults (a tuning file's)
 };
 
 struct CompiledKernel {
@@ -41,10 +44,11 @@ public:
 
   explicit KernelCache(std::filesystem::path directory = defaultDirectory());
 
-  /// Returns the cached object for the request, compiling it first if needed. Parameters the
-  /// request leaves out take the family's schedule defaults (lib/Target) or the generator's own
-  /// defaults; `weights.type` follows from `weight_type`. Throws std::invalid_argument for an
-  /// unknown generator or family, std::runtime_error if compilation fails.
+  /// Returns the cached object for the request, compiling it first if needed. Schedule knobs the
+  /// request leaves out take the family's defaults (lib/Target), other parameters the generator's
+  /// own defaults; `weights.type` follows from `weight_type`. Throws std::invalid_argument for an
+  /// unknown generator or family or a weight_type without kernels, std::runtime_error if
+  /// compilation fails.
   CompiledKernel instantiate(const KernelRequest &request);
 
   /// The Halide runtime object every kernel of the family links against (cached as well).

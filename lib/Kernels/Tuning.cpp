@@ -79,9 +79,9 @@ const TuningEntry *TuningFile::find(const std::string &family, const std::string
   return other;
 }
 
-std::string instanceKey(const std::string &generator, const std::map<std::string, std::string> &params) {
+std::string instanceKey(const std::string &generator, const KernelParams &params) {
   std::string key = generator;
-  for (const auto &[name, value] : params) key += " " + name + "=" + value;
+  for (const auto &[name, value] : generatorParameters(params)) key += " " + name + "=" + value;
   return key;
 }
 
@@ -98,13 +98,11 @@ bool isTunable(const std::string &generator) {
 }
 
 std::vector<std::pair<std::string, std::vector<std::string>>>
-tunableKnobs(const target::CpuFamily &family, const std::string &generator,
-             const std::map<std::string, std::string> &params) {
+tunableKnobs(const target::CpuFamily &family, const std::string &generator, const KernelParams &params) {
   const target::ScheduleDefaults &d = family.defaults;
-  auto type = params.find("weight_type");
-  const std::string weightType = type == params.end() ? "f32" : type->second;
-  const std::optional<GGMLTypeTraits> format = ggmlTypeOfMnemonic(weightType);
-  const bool blockQuantized = format && format->kernels && format->quantized();
+  const GGMLTypeTraits format =
+      traitsOf(params.count("weight_type") ? paramAs<GGMLType>(params, "weight_type") : GGMLType::F32);
+  const bool blockQuantized = format.kernels && format.quantized();
   // The integer path fixes its lanes (linear_generator.cpp), so vector_width would change nothing there.
   const bool quantizedDot = blockQuantized && d.quantizedDot;
   std::vector<std::pair<std::string, std::vector<std::string>>> knobs;
@@ -115,8 +113,8 @@ tunableKnobs(const target::CpuFamily &family, const std::string &generator,
     return knobs;
   }
   // Decode: rows per parallel task, in the generator's own unit (rows; expert_matvec: slots x out_features).
-  int rows = std::stoi(params.at("out_features"));
-  if (generator == "expert_matvec") rows *= std::stoi(params.count("slots") ? params.at("slots") : "2");
+  int64_t rows = paramAs<int64_t>(params, "out_features");
+  if (generator == "expert_matvec") rows *= params.count("slots") ? paramAs<int64_t>(params, "slots") : 2;
   std::vector<std::string> taskRows;
   for (int split : d.taskSplitChoices) taskRows.push_back(std::to_string((rows + split - 1) / split));
   knobs.push_back({"rows_per_task", taskRows});

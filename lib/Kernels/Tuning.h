@@ -7,16 +7,14 @@
 // The knobs are generator parameters; the candidates come from the family's ScheduleDefaults (lib/Target).
 #pragma once
 
+#include "Kernels/KernelParams.h"
 #include "Target/CpuFamily.h"
 
 #include <filesystem>
-#include <map>
 #include <string>
 #include <vector>
 
 namespace granite::kernels {
-
-using Knobs = std::map<std::string, std::string>;
 
 struct TuningEntry {
   std::string family, cpu, kernel;
@@ -38,8 +36,9 @@ struct TuningFile {
   const TuningEntry *find(const std::string &family, const std::string &cpu, const std::string &kernel) const;
 };
 
-/// "generator name=value ...": a kernel instance as the lowering asks for it (shapes and types, no knobs).
-std::string instanceKey(const std::string &generator, const std::map<std::string, std::string> &params);
+/// "generator name=value ...": a kernel instance as the lowering asks for it (shapes and types, no knobs), with
+/// the values as generator parameter strings.
+std::string instanceKey(const std::string &generator, const KernelParams &params);
 
 /// Where `granitec tune` keeps the host's tuning file when no -o is given and `granitec compile` looks for it:
 /// <kernel cache>/tuning/<family>--<cpu model, sanitized>.json.
@@ -51,7 +50,6 @@ bool isTunable(const std::string &generator);
 
 /// The knobs `generator` with `params` honours on `family`, each with the family's candidate values.
 std::vector<std::pair<std::string, std::vector<std::string>>>
-tunableKnobs(const target::CpuFamily &family, const std::string &generator,
-             const std::map<std::string, std::string> &params);
+tunableKnobs(const target::CpuFamily &family, const std::string &generator, const KernelParams &params);
 
 } // namespace granite::kernels

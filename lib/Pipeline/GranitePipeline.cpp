@@ -10,8 +10,9 @@ using namespace mlir;
 using namespace mlir::granite;
 
 ArrayRef<StringRef> mlir::granite::granitePipelinePassNames() {
-  static const StringRef names[] = {"granite-verify-model", "granite-fold-multipliers", "granite-fuse",
-                                    "granite-plan-memory",  "granite-plan-weights",     "granite-to-kernels"};
+  static const StringRef names[] = {"granite-verify-model",        "granite-fold-multipliers", "granite-fuse",
+                                    "granite-plan-memory",         "granite-plan-weights",     "granite-to-kernels",
+                                    "granite-kernel-calls-to-llvm"};
   return names;
 }
 
@@ -35,8 +36,10 @@ void mlir::granite::buildGranitePipeline(OpPassManager &pm, const GranitePipelin
       pm.addPass(createGranitePlanMemory(plan));
     else if (name == "granite-plan-weights")
       pm.addPass(createGranitePlanWeights());
-    else
+    else if (name == "granite-to-kernels")
       pm.addPass(createGraniteToKernels(lowering));
+    else
+      pm.addPass(createGraniteKernelCallsToLLVM());
     if (name == options.stopAfter) return;
   }
 }

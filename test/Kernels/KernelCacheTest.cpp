@@ -41,7 +41,7 @@ bool fileContains(const fs::path &path, const std::string &needle) {
   return content.find(needle) != std::string::npos;
 }
 
-const KernelRequest kRmsNorm{"rmsnorm", {{"channels", "256"}}, "x86-64-avx2", ""};
+const KernelRequest kRmsNorm{"rmsnorm", {{"channels", 256}}, "x86-64-avx2", ""};
 
 TEST_F(KernelCacheTest, SecondInstantiationIsACacheHit) {
   KernelCache cache(directory);
@@ -65,7 +65,7 @@ TEST_F(KernelCacheTest, KeyDependsOnParamsTargetAndName) {
   KernelCache cache(directory);
   std::string base = cache.instantiate(kRmsNorm).key;
   KernelRequest otherShape = kRmsNorm;
-  otherShape.params["channels"] = "512";
+  otherShape.params["channels"] = 512;
   KernelRequest otherFamily = kRmsNorm;
   otherFamily.family = "x86-64-avx512";
   KernelRequest otherName = kRmsNorm;
@@ -77,12 +77,24 @@ TEST_F(KernelCacheTest, KeyDependsOnParamsTargetAndName) {
   EXPECT_EQ(named.functionName, "final_norm");
 }
 
+TEST_F(KernelCacheTest, KnobsReplaceTheFamilyDefaults) {
+  KernelCache cache(directory);
+  std::string base = cache.instantiate(kRmsNorm).key;
+  const int lanes = target::findFamily(kRmsNorm.family)->defaults.vectorWidth;
+  KernelRequest sameAsDefault = kRmsNorm;
+  sameAsDefault.knobs = {{"vector_width", std::to_string(lanes)}};
+  KernelRequest wider = kRmsNorm;
+  wider.knobs = {{"vector_width", std::to_string(2 * lanes)}};
+  EXPECT_EQ(cache.instantiate(sameAsDefault).key, base);
+  EXPECT_NE(cache.instantiate(wider).key, base);
+}
+
 TEST_F(KernelCacheTest, EveryFamilyBuildsAQuantizedProductForItsMachine) {
   KernelCache cache(directory);
   for (const target::CpuFamily &family : target::allFamilies()) {
     SCOPED_TRACE(family.name);
     CompiledKernel kernel = cache.instantiate(
-        {"matvec", {{"weight_type", "q4_k"}, {"in_features", "512"}, {"out_features", "64"}}, family.name, ""});
+        {"matvec", {{"weight_type", GGMLType::Q4_K}, {"in_features", 512}, {"out_features", 64}}, family.name, ""});
     bool arm = family.name.rfind("aarch64", 0) == 0;
     EXPECT_EQ(elfMachine(kernel.object), arm ? 183 : 62);
     EXPECT_EQ(elfMachine(cache.runtime(family.name)), arm ? 183 : 62);
@@ -106,8 +118,9 @@ TEST_F(KernelCacheTest, RejectsUnknownGeneratorFamilyAndBadParams) {
   EXPECT_THROW(cache.instantiate({"no_such_kernel", {}, "x86-64-avx2", ""}), std::invalid_argument);
   EXPECT_THROW(cache.instantiate({"rmsnorm", {}, "pdp-11", ""}), std::invalid_argument);
   // Q4_K rows must be whole 256-element blocks.
-  EXPECT_ANY_THROW(cache.instantiate({"matvec", {{"weight_type", "q4_k"}, {"in_features", "100"}}, "x86-64-avx2", ""}));
-  EXPECT_ANY_THROW(cache.instantiate({"matvec", {{"weight_type", "q4_k"}, {"in_features", "100"}}, "zen5", ""}));
+  EXPECT_ANY_THROW(
+      cache.instantiate({"matvec", {{"weight_type", GGMLType::Q4_K}, {"in_features", 100}}, "x86-64-avx2", ""}));
+  EXPECT_ANY_THROW(cache.instantiate({"matvec", {{"weight_type", GGMLType::Q4_K}, {"in_features", 100}}, "zen5", ""}));
   for (const auto &entry : fs::directory_iterator(directory)) ADD_FAILURE() << "a failed compile left " << entry.path();
 }
 
@@ -152,11 +165,12 @@ TEST_F(KernelCacheTest, Aarch64KernelsRunUnderQemu) {
   const char *cxx = "/usr/bin/aarch64-linux-gnu-g++", *qemu = "/usr/bin/qemu-aarch64";
   if (!fs::exists(cxx) || !fs::exists(qemu)) GTEST_SKIP() << "aarch64 cross compiler or qemu-aarch64 not installed";
   KernelCache cache(directory);
-  CompiledKernel matvec = cache.instantiate({"matvec",
-                                             {{"weight_type", "f32"}, {"in_features", "100"}, {"out_features", "37"}},
-                                             "aarch64-neon-dotprod",
-                                             "arm_matvec"});
-  CompiledKernel norm = cache.instantiate({"rmsnorm", {{"channels", "100"}}, "aarch64-neon", "arm_rmsnorm"});
+  CompiledKernel matvec =
+      cache.instantiate({"matvec",
+                         {{"weight_type", GGMLType::F32}, {"in_features", 100}, {"out_features", 37}},
+                         "aarch64-neon-dotprod",
+                         "arm_matvec"});
+  CompiledKernel norm = cache.instantiate({"rmsnorm", {{"channels", 100}}, "aarch64-neon", "arm_rmsnorm"});
   fs::path work = directory / "arm";
   fs::create_directories(work);
   fs::copy_file(matvec.header, work / "matvec.h");

@@ -19,7 +19,7 @@ fs::path temporaryFile(const std::string &name) {
 }
 
 std::vector<std::string> knobNames(const std::string &family, const std::string &generator,
-                                   const std::map<std::string, std::string> &params) {
+                                   const KernelParams &params) {
   std::vector<std::string> names;
   for (const auto &[name, choices] : tunableKnobs(*granite::target::findFamily(family), generator, params)) {
     EXPECT_FALSE(choices.empty()) << name;
@@ -66,13 +66,15 @@ TEST(TuningTest, LoadRejectsOtherFiles) {
 }
 
 TEST(TuningTest, InstanceKeyNamesGeneratorAndParameters) {
-  EXPECT_EQ(instanceKey("matvec", {{"weight_type", "q4_k"}, {"in_features", "256"}}),
+  EXPECT_EQ(instanceKey("matvec", {{"weight_type", granite::GGMLType::Q4_K}, {"in_features", 256}}),
             "matvec in_features=256 weight_type=q4_k");
+  // Floats with the digits that parse back to the same f32, as the generator reads them.
+  EXPECT_EQ(instanceKey("rmsnorm", {{"channels", 256}, {"epsilon", 1e-5f}}),
+            "rmsnorm channels=256 epsilon=9.99999975e-06");
 }
 
 TEST(TuningTest, KnobsAreThoseTheScheduleHonours) {
-  const std::map<std::string, std::string> q4k = {
-      {"weight_type", "q4_k"}, {"in_features", "256"}, {"out_features", "512"}};
+  const KernelParams q4k = {{"weight_type", granite::GGMLType::Q4_K}, {"in_features", 256}, {"out_features", 512}};
   // With integer dot products the lanes are fixed and prefetch is scheduled; with f32 activations the reverse.
   std::vector<std::string> dot = knobNames("x86-64-avx512-bf16", "matvec", q4k);
   EXPECT_FALSE(has(dot, "vector_width"));

@@ -80,6 +80,12 @@ template <size_t N> constexpr bool hasLiteralStructLayout(const CField (&fields)
   return size == (end + widest - 1) / widest * widest;
 }
 
+// granite_forward as ForwardArg lists its parameters.
+static_assert(
+    std::is_same_v<decltype(&granite_forward), int32_t (*)(const uint8_t *, uint8_t *, uint8_t *, const int32_t *,
+                                                           int32_t, int32_t, int32_t, float *)>);
+static_assert(static_cast<unsigned>(GraniteAbi::ForwardArg::Logits) == 7);
+
 static_assert(GraniteAbi::kVersion == 4, "GraniteModelInfo changed: update the field enums of GraniteAbi.h");
 static_assert(std::size(kInfoFields) == static_cast<size_t>(GraniteAbi::InfoField::OtherTargets) + 1);
 static_assert(std::size(kRegionFields) == static_cast<size_t>(GraniteAbi::RegionField::BytesPerPosition) + 1);
@@ -103,6 +109,12 @@ template <size_t N> LLVM::LLVMStructType literalStruct(MLIRContext *context, con
 GraniteAbi::GraniteAbi(MLIRContext *context)
     : info(literalStruct(context, kInfoFields)), region(literalStruct(context, kRegionFields)),
       buffer(literalStruct(context, kBufferFields)), dim(literalStruct(context, kDimFields)) {}
+
+GraniteAbi::HalideType GraniteAbi::halideType(Type element) {
+  if (element.isF32()) return {halide_type_float, 32};
+  if (element.isInteger(32)) return {halide_type_int, 32};
+  return {halide_type_uint, static_cast<uint8_t>(element.getIntOrFloatBitWidth())};
+}
 
 Value GraniteAbi::insert(OpBuilder &b, Location loc, Value aggregate, InfoField field, Value value) const {
   return b.create<LLVM::InsertValueOp>(loc, aggregate, value, static_cast<int64_t>(field));

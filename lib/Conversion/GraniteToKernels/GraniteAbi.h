@@ -53,6 +53,15 @@ public:
   };
   /// halide_dimension_t.
   enum class DimField : unsigned { Min, Extent, Stride, Flags };
+  /// granite_forward's parameters, in order.
+  enum class ForwardArg : unsigned { Weights, State, Scratch, Ids, Count, Start, AllLogits, Logits };
+
+  /// halide_type_t's code and bits of a kernel buffer's memref element type (see granite.kernel_call): f32 is
+  /// float32, i32 int32, i16 and i8 are the unsigned storage words of weights.
+  struct HalideType {
+    uint8_t code, bits;
+  };
+  static HalideType halideType(Type element);
 
   explicit GraniteAbi(MLIRContext *context);
 

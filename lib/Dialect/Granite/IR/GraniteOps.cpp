@@ -271,5 +271,20 @@ LogicalResult SwiGLULinearOp::verify() {
   return expectWeight(*this, "up", getUp(), weightTypeOf(getGate()).getShape(), false);
 }
 
+LogicalResult KernelCallOp::verify() {
+  if (getGenerator().empty()) return emitOpError() << "needs a generator name";
+  for (NamedAttribute param : getParams()) {
+    Attribute value = param.getValue();
+    auto integer = dyn_cast<IntegerAttr>(value);
+    auto number = dyn_cast<FloatAttr>(value);
+    if ((integer && integer.getType().isInteger(64)) || (number && number.getType().isF32()) ||
+        isa<WeightFormatAttr>(value))
+      continue;
+    return emitOpError() << "parameter '" << param.getName().getValue()
+                         << "' must be an i64 integer, an f32 float or a weight format, found " << value;
+  }
+  return success();
+}
+
 #define GET_OP_CLASSES
 #include "Dialect/Granite/IR/GraniteOps.cpp.inc"

@@ -275,4 +275,29 @@ def Granite_SwiGLULinearOp : Granite_Op<"swiglu_linear", [Granite_TokenRows, Pur
   let hasVerifier = 1;
 }
 
+//===----------------------------------------------------------------------===//
+// Kernel calls (made by granite-to-kernels)
+//===----------------------------------------------------------------------===//
+
+def Granite_KernelBuffer : AnyTypeOf<[MemRefRankOf<[F32, I32, I16, I8], [1, 2, 3, 4]>, I32]>;
+
+def Granite_KernelCallOp : Granite_Op<"kernel_call"> {
+  let summary = "a call of a Halide kernel instance: a generator and its typed parameters";
+  let description = [{
+    Calls the instance of generator `generator` whose generator parameters are `params` (i64 integers, f32
+    floats and weight formats) on `args`: memrefs, passed as `halide_buffer_t` descriptors (dimension 0 of the
+    memref is the kernel's outermost dimension; f32 is Halide's float32, i32 int32, i16 and i8 the unsigned
+    16- and 8-bit storage of weights), and i32 scalars, passed as they are. A kernel that fails (a non-zero
+    status) makes the enclosing function return that status. granite-kernel-calls-to-llvm lowers the op.
+
+    ```mlir
+    granite.kernel_call "rmsnorm" {channels = 64 : i64, epsilon = 1.0e-5 : f32} (%x, %w, %y)
+        : memref<?x64xf32>, memref<64xf32>, memref<?x64xf32>
+    ```
+  }];
+  let arguments = (ins StrAttr:$generator, DictionaryAttr:$params, Variadic<Granite_KernelBuffer>:$args);
+  let assemblyFormat = "$generator $params `(` $args `)` attr-dict `:` type($args)";
+  let hasVerifier = 1;
+}
+
 #endif // GRANITE_OPS_TD

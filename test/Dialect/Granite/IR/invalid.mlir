@@ -506,3 +506,21 @@ granite.weight @w : !granite.weight<[64], f32> {file = "m", offset = 0 : i64, st
 // Widening produces f32
 // expected-error @+1 {{stored_format bf16 must be f16 or bf16, widened to an f32 weight}}
 granite.weight @w : !granite.weight<[64], f16> {file = "m", offset = 0 : i64, stored_format = #granite.format<bf16>}
+
+// -----
+
+// Kernel parameters are i64, f32 or weight formats: what the kernel cache turns into generator parameters
+func.func @f(%x: memref<8xf32>) {
+  // expected-error @+1 {{'granite.kernel_call' op parameter 'scale' must be an i64 integer, an f32 float or a weight format, found 5.000000e-01 : f64}}
+  granite.kernel_call "swiglu" {scale = 0.5 : f64} (%x) : memref<8xf32>
+  return
+}
+
+// -----
+
+// Buffers are f32, i32, i16 or i8 memrefs
+func.func @f(%x: memref<8xf64>) {
+  // expected-error @+1 {{'granite.kernel_call' op operand #0 must be variadic of}}
+  granite.kernel_call "swiglu" {features = 8 : i64} (%x) : memref<8xf64>
+  return
+}

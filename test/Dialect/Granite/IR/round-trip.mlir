@@ -102,3 +102,10 @@ func.func @moe(%x: tensor<?x256xf32>, %router: !granite.weight<[8, 256], f32>,
   %y = granite.moe_experts %x, %w, %e, %gate, %up, %down : tensor<?x256xf32>, tensor<?x3xf32>, tensor<?x3xi32>, !granite.weight<[8, 128, 256], q8_0>, !granite.weight<[8, 128, 256], q8_0>, !granite.weight<[8, 256, 128], q4_0>
   return %y : tensor<?x256xf32>
 }
+
+// CHECK-LABEL: func.func @kernel_call
+func.func @kernel_call(%x: memref<?x64xf32>, %w: memref<64x68xi8>, %n: i32) {
+  // CHECK: granite.kernel_call "matmul" {in_features = 64 : i64, out_features = 64 : i64, output_divisor = 1.000000e+00 : f32, weight_type = #granite.format<q8_0>}(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}) : memref<64x68xi8>, memref<?x64xf32>, memref<?x64xf32>, i32
+  granite.kernel_call "matmul" {in_features = 64 : i64, out_features = 64 : i64, output_divisor = 1.0 : f32, weight_type = #granite.format<q8_0>} (%w, %x, %x, %n) : memref<64x68xi8>, memref<?x64xf32>, memref<?x64xf32>, i32
+  return
+}
