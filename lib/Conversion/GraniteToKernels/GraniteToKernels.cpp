@@ -27,7 +27,7 @@ namespace {
 
 using ForwardArg = GraniteAbi::ForwardArg;
 
-/// Tokens per ssm_scan call (see SSMScanLowering).
+/// Tokens per ssm_scan call (see OpLowering<SSMScanOp>).
 constexpr int64_t kScanChunk = 32;
 /// granite_forward's return value when `count` or `start` is out of range (kernel errors are negative).
 constexpr int32_t kBadArguments = 1;
@@ -35,13 +35,17 @@ constexpr int32_t kBadArguments = 1;
 int64_t widthOf(Value v) { return cast<ShapedType>(v.getType()).getDimSize(1); }
 WeightType weightTypeOf(Value v) { return cast<WeightType>(v.getType()); }
 
-/// A pattern for one granite op, with the memory plan and the kernel type converter.
-template <typename Op> class GraniteOpLowering : public OpConversionPattern<Op> {
+/// The pattern that lowers one granite op: its matchAndRewrite is specialised per op below. It carries the memory
+/// plan and the kernel type converter.
+template <typename Op> class OpLowering : public OpConversionPattern<Op> {
 public:
-  GraniteOpLowering(const KernelTypeConverter &types, MLIRContext *context, const ForwardPlan &plan)
+  OpLowering(const KernelTypeConverter &types, MLIRContext *context, const ForwardPlan &plan)
       : OpConversionPattern<Op>(types, context), types(types), plan(plan) {}
 
-protected:
+  LogicalResult matchAndRewrite(Op op, typename Op::Adaptor adaptor,
+                                ConversionPatternRewriter &rewriter) const override;
+
+private:
   KernelBuilder builder(ConversionPatternRewriter &rewriter, Op op) const {
     return KernelBuilder(rewriter, op, plan, types);
   }
@@ -49,36 +53,10 @@ protected:
   ForwardPlan plan;
 };
 
-#define GRANITE_LOWERING(Name, Op)                                                                                     \
-  struct Name : GraniteOpLowering<Op> {                                                                                \
-    using GraniteOpLowering::GraniteOpLowering;                                                                        \
-    LogicalResult matchAndRewrite(Op op, OpAdaptor adaptor, ConversionPatternRewriter &rewriter) const override;       \
-  };
-
-GRANITE_LOWERING(WeightRefLowering, WeightRefOp)
-GRANITE_LOWERING(EmbedLowering, EmbedOp)
-GRANITE_LOWERING(RMSNormLowering, RMSNormOp)
-GRANITE_LOWERING(LinearLowering, LinearOp)
-GRANITE_LOWERING(RMSNormLinearLowering, RMSNormLinearOp)
-GRANITE_LOWERING(SwiGLULinearLowering, SwiGLULinearOp)
-GRANITE_LOWERING(SwiGLULowering, SwiGLUOp)
-GRANITE_LOWERING(RoPELowering, RoPEOp)
-GRANITE_LOWERING(AttentionLowering, AttentionOp)
-GRANITE_LOWERING(SSMInSplitLowering, SSMInSplitOp)
-GRANITE_LOWERING(SSMConvLowering, SSMConvOp)
-GRANITE_LOWERING(SSMScanLowering, SSMScanOp)
-GRANITE_LOWERING(GatedRMSNormLowering, GatedRMSNormOp)
-GRANITE_LOWERING(MoERouteLowering, MoERouteOp)
-GRANITE_LOWERING(MoEExpertsLowering, MoEExpertsOp)
-GRANITE_LOWERING(ScaledAddLowering, ScaledAddOp)
-GRANITE_LOWERING(LogitsLowering, LogitsOp)
-GRANITE_LOWERING(ForwardLowering, func::FuncOp)
-GRANITE_LOWERING(ReturnLowering, func::ReturnOp)
-
-#undef GRANITE_LOWERING
-
 /// The weight's storage in the blob, at its granite.blob_offset.
-LogicalResult WeightRefLowering::matchAndRewrite(WeightRefOp op, OpAdaptor, ConversionPatternRewriter &rewriter) const {
+template <>
+LogicalResult OpLowering<WeightRefOp>::matchAndRewrite(WeightRefOp op, WeightRefOp::Adaptor,
+                                                       ConversionPatternRewriter &rewriter) const {
   auto weight = SymbolTable::lookupNearestSymbolFrom<WeightOp>(op, op.getNameAttr());
   auto offset = weight ? weight->getAttrOfType<IntegerAttr>(kBlobOffsetAttr) : IntegerAttr();
   if (!offset) return op.emitError() << "weight " << op.getNameAttr() << " has no " << kBlobOffsetAttr;
@@ -88,7 +66,9 @@ LogicalResult WeightRefLowering::matchAndRewrite(WeightRefOp op, OpAdaptor, Conv
   return success();
 }
 
-LogicalResult EmbedLowering::matchAndRewrite(EmbedOp op, OpAdaptor adaptor, ConversionPatternRewriter &rewriter) const {
+template <>
+LogicalResult OpLowering<EmbedOp>::matchAndRewrite(EmbedOp op, EmbedOp::Adaptor adaptor,
+                                                   ConversionPatternRewriter &rewriter) const {
   KernelBuilder k = builder(rewriter, op);
   WeightType table = weightTypeOf(op.getTable());
   Value result = k.result();
@@ -100,8 +80,9 @@ LogicalResult EmbedLowering::matchAndRewrite(EmbedOp op, OpAdaptor adaptor, Conv
   return success();
 }
 
-LogicalResult RMSNormLowering::matchAndRewrite(RMSNormOp op, OpAdaptor adaptor,
-                                               ConversionPatternRewriter &rewriter) const {
+template <>
+LogicalResult OpLowering<RMSNormOp>::matchAndRewrite(RMSNormOp op, RMSNormOp::Adaptor adaptor,
+                                                     ConversionPatternRewriter &rewriter) const {
   KernelBuilder k = builder(rewriter, op);
   FailureOr<Value> weight = k.f32Vector(adaptor.getWeight(), weightTypeOf(op.getWeight()));
   if (failed(weight)) return failure();
@@ -114,8 +95,9 @@ LogicalResult RMSNormLowering::matchAndRewrite(RMSNormOp op, OpAdaptor adaptor,
 }
 
 /// The residual multiplier granite-fold-multipliers moved here is the product kernel's epilogue.
-LogicalResult LinearLowering::matchAndRewrite(LinearOp op, OpAdaptor adaptor,
-                                              ConversionPatternRewriter &rewriter) const {
+template <>
+LogicalResult OpLowering<LinearOp>::matchAndRewrite(LinearOp op, LinearOp::Adaptor adaptor,
+                                                    ConversionPatternRewriter &rewriter) const {
   KernelBuilder k = builder(rewriter, op);
   Value result = k.result();
   KernelBuilder::Product product;
@@ -126,8 +108,9 @@ LogicalResult LinearLowering::matchAndRewrite(LinearOp op, OpAdaptor adaptor,
 }
 
 /// The normalised rows go to a temporary, then through the product.
-LogicalResult RMSNormLinearLowering::matchAndRewrite(RMSNormLinearOp op, OpAdaptor adaptor,
-                                                     ConversionPatternRewriter &rewriter) const {
+template <>
+LogicalResult OpLowering<RMSNormLinearOp>::matchAndRewrite(RMSNormLinearOp op, RMSNormLinearOp::Adaptor adaptor,
+                                                           ConversionPatternRewriter &rewriter) const {
   KernelBuilder k = builder(rewriter, op);
   FailureOr<Value> norm = k.f32Vector(adaptor.getNorm(), weightTypeOf(op.getNorm()));
   if (failed(norm)) return failure();
@@ -142,8 +125,9 @@ LogicalResult RMSNormLinearLowering::matchAndRewrite(RMSNormLinearOp op, OpAdapt
 }
 
 /// Gate and up products into two temporaries, then SwiGLU.
-LogicalResult SwiGLULinearLowering::matchAndRewrite(SwiGLULinearOp op, OpAdaptor adaptor,
-                                                    ConversionPatternRewriter &rewriter) const {
+template <>
+LogicalResult OpLowering<SwiGLULinearOp>::matchAndRewrite(SwiGLULinearOp op, SwiGLULinearOp::Adaptor adaptor,
+                                                          ConversionPatternRewriter &rewriter) const {
   KernelBuilder k = builder(rewriter, op);
   int64_t features = widthOf(op.getResult());
   Value gate = k.temporary(0, {0, features}, k.count());
@@ -156,8 +140,9 @@ LogicalResult SwiGLULinearLowering::matchAndRewrite(SwiGLULinearOp op, OpAdaptor
   return success();
 }
 
-LogicalResult SwiGLULowering::matchAndRewrite(SwiGLUOp op, OpAdaptor adaptor,
-                                              ConversionPatternRewriter &rewriter) const {
+template <>
+LogicalResult OpLowering<SwiGLUOp>::matchAndRewrite(SwiGLUOp op, SwiGLUOp::Adaptor adaptor,
+                                                    ConversionPatternRewriter &rewriter) const {
   KernelBuilder k = builder(rewriter, op);
   Value result = k.result();
   k.call("swiglu", {k.param("features", widthOf(op.getResult()))}, {adaptor.getGate(), adaptor.getUp(), result});
@@ -166,7 +151,9 @@ LogicalResult SwiGLULowering::matchAndRewrite(SwiGLUOp op, OpAdaptor adaptor,
 }
 
 /// Rows as [tokens, heads, head_dim]; the positions are the table the prologue of granite_forward fills.
-LogicalResult RoPELowering::matchAndRewrite(RoPEOp op, OpAdaptor adaptor, ConversionPatternRewriter &rewriter) const {
+template <>
+LogicalResult OpLowering<RoPEOp>::matchAndRewrite(RoPEOp op, RoPEOp::Adaptor adaptor,
+                                                  ConversionPatternRewriter &rewriter) const {
   KernelBuilder k = builder(rewriter, op);
   int64_t headDim = op.getHeadDim(), heads = widthOf(op.getInput()) / headDim;
   Value positions = k.temporary(plan.positionsOffset - plan.temporariesOffset, {0}, k.count(), rewriter.getI32Type());
@@ -182,8 +169,9 @@ LogicalResult RoPELowering::matchAndRewrite(RoPEOp op, OpAdaptor adaptor, Conver
 
 /// The chunk's keys and values are stored at positions [start, start + count) of the cache, then the attention
 /// kernel reads positions [0, start + t] for token t.
-LogicalResult AttentionLowering::matchAndRewrite(AttentionOp op, OpAdaptor adaptor,
-                                                 ConversionPatternRewriter &rewriter) const {
+template <>
+LogicalResult OpLowering<AttentionOp>::matchAndRewrite(AttentionOp op, AttentionOp::Adaptor adaptor,
+                                                       ConversionPatternRewriter &rewriter) const {
   KernelBuilder k = builder(rewriter, op);
   auto cache = cast<KVCacheType>(op.getCache().getType());
   int64_t kvHeads = cache.getKvHeads(), headDim = cache.getKeyDim(), heads = op.getHeads();
@@ -207,8 +195,9 @@ LogicalResult AttentionLowering::matchAndRewrite(AttentionOp op, OpAdaptor adapt
 }
 
 /// Each token's row is copied apart into z, xBC and dt.
-LogicalResult SSMInSplitLowering::matchAndRewrite(SSMInSplitOp op, OpAdaptor adaptor,
-                                                  ConversionPatternRewriter &rewriter) const {
+template <>
+LogicalResult OpLowering<SSMInSplitOp>::matchAndRewrite(SSMInSplitOp op, SSMInSplitOp::Adaptor adaptor,
+                                                        ConversionPatternRewriter &rewriter) const {
   KernelBuilder k = builder(rewriter, op);
   SmallVector<Value> parts;
   for (unsigned i = 0; i < op->getNumResults(); ++i) parts.push_back(k.result(i));
@@ -229,8 +218,9 @@ LogicalResult SSMInSplitLowering::matchAndRewrite(SSMInSplitOp op, OpAdaptor ada
 }
 
 /// The kernel writes the new state to a temporary (it reads the old one while producing y), copied back after.
-LogicalResult SSMConvLowering::matchAndRewrite(SSMConvOp op, OpAdaptor adaptor,
-                                               ConversionPatternRewriter &rewriter) const {
+template <>
+LogicalResult OpLowering<SSMConvOp>::matchAndRewrite(SSMConvOp op, SSMConvOp::Adaptor adaptor,
+                                                     ConversionPatternRewriter &rewriter) const {
   KernelBuilder k = builder(rewriter, op);
   auto state = cast<ConvStateType>(op.getState().getType());
   FailureOr<Value> bias = k.f32Vector(adaptor.getBias(), weightTypeOf(op.getBias()));
@@ -248,8 +238,9 @@ LogicalResult SSMConvLowering::matchAndRewrite(SSMConvOp op, OpAdaptor adaptor,
 /// The kernel keeps each head row's state after every token of the call (n * (tokens + 1) floats) to read them
 /// out: a prompt goes through it kScanChunk tokens at a time so that this history stays in L1. The state carries
 /// over from piece to piece (updated in place: the kernel reads all of the old state before it writes the new).
-LogicalResult SSMScanLowering::matchAndRewrite(SSMScanOp op, OpAdaptor adaptor,
-                                               ConversionPatternRewriter &rewriter) const {
+template <>
+LogicalResult OpLowering<SSMScanOp>::matchAndRewrite(SSMScanOp op, SSMScanOp::Adaptor adaptor,
+                                                     ConversionPatternRewriter &rewriter) const {
   KernelBuilder k = builder(rewriter, op);
   Location loc = op.getLoc();
   auto state = cast<SSMStateType>(op.getState().getType());
@@ -276,8 +267,9 @@ LogicalResult SSMScanLowering::matchAndRewrite(SSMScanOp op, OpAdaptor adaptor,
   return success();
 }
 
-LogicalResult GatedRMSNormLowering::matchAndRewrite(GatedRMSNormOp op, OpAdaptor adaptor,
-                                                    ConversionPatternRewriter &rewriter) const {
+template <>
+LogicalResult OpLowering<GatedRMSNormOp>::matchAndRewrite(GatedRMSNormOp op, GatedRMSNormOp::Adaptor adaptor,
+                                                          ConversionPatternRewriter &rewriter) const {
   KernelBuilder k = builder(rewriter, op);
   FailureOr<Value> weight = k.f32Vector(adaptor.getWeight(), weightTypeOf(op.getWeight()));
   if (failed(weight)) return failure();
@@ -291,8 +283,9 @@ LogicalResult GatedRMSNormLowering::matchAndRewrite(GatedRMSNormOp op, OpAdaptor
 }
 
 /// The router's logits go to a temporary; the kernel picks the top k and their weights.
-LogicalResult MoERouteLowering::matchAndRewrite(MoERouteOp op, OpAdaptor adaptor,
-                                                ConversionPatternRewriter &rewriter) const {
+template <>
+LogicalResult OpLowering<MoERouteOp>::matchAndRewrite(MoERouteOp op, MoERouteOp::Adaptor adaptor,
+                                                      ConversionPatternRewriter &rewriter) const {
   KernelBuilder k = builder(rewriter, op);
   int64_t experts = weightTypeOf(op.getRouter()).getDim(0);
   Value logits = k.temporary(0, {0, experts}, k.count());
@@ -309,8 +302,9 @@ LogicalResult MoERouteLowering::matchAndRewrite(MoERouteOp op, OpAdaptor adaptor
 /// expert, the rows of the tokens that selected it are gathered, its SwiGLU runs on all of them at once, and each
 /// output row goes to its (token, slot) place. Only selected experts' weights are read. Then
 /// result[t] = sum_j weights[t][j] * y[t][j], in top-k order from zero, as llama.cpp adds the weighted experts.
-LogicalResult MoEExpertsLowering::matchAndRewrite(MoEExpertsOp op, OpAdaptor adaptor,
-                                                  ConversionPatternRewriter &rewriter) const {
+template <>
+LogicalResult OpLowering<MoEExpertsOp>::matchAndRewrite(MoEExpertsOp op, MoEExpertsOp::Adaptor adaptor,
+                                                        ConversionPatternRewriter &rewriter) const {
   KernelBuilder k = builder(rewriter, op);
   Location loc = op.getLoc();
   WeightType gateType = weightTypeOf(op.getGate()), upType = weightTypeOf(op.getUp());
@@ -419,8 +413,9 @@ LogicalResult MoEExpertsLowering::matchAndRewrite(MoEExpertsOp op, OpAdaptor ada
 }
 
 /// lhs + f32(scale * rhs), elementwise.
-LogicalResult ScaledAddLowering::matchAndRewrite(ScaledAddOp op, OpAdaptor adaptor,
-                                                 ConversionPatternRewriter &rewriter) const {
+template <>
+LogicalResult OpLowering<ScaledAddOp>::matchAndRewrite(ScaledAddOp op, ScaledAddOp::Adaptor adaptor,
+                                                       ConversionPatternRewriter &rewriter) const {
   KernelBuilder k = builder(rewriter, op);
   Location loc = op.getLoc();
   Value result = k.result(), zero = k.index(0), width = k.index(widthOf(op.getResult()));
@@ -439,8 +434,9 @@ LogicalResult ScaledAddLowering::matchAndRewrite(ScaledAddOp op, OpAdaptor adapt
 
 /// The head's product into granite_forward's logits, divided by logit_scale in its epilogue: every row when
 /// all_logits is set, else the last token's.
-LogicalResult LogitsLowering::matchAndRewrite(LogitsOp op, OpAdaptor adaptor,
-                                              ConversionPatternRewriter &rewriter) const {
+template <>
+LogicalResult OpLowering<LogitsOp>::matchAndRewrite(LogitsOp op, LogitsOp::Adaptor adaptor,
+                                                    ConversionPatternRewriter &rewriter) const {
   KernelBuilder k = builder(rewriter, op);
   Location loc = op.getLoc();
   KernelBuilder::Product product;
@@ -471,8 +467,9 @@ LogicalResult LogitsLowering::matchAndRewrite(LogitsOp op, OpAdaptor adaptor,
 /// all_logits, logits): a prologue refuses a count outside 1..max_tokens or positions beyond the context, fills the
 /// positions table (start + t, for rope), and the old arguments become views of ids and the state (the position
 /// is `start`).
-LogicalResult ForwardLowering::matchAndRewrite(func::FuncOp forward, OpAdaptor,
-                                               ConversionPatternRewriter &rewriter) const {
+template <>
+LogicalResult OpLowering<func::FuncOp>::matchAndRewrite(func::FuncOp forward, func::FuncOp::Adaptor,
+                                                        ConversionPatternRewriter &rewriter) const {
   if (forward.getSymName() != "forward") return failure();
   Location loc = forward.getLoc();
   Block &body = forward.getBody().front();
@@ -556,7 +553,9 @@ LogicalResult ForwardLowering::matchAndRewrite(func::FuncOp forward, OpAdaptor,
   return success();
 }
 
-LogicalResult ReturnLowering::matchAndRewrite(func::ReturnOp op, OpAdaptor, ConversionPatternRewriter &rewriter) const {
+template <>
+LogicalResult OpLowering<func::ReturnOp>::matchAndRewrite(func::ReturnOp op, func::ReturnOp::Adaptor,
+                                                          ConversionPatternRewriter &rewriter) const {
   rewriter.replaceOpWithNewOp<func::ReturnOp>(op,
                                               ValueRange{rewriter.create<arith::ConstantIntOp>(op.getLoc(), 0, 32)});
   return success();
@@ -624,8 +623,10 @@ void GraniteToKernels::runOnOperation() {
 
 void mlir::granite::populateGraniteToKernelsPatterns(const KernelTypeConverter &types, const ForwardPlan &plan,
                                                      RewritePatternSet &patterns) {
-  patterns.add<WeightRefLowering, EmbedLowering, RMSNormLowering, LinearLowering, RMSNormLinearLowering,
-               SwiGLULinearLowering, SwiGLULowering, RoPELowering, AttentionLowering, SSMInSplitLowering,
-               SSMConvLowering, SSMScanLowering, GatedRMSNormLowering, MoERouteLowering, MoEExpertsLowering,
-               ScaledAddLowering, LogitsLowering, ForwardLowering, ReturnLowering>(types, patterns.getContext(), plan);
+  patterns.add<OpLowering<WeightRefOp>, OpLowering<EmbedOp>, OpLowering<RMSNormOp>, OpLowering<LinearOp>,
+               OpLowering<RMSNormLinearOp>, OpLowering<SwiGLULinearOp>, OpLowering<SwiGLUOp>, OpLowering<RoPEOp>,
+               OpLowering<AttentionOp>, OpLowering<SSMInSplitOp>, OpLowering<SSMConvOp>, OpLowering<SSMScanOp>,
+               OpLowering<GatedRMSNormOp>, OpLowering<MoERouteOp>, OpLowering<MoEExpertsOp>, OpLowering<ScaledAddOp>,
+               OpLowering<LogitsOp>, OpLowering<func::FuncOp>, OpLowering<func::ReturnOp>>(types, patterns.getContext(),
+                                                                                           plan);
 }

@@ -16,7 +16,7 @@ struct StateRegion {
 };
 
 /// Every range of the state, ascending: a KV cache is its keys [context][kv_heads][key_dim] then its values (see
-/// AttentionLowering), a conv or SSM state one recurrent range.
+/// OpLowering<AttentionOp>), a conv or SSM state one recurrent range.
 SmallVector<StateRegion> stateRegions(func::FuncOp forward, int64_t contextLength) {
   SmallVector<StateRegion> regions;
   for (BlockArgument arg : forward.getArguments()) {
