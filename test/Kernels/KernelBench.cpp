@@ -1,5 +1,7 @@
-// Kernel benchmark (not a test): time per kernel instance and shape, GB/s or GFLOP/s, and the
-// fraction of the machine's read bandwidth measured in the same run with the same thread count.
+// Kernel benchmark (not a test): time per kernel instance and shape, GB/s or GFLOP/s, the
+// fraction of the machine's read bandwidth measured in the same run with the same thread count,
+// and for the matmuls the fraction of the multiply-add peak of the instruction class their inner
+// product uses (bf16 dot, int8 VNNI or f32 FMA), also measured in the same run.
 // Run through scripts/bench-kernels.
 #include "Reference.h"
 
@@ -11,6 +13,8 @@
 #include "bench_matmul_bf16_1536x4096_dot.h"
 #include "bench_matmul_q4_k_2560x8192.h"
 #include "bench_matmul_q4_k_2560x8192_f32act.h"
+#include "bench_matmul_q6_k_2560x8192.h"
+#include "bench_matmul_q8_0_2560x8192.h"
 #include "bench_matvec_bf16_1536x4096.h"
 #include "bench_matvec_bf16_1536x4096_dot.h"
 #include "bench_matvec_bf16_768x100352.h"
@@ -28,6 +32,7 @@
 #include <cstring>
 #include <functional>
 #include <immintrin.h>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -90,6 +95,96 @@ private:
   std::vector<float> data_;
 };
 
+// ---- Multiply-add peak per instruction class ------------------------------------------------
+// Each loop runs kPeakAccumulators independent 512-bit accumulators (more than latency x pipes on
+// any AVX-512 core), so it measures the issue rate of the instruction, not its latency. The
+// operands stay in registers (the reductions are unrolled too: otherwise GCC 12 keeps the VNNI
+// accumulators in memory). Returns a value that depends on every accumulator (a sink).
+
+constexpr int kPeakAccumulators = 24;
+
+__attribute__((target("avx512f,avx512bw,avx512bf16"))) float bf16DotLoop(long iterations) {
+  __m512 acc[kPeakAccumulators];
+  for (__m512 &a : acc) a = _mm512_setzero_ps();
+  // BF16 pairs (1.0, 1.0) and (2^-20, 2^-20): the sums stay small, normal floats.
+  const __m512bh a = (__m512bh)_mm512_set1_epi32(0x3f803f80);
+  const __m512bh b = (__m512bh)_mm512_set1_epi32(0x35803580);
+  for (long i = 0; i < iterations; ++i) {
+#pragma GCC unroll 24
+    for (int j = 0; j < kPeakAccumulators; ++j) acc[j] = _mm512_dpbf16_ps(acc[j], a, b);
+  }
+#pragma GCC unroll 24
+  for (int j = 1; j < kPeakAccumulators; ++j) acc[0] = _mm512_add_ps(acc[0], acc[j]);
+  float lanes[16];
+  _mm512_storeu_ps(lanes, acc[0]);
+  return lanes[0] + lanes[15];
+}
+
+__attribute__((target("avx512f,avx512vnni"))) float vnniLoop(long iterations) {
+  __m512i acc[kPeakAccumulators];
+  for (__m512i &a : acc) a = _mm512_setzero_si512();
+  const __m512i a = _mm512_set1_epi8(1), b = _mm512_set1_epi8(1);
+  for (long i = 0; i < iterations; ++i) {
+#pragma GCC unroll 24
+    for (int j = 0; j < kPeakAccumulators; ++j) acc[j] = _mm512_dpbusd_epi32(acc[j], a, b);
+  }
+#pragma GCC unroll 24
+  for (int j = 1; j < kPeakAccumulators; ++j) acc[0] = _mm512_add_epi32(acc[0], acc[j]);
+  int32_t lanes[16];
+  _mm512_storeu_si512(lanes, acc[0]);
+  return float(lanes[0] + lanes[15]);
+}
+
+__attribute__((target("avx512f"))) float fmaLoop(long iterations) {
+  __m512 acc[kPeakAccumulators];
+  for (__m512 &a : acc) a = _mm512_setzero_ps();
+  const __m512 a = _mm512_set1_ps(0.999f), b = _mm512_set1_ps(1e-3f); // converges to 1: no denormals
+  for (long i = 0; i < iterations; ++i) {
+#pragma GCC unroll 24
+    for (int j = 0; j < kPeakAccumulators; ++j) acc[j] = _mm512_fmadd_ps(acc[j], a, b);
+  }
+#pragma GCC unroll 24
+  for (int j = 1; j < kPeakAccumulators; ++j) acc[0] = _mm512_add_ps(acc[0], acc[j]);
+  float lanes[16];
+  _mm512_storeu_ps(lanes, acc[0]);
+  return lanes[0] + lanes[15];
+}
+
+enum class PeakClass { None = -1, Bf16Dot = 0, Int8Vnni = 1, F32Fma = 2 };
+
+struct PeakKind {
+  const char *label;      ///< in the header line
+  const char *feature;    ///< the CPU feature it needs
+  bool (*supported)();    ///< __builtin_cpu_supports(feature)
+  const char *unit;       ///< 2 x multiply-adds per second, in 1e9
+  int macsPerInstruction; ///< of the 512-bit instruction
+  float (*loop)(long);
+};
+
+// Multiply-adds per 512-bit instruction: vdpbf16ps 16 lanes x 2, vpdpbusd 16 lanes x 4 (u8 x s8),
+// vfmadd231ps 16 lanes.
+const PeakKind kPeakKinds[] = {
+    {"bf16 dot", "avx512bf16", [] { return bool(__builtin_cpu_supports("avx512bf16")); }, "GFLOP/s", 32, bf16DotLoop},
+    {"int8 VNNI", "avx512vnni", [] { return bool(__builtin_cpu_supports("avx512vnni")); }, "GOP/s", 64, vnniLoop},
+    {"f32 FMA", "avx512f", [] { return bool(__builtin_cpu_supports("avx512f")); }, "GFLOP/s", 16, fmaLoop},
+};
+
+/// Multiply-adds per second of all `threads` threads running the loop of `kind` at once (each
+/// in its own std::thread, started together as in BandwidthProbe), best of `repetitions`;
+/// 0 when the CPU lacks the instruction.
+double measurePeak(const PeakKind &kind, int threads, int repetitions) {
+  if (!kind.supported()) return 0;
+  const long iterations = long(1) << 22; // about 10-20 ms per thread on a 4 GHz core
+  std::vector<float> sinks(threads);
+  auto pass = [&](int) {
+    std::vector<std::thread> pool;
+    for (int t = 0; t < threads; ++t) pool.emplace_back([&, t] { sinks[t] = kind.loop(iterations); });
+    for (auto &th : pool) th.join();
+  };
+  double seconds = bestSeconds(pass, repetitions);
+  return double(threads) * iterations * kPeakAccumulators * kind.macsPerInstruction / seconds;
+}
+
 using LinearFn = int (*)(halide_buffer_t *, halide_buffer_t *, halide_buffer_t *);
 
 struct Row {
@@ -98,7 +193,8 @@ struct Row {
   double seconds;
   double bytes;
   double flops;
-  double readBandwidth = 0; ///< measured just before this kernel
+  double readBandwidth = 0;         ///< measured just before this kernel
+  PeakClass peak = PeakClass::None; ///< the instruction class of a matmul's inner product
 };
 
 /// Enough copies of the weights that one pass over all of them does not fit in any cache, so
@@ -214,26 +310,64 @@ int main(int argc, char **argv) {
   probeThen([&] {
     return benchExpert("expert q4_k", bench_expert_matvec_q4_k_1536x512, WType::Q4_K, 1536, 512, 32, 6, repetitions);
   });
-  probeThen([&] {
-    return benchLinear("matmul bf16", bench_matmul_bf16_1536x4096, WType::BF16, 1536, 4096, 128, prefillReps);
-  });
-  probeThen([&] {
-    return benchLinear("matmul bf16 dot", bench_matmul_bf16_1536x4096_dot, WType::BF16, 1536, 4096, 128, prefillReps);
-  });
-  probeThen([&] {
-    return benchLinear("matmul q4_k", bench_matmul_q4_k_2560x8192, WType::Q4_K, 2560, 8192, 128, prefillReps);
-  });
-  probeThen([&] {
-    return benchLinear("matmul q4_k f32", bench_matmul_q4_k_2560x8192_f32act, WType::Q4_K, 2560, 8192, 128,
-                       prefillReps);
-  });
+  // Prefill products at T=128 and T=512, each against the peak of the instruction class that its
+  // inner product uses: without bf16_dot, BF16 weights are widened to f32 and multiplied with f32
+  // FMAs; with quantized_dot, the block-quantized products are u8 x s8 vpdpbusd of the weight
+  // codes and the activation quants (one multiply-add per weight and token, as the f32 path).
+  auto matmul = [&](const char *name, LinearFn fn, WType type, int K, int N, PeakClass peak) {
+    for (int tokens : {128, 512})
+      probeThen([&] {
+        Row row = benchLinear(name, fn, type, K, N, tokens, prefillReps);
+        row.peak = peak;
+        return row;
+      });
+  };
+  // The peaks are measured right before and right after the matmuls; the better of the two counts.
+  const int peakReps = smoke ? 1 : 10;
+  double peaks[3];
+  for (int c = 0; c < 3; ++c) peaks[c] = measurePeak(kPeakKinds[c], threads, peakReps);
+  matmul("matmul bf16", bench_matmul_bf16_1536x4096, WType::BF16, 1536, 4096, PeakClass::F32Fma);
+  matmul("matmul bf16 dot", bench_matmul_bf16_1536x4096_dot, WType::BF16, 1536, 4096, PeakClass::Bf16Dot);
+  matmul("matmul q4_k", bench_matmul_q4_k_2560x8192, WType::Q4_K, 2560, 8192, PeakClass::Int8Vnni);
+  matmul("matmul q4_k f32", bench_matmul_q4_k_2560x8192_f32act, WType::Q4_K, 2560, 8192, PeakClass::F32Fma);
+  matmul("matmul q8_0", bench_matmul_q8_0_2560x8192, WType::Q8_0, 2560, 8192, PeakClass::Int8Vnni);
+  matmul("matmul q6_k", bench_matmul_q6_k_2560x8192, WType::Q6_K, 2560, 8192, PeakClass::Int8Vnni);
+  for (int c = 0; c < 3; ++c) peaks[c] = std::max(peaks[c], measurePeak(kPeakKinds[c], threads, peakReps));
 
-  std::printf("threads %d; readBW = read bandwidth measured right before each kernel\n\n", threads);
-  std::printf("%-16s %-24s %10s %9s %9s %10s %8s\n", "kernel", "shape", "time(us)", "GB/s", "GFLOP/s", "readBW",
-              "%readBW");
-  for (const Row &r : rows)
-    std::printf("%-16s %-24s %10.1f %9.1f %9.1f %10.1f %7.1f%%\n", r.kernel.c_str(), r.shape.c_str(), r.seconds * 1e6,
-                r.bytes / r.seconds / 1e9, r.flops / r.seconds / 1e9, r.readBandwidth / 1e9,
-                100.0 * r.bytes / r.seconds / r.readBandwidth);
+  std::printf("threads %d; readBW = read bandwidth measured right before each kernel\n", threads);
+  std::string peakLine;
+  for (int c = 0; c < 3; ++c) {
+    const PeakKind &k = kPeakKinds[c];
+    char part[96];
+    if (peaks[c] > 0)
+      std::snprintf(part, sizeof part, "%s%s %.0f %s", c ? ", " : "", k.label, 2 * peaks[c] / 1e9, k.unit);
+    else
+      std::snprintf(part, sizeof part, "%s%s skipped", c ? ", " : "", k.label);
+    peakLine += part;
+  }
+  std::printf("peak (%d threads): %s\n", threads, peakLine.c_str());
+  for (const PeakKind &k : kPeakKinds)
+    if (!k.supported()) std::printf("  %s skipped: CPU lacks %s\n", k.label, k.feature);
+  std::printf("  (2 x multiply-adds/s of 512-bit vdpbf16ps, vpdpbusd, vfmadd231ps, %d independent accumulators\n"
+              "  per thread, all threads at once, best of %d before and %d after the matmuls. %%peak = the\n"
+              "  matmul's 2*K*N*T per call / time, over the peak of the class its inner product uses:\n"
+              "  bf16 dot -> bf16 dot, q4_k/q6_k/q8_0 (quantized activations) -> int8 VNNI, bf16 and\n"
+              "  q4_k f32 (f32 activations) -> f32 FMA)\n\n",
+              kPeakAccumulators, peakReps, peakReps);
+  std::printf("%-16s %-24s %10s %9s %9s %10s %8s %7s\n", "kernel", "shape", "time(us)", "GB/s", "GFLOP/s", "readBW",
+              "%readBW", "%peak");
+  for (const Row &r : rows) {
+    char ofPeak[16] = "";
+    if (r.peak != PeakClass::None) {
+      double peak = 2 * peaks[int(r.peak)];
+      if (peak > 0)
+        std::snprintf(ofPeak, sizeof ofPeak, "%.1f%%", 100.0 * r.flops / r.seconds / peak);
+      else
+        std::snprintf(ofPeak, sizeof ofPeak, "-");
+    }
+    std::printf("%-16s %-24s %10.1f %9.1f %9.1f %10.1f %7.1f%% %7s\n", r.kernel.c_str(), r.shape.c_str(),
+                r.seconds * 1e6, r.bytes / r.seconds / 1e9, r.flops / r.seconds / 1e9, r.readBandwidth / 1e9,
+                100.0 * r.bytes / r.seconds / r.readBandwidth, ofPeak);
+  }
   return 0;
 }
