@@ -57,6 +57,15 @@ void runOrThrow(const std::vector<std::string> &argv) {
   if (status != 0) throw std::runtime_error(argv[0] + " failed on " + argv.back());
 }
 
+/// matmul rows per parallel task: as many as keep their weights within the family's prefillTaskBytes, a multiple
+/// of the register tile's rows, at most 128, and few enough that there are 8 tasks.
+int64_t prefillRowsPerTask(const target::ScheduleDefaults &d, const GGMLTypeTraits &format, int64_t inFeatures,
+                           int64_t outFeatures, int64_t tileRows) {
+  const int64_t rowBytes = inFeatures / format.blockElements * format.blockBytes;
+  const int64_t rows = std::min<int64_t>({d.prefillTaskBytes / rowBytes, 128, outFeatures / 8});
+  return std::max<int64_t>(tileRows, rows / tileRows * tileRows);
+}
+
 /// Schedule knobs each generator takes, filled from the family where `params` (the request's
 /// parameters and knobs, as strings) leaves them out. `format` is the request's weight_type, if any.
 void addFamilyDefaults(const std::string &generator, const target::CpuFamily &family,
@@ -87,6 +96,10 @@ void addFamilyDefaults(const std::string &generator, const target::CpuFamily &fa
   if (generator == "matmul") {
     fill("tile_rows", quantized ? d.quantizedDotRows : d.prefillRows);
     fill("tile_tokens", quantized ? d.quantizedDotTokens : d.prefillTokens);
+    if (format)
+      fill("rows_per_task", static_cast<int>(prefillRowsPerTask(d, *format, std::stoll(params.at("in_features")),
+                                                                std::stoll(params.at("out_features")),
+                                                                std::stoll(params.at("tile_rows")))));
   }
   if (format) {
     const Halide::Type storage = weightStorageType(format->type);

@@ -56,8 +56,11 @@ public:
   // Schedule knobs (defaults come from lib/Target's family when instantiated through the API).
   GeneratorParam<int> vector_width{"vector_width", 0}; // 0: the target's natural f32 width
   GeneratorParam<int> tile_rows{"tile_rows", 4};
-  GeneratorParam<int> tile_tokens{"tile_tokens", 4};     // matmul only
-  GeneratorParam<int> rows_per_task{"rows_per_task", 0}; // 0: a sixteenth of the rows
+  GeneratorParam<int> tile_tokens{"tile_tokens", 4}; // matmul only
+  /// Rows of one parallel task. matvec: 0 is a sixteenth of the rows. matmul: a multiple of tile_rows, 0 is one
+  /// register tile; each token tile sweeps the task's row tiles while its activations stay in L1 and the task's
+  /// weights in L2.
+  GeneratorParam<int> rows_per_task{"rows_per_task", 0};
   /// quantized_dot matvec: software-prefetch the weights of this many blocks ahead (0: none).
   GeneratorParam<int> prefetch_blocks{"prefetch_blocks", 0};
 
@@ -215,19 +218,25 @@ public:
     if (actQuant.defined()) scheduleQuantizedActivations();
     if (Prefill) {
       const int tokens = tile_tokens;
-      Var no("no"), ni("ni"), to("to"), ti("ti");
-      y.split(n, no, ni, rows, TailStrategy::GuardWithIf)
+      // Each parallel task sweeps its row tiles with every token tile in turn: the token tile's activations
+      // stay in L1 across the task's rows, the task's weights in L2 across the tokens.
+      const int taskRows = rows_per_task > 0 ? int(rows_per_task) : rows;
+      granite::kernels::requireParam(taskRows % rows == 0, "rows_per_task must be a multiple of tile_rows");
+      Var task("task"), no("no"), ni("ni"), to("to"), ti("ti");
+      y.split(n, task, n, taskRows, TailStrategy::GuardWithIf)
+          .split(n, no, ni, rows, TailStrategy::GuardWithIf)
           .split(t, to, ti, tokens, TailStrategy::GuardWithIf)
-          .reorder(ni, ti, to, no)
-          .parallel(no);
-      if (decoded.defined()) // decode each row tile once, reuse it for every token tile
-        decoded.compute_at(y, no).vectorize(decodedLane, lanes).unroll(decodedSub);
-      partial.compute_at(y, to).bound_extent(n, rows).bound_extent(t, tokens);
+          .reorder(ni, ti, no, to, task)
+          .parallel(task);
+      if (decoded.defined()) // decode the task's rows once, reuse them for every token tile
+        decoded.compute_at(y, task).vectorize(decodedLane, lanes).unroll(decodedSub);
+      const Var &rowTile = task, &tokenTile = no;
+      partial.compute_at(y, tokenTile).bound_extent(n, rows).bound_extent(t, tokens);
       partial.vectorize(lane).unroll(n).unroll(t);
       if (laneQuant.defined()) {
         // As matvec, with a register tile of rows x tokens per block: the weight codes are
         // extracted once per row and step and feed every token's dot product.
-        scheduleKQuantDot(no, to);
+        scheduleKQuantDot(rowTile, tokenTile);
       } else if (dot.defined()) {
         partial.update(0).reorder(lane, t, n, r.x).vectorize(lane).unroll(t).unroll(n);
         dot.compute_at(partial, r.x).vectorize(lane).unroll(n).unroll(t);
@@ -238,7 +247,7 @@ public:
             .vectorize(lane)
             .unroll(t)
             .unroll(n);
-        scheduleQ8_0Tables(no, to);
+        scheduleQ8_0Tables(rowTile, tokenTile);
       } else if (bf16_dot) {
         // r.x (the pair) innermost and atomic: Halide matches the pair sum to vdpbf16ps.
         activationBf16.compute_root();

@@ -53,6 +53,7 @@ std::vector<CpuFamily> makeFamilies() {
                       "haswell",
                       "+sse4.1,+avx,+f16c,+fma,+avx2",
                       {8, 32, 4, 3, 4}});
+  families.back().defaults.prefillTaskBytes = 128 << 10; // Haswell to Skylake client: 256 KiB of L2 per core
   families.push_back({"x86-64-avx512",
                       "AVX-512 F/BW/CD/DQ/VL (x86-64-v4) without BF16: Intel Skylake-SP to Ice Lake",
                       {"x86-64-v4", "skylake-avx512", "cascadelake", "cooperlake", "icelake-server", "icelake-client",
@@ -83,6 +84,7 @@ std::vector<CpuFamily> makeFamilies() {
                       "generic",
                       "+neon",
                       {4, 16, 4, 3, 4}});
+  families.back().defaults.prefillTaskBytes = 128 << 10; // Cortex-A53 to A73: a small L2 shared by the cluster
   // A CPU with the dot product is Armv8.2 or later, so it also has the LSE atomics that code for
   // LLVM's neoverse-n1 may use.
   families.push_back({"aarch64-neon-dotprod",

@@ -89,6 +89,24 @@ TEST_F(KernelCacheTest, KnobsReplaceTheFamilyDefaults) {
   EXPECT_NE(cache.instantiate(wider).key, base);
 }
 
+// A matmul's parallel task holds the rows whose weights fit in the family's prefillTaskBytes (256 KiB: 85 BF16 rows
+// of K = 1536), rounded down to whole register tiles (4 rows), at most 128, and at most N / 8 (16 rows of N = 128).
+TEST_F(KernelCacheTest, MatmulTasksHoldTheRowsThatFitTheFamilysTaskBytes) {
+  KernelCache cache(directory);
+  auto matmul = [](int64_t outFeatures, const std::string &rowsPerTask) {
+    KernelRequest request{"matmul",
+                          {{"weight_type", GGMLType::BF16}, {"in_features", 1536}, {"out_features", outFeatures}},
+                          "x86-64-avx512-bf16",
+                          ""};
+    if (!rowsPerTask.empty()) request.knobs = {{"rows_per_task", rowsPerTask}};
+    return request;
+  };
+  ASSERT_EQ(target::findFamily("x86-64-avx512-bf16")->defaults.prefillTaskBytes, 256 << 10);
+  EXPECT_EQ(cache.instantiate(matmul(4096, "")).key, cache.instantiate(matmul(4096, "84")).key);
+  EXPECT_NE(cache.instantiate(matmul(4096, "")).key, cache.instantiate(matmul(4096, "4")).key);
+  EXPECT_EQ(cache.instantiate(matmul(128, "")).key, cache.instantiate(matmul(128, "16")).key);
+}
+
 TEST_F(KernelCacheTest, EveryFamilyBuildsAQuantizedProductForItsMachine) {
   KernelCache cache(directory);
   for (const target::CpuFamily &family : target::allFamilies()) {
