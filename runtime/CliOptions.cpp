@@ -241,8 +241,8 @@ Modes (exactly one):
   --detokenize IDS         print the exact text of comma-separated ids (e.g. 1,2,3), nothing added
   --ids IDS                run the model on comma-separated token ids (no BOS, no tokenizer); the output comes
                            from --logits and --greedy
-  --bench                  measure prefill and decode tokens/s, the machine's read bandwidth, peak RSS and
-                           the time to the first token (docs/runtime.md)
+  --bench                  measure prefill and decode tokens/s, the machine's read bandwidth, peak RSS, the
+                           time to the first token and when the weights' copy took over (docs/runtime.md)
   --info                   print what was compiled: variant, target, context, weight types, build id
   --version                print the build id (granitec version, model, target, context) and the target
   -h, --help               print this help
@@ -289,7 +289,7 @@ Context and memory:
                            resumes where the conversation was instead of reading it again (default 1024, 0 = off)
   -t, --threads N          threads that run the kernels (default: the compiled default, else one per CPU)
   --mmap                   read the weights where the executable is mapped instead of copying them into huge
-                           pages at start-up: a faster start and less memory, a slower decode (about 10%)
+                           pages in the background: no copy and less memory, a slower decode (about 10%)
 
 Compiled model checks:
   --logits FILE            with --ids: write the logits after each prompt token, as computed and divided by the

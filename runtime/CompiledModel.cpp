@@ -75,7 +75,7 @@ int runOnKernelPool(void *context, GraniteTask task, int min, int extent, uint8_
 
 } // namespace
 
-CompiledModel::CompiledModel(const uint8_t *weights, uint64_t weightBytes)
+CompiledModel::CompiledModel(const WeightMemory &weights)
     : info_(checkedInfo()), weights_(weights), regions_(stateRegions(info_)), contextLength_(info_.context_length),
       chunkSize_(info_.max_tokens) {
   for (const GraniteStateRegion &region : regions_) {
@@ -84,8 +84,8 @@ CompiledModel::CompiledModel(const uint8_t *weights, uint64_t weightBytes)
       throw ModelError("the compiled model's state table lists a range outside its state");
     recurrent_ = recurrent_ || region.bytes_per_position == 0;
   }
-  if (weightBytes != info_.weights_bytes)
-    throw ModelError("the weight blob holds " + std::to_string(weightBytes) + " bytes, the compiled model reads " +
+  if (weights.size() != info_.weights_bytes)
+    throw ModelError("the weight blob holds " + std::to_string(weights.size()) + " bytes, the compiled model reads " +
                      std::to_string(info_.weights_bytes));
   setThreads(0);
   state_ = mapZeroed(info_.state_bytes, "state");
@@ -190,7 +190,8 @@ void CompiledModel::run(const int32_t *ids, int32_t count, bool allLogits, float
     if (count - done - piece == 1 && piece > 2) --piece;
     // Without allLogits every piece writes its last row to the same place; the final piece's row remains.
     float *out = allLogits ? logits + static_cast<size_t>(done) * info_.vocab_size : logits;
-    int32_t status = granite_forward(weights_, state_, scratch_, ids + done, piece, position_, allLogits ? 1 : 0, out);
+    int32_t status =
+        granite_forward(weights_.data(), state_, scratch_, ids + done, piece, position_, allLogits ? 1 : 0, out);
     if (status != 0)
       throw ModelError("the compiled model failed with kernel error " + std::to_string(status) + " at position " +
                        std::to_string(position_));

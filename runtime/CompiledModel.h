@@ -4,6 +4,7 @@
 
 #include "runtime/Model.h"
 #include "runtime/ModelAbi.h"
+#include "runtime/WeightMemory.h"
 
 #include <cstdint>
 #include <stdexcept>
@@ -19,8 +20,10 @@ public:
 
 class CompiledModel : public Model {
 public:
-  /// `weights` must stay mapped while the model lives; its size must be the model's weights_bytes.
-  CompiledModel(const uint8_t *weights, uint64_t weightBytes);
+  /// `weights` must outlive the model; its size must be the model's weights_bytes. Every granite_forward call reads
+  /// the weights where weights.data() is when it starts, so a background copy takes over between two calls.
+  explicit CompiledModel(const WeightMemory &weights);
+  CompiledModel(const WeightMemory &&) = delete; // a temporary would go while the model still reads it
   ~CompiledModel() override;
   CompiledModel(const CompiledModel &) = delete;
   CompiledModel &operator=(const CompiledModel &) = delete;
@@ -54,7 +57,7 @@ private:
   void run(const int32_t *ids, int32_t count, bool allLogits, float *logits);
 
   const GraniteModelInfo &info_;
-  const uint8_t *weights_;
+  const WeightMemory &weights_;
   std::vector<GraniteStateRegion> regions_;
   uint8_t *state_ = nullptr;
   uint8_t *scratch_ = nullptr;

@@ -139,8 +139,10 @@ bool resetPeakRss() {
 /// --bench. Besides the prefill and decode lines (tests parse those two), it prints in the same "key: value" form:
 /// threads, the memory read bandwidth measured just before decode with the same thread count (runtime/ReadBandwidth.h),
 /// the time from process start to the first logits (the warm-up token: start-up, mapping and first touch of the
-/// weights, one token's forward), and the peak resident set of the model's work (the probe's own buffer left out).
-void runBench(const CliOptions &options, CompiledModel &model, const Tokenizer &tokenizer, int32_t threads) {
+/// weights, one token's forward), when the weights' huge-page copy took over, and the peak resident set of the
+/// model's work once the weights are in place (the probe's own buffer left out).
+void runBench(const CliOptions &options, CompiledModel &model, const WeightMemory &weights, const Tokenizer &tokenizer,
+              int32_t threads) {
   const int32_t context = model.contextLength();
   const int32_t promptTokens = options.benchPrompt ? options.benchPrompt : std::max(1, std::min(512, context * 3 / 4));
   const int32_t genTokens = options.benchGen ? options.benchGen : std::max(1, std::min(128, context - promptTokens));
@@ -156,6 +158,13 @@ void runBench(const CliOptions &options, CompiledModel &model, const Tokenizer &
   // One warm-up token first: the weights are mapped lazily, and reading them from disk is not the speed measured.
   model.forward(prompt.data(), 1, logits.data());
   const double firstToken = secondsSinceProcessStart();
+  // Prefill and decode are measured where the weights stay: on the huge-page copy, once it has taken over. The
+  // peak count restarts then, leaving out the moment when the copy and the mapped pages were both resident.
+  weights.waitForCopy();
+  const std::optional<WeightMemory::Clock::time_point> copiedAt = weights.copiedAt();
+  const double copied =
+      copiedAt ? secondsSinceProcessStart() - std::chrono::duration<double>(Clock::now() - *copiedAt).count() : -1;
+  bool peakRestarted = resetPeakRss();
   model.reset();
   auto start = Clock::now();
   model.forward(prompt.data(), promptTokens, logits.data());
@@ -170,7 +179,7 @@ void runBench(const CliOptions &options, CompiledModel &model, const Tokenizer &
   // A pause first, so that worker threads still spinning after the prefill have gone to sleep and do not compete.
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
   ReadBandwidthResult bandwidth = measureReadBandwidth(probeThreads);
-  const bool peakRestarted = resetPeakRss();
+  peakRestarted = resetPeakRss() && peakRestarted;
 
   start = Clock::now();
   for (int32_t step = 0; step < genTokens; ++step) {
@@ -187,9 +196,15 @@ void runBench(const CliOptions &options, CompiledModel &model, const Tokenizer &
             << "read bandwidth: " << bandwidth.bytesPerSecond / 1e9 << " GB/s (" << (bandwidth.bytes >> 20)
             << " MiB read by " << bandwidth.threads << (bandwidth.threads == 1 ? " thread" : " threads") << ", best of "
             << bandwidth.repeats << ", before decode)\n";
-  if (firstToken >= 0) std::cout << std::setprecision(3) << "first token: " << firstToken << " s after process start\n";
+  std::cout << std::setprecision(3);
+  if (firstToken >= 0) std::cout << "first token: " << firstToken << " s after process start\n";
+  if (!copiedAt)
+    std::cout << "weights copied: no (" << weights.copyFailure() << ")\n";
+  else if (copied >= 0)
+    std::cout << "weights copied: " << copied << " s after process start\n";
   std::cout << std::setprecision(1) << "peak RSS: " << peakRss / 1e6 << " MB"
-            << (peakRestarted ? "" : " (before decode: the peak count could not be restarted)") << "\n";
+            << (peakRestarted ? "" : " (start-up included, decode left out: the peak count could not be restarted)")
+            << "\n";
 }
 
 void printInfo(const CompiledModel &model, int32_t threads, const MappedPayload &payload) {
@@ -224,17 +239,16 @@ WeightMemory placeWeights(const CliOptions &options, const MappedPayload &payloa
 }
 
 int runCompiledModelMode(const std::string &program, const CliOptions &options, const MappedPayload &payload,
-                         const Tokenizer &tokenizer) {
+                         const WeightMemory &weights, const Tokenizer &tokenizer) {
   try {
-    WeightMemory weights = placeWeights(options, payload);
-    CompiledModel model(weights.data(), weights.size());
+    CompiledModel model(weights);
     if (options.contextSize) model.limitContext(options.contextSize); // checked against the compiled one in main
     int32_t threads = options.threads ? model.setThreads(options.threads) : 0;
     model.setChunkSize(options.chunk);
     if (options.info)
       printInfo(model, threads, payload);
     else if (options.bench)
-      runBench(options, model, tokenizer, threads);
+      runBench(options, model, weights, tokenizer, threads);
     else
       runIds(options, model, tokenizer);
     return 0;
@@ -278,9 +292,13 @@ int runMain(int argc, char **argv, const GraniteModelInfo &info, const std::stri
   }
 
   std::optional<MappedPayload> payload;
+  std::optional<WeightMemory> weights; // outlives the model
   std::unique_ptr<Tokenizer> tokenizer;
   try {
     payload = MappedPayload::openSelf();
+    // Every mode but these two runs the model. Its weights are placed first, so that their background work (the
+    // mapped pages faulted in, the huge-page copy) runs while the tokenizer is built.
+    if (!options.tokenize && !options.detokenize) weights.emplace(placeWeights(options, *payload));
     PayloadBytes vocabulary = payload->vocabulary();
     tokenizer = std::make_unique<Tokenizer>(deserializeVocabulary(vocabulary.data, vocabulary.size));
   } catch (const std::exception &e) {
@@ -288,15 +306,13 @@ int runMain(int argc, char **argv, const GraniteModelInfo &info, const std::stri
     return 1;
   }
 
-  if (options.compiledModelMode()) return runCompiledModelMode(program, options, *payload, *tokenizer);
-  std::optional<WeightMemory> weights; // outlives the model the CLI makes
+  if (options.compiledModelMode()) return runCompiledModelMode(program, options, *payload, *weights, *tokenizer);
   PayloadBytes trie = payload->vocabularyTrie();
   const std::string_view trieBlob(reinterpret_cast<const char *>(trie.data), trie.size);
   return runCliMain(
       argc, argv, *tokenizer,
       [&]() -> std::unique_ptr<Model> {
-        weights.emplace(placeWeights(options, *payload));
-        auto model = std::make_unique<CompiledModel>(weights->data(), weights->size());
+        auto model = std::make_unique<CompiledModel>(*weights);
         if (options.contextSize) model->limitContext(options.contextSize);
         if (options.threads) model->setThreads(options.threads);
         return model;

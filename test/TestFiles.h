@@ -1,7 +1,9 @@
 // File and process helpers shared by the tests that read golden data and run executables.
 #pragma once
 
+#include <sys/mman.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -11,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -62,5 +65,36 @@ inline ShellResult runShell(const std::string &command) {
   int status = pclose(pipe);
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
 }
+
+/// A temporary file mapped read-only and private, as runtime/Payload.cpp maps the payload; the file is removed at
+/// once and the mapping goes when this does.
+class MappedFile {
+public:
+  /// A file holding `bytes`.
+  explicit MappedFile(const std::vector<uint8_t> &bytes) : MappedFile(bytes.size(), bytes.data()) {}
+  /// A sparse file of `size` zero bytes.
+  explicit MappedFile(uint64_t size) : MappedFile(size, nullptr) {}
+  ~MappedFile() { munmap(address_, size_); }
+  MappedFile(const MappedFile &) = delete;
+  MappedFile &operator=(const MappedFile &) = delete;
+
+  const uint8_t *data() const { return static_cast<const uint8_t *>(address_); }
+  uint64_t size() const { return size_; }
+
+private:
+  MappedFile(uint64_t size, const uint8_t *bytes) : size_(size) {
+    std::string path = (std::filesystem::temp_directory_path() / "granite-mapped-XXXXXX").string();
+    int fd = mkstemp(path.data());
+    if (fd < 0) throw std::runtime_error("cannot create " + path);
+    unlink(path.c_str());
+    bool written = bytes ? write(fd, bytes, size) == static_cast<ssize_t>(size) : ftruncate(fd, size) == 0;
+    address_ = written ? mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0) : MAP_FAILED;
+    close(fd);
+    if (address_ == MAP_FAILED) throw std::runtime_error("cannot write and map " + path);
+  }
+
+  uint64_t size_;
+  void *address_;
+};
 
 } // namespace granite::test

@@ -42,6 +42,7 @@ const GraniteModelInfo kInfo = {GRANITE_MODEL_ABI_VERSION,
 
 int32_t threadsInEffect = 1;
 GraniteParallelFor installedParallelFor = nullptr;
+const uint8_t *lastWeights = nullptr;
 
 } // namespace
 
@@ -51,6 +52,9 @@ extern "C" void granite_set_parallel_for(GraniteParallelFor parallel_for) { inst
 
 extern "C" GraniteParallelFor fake_installed_parallel_for(void) { return installedParallelFor; }
 
+/// The weights address the last granite_forward call was given.
+extern "C" const uint8_t *fake_last_weights(void) { return lastWeights; }
+
 extern "C" int32_t granite_set_threads(int32_t threads) {
   if (threads > 0) threadsInEffect = threads;
   return threadsInEffect;
@@ -58,6 +62,7 @@ extern "C" int32_t granite_set_threads(int32_t threads) {
 
 extern "C" int32_t granite_forward(const uint8_t *weights, uint8_t *state, uint8_t *scratch, const int32_t *ids,
                                    int32_t count, int32_t start, int32_t all_logits, float *logits) {
+  lastWeights = weights;
   if (count < 1 || count > kMaxTokens) return 1;
   if (start < 0 || start + count > kContext) return 2;
   const uint8_t *table = weights + FAKE_TABLE_OFFSET;
