@@ -1,8 +1,5 @@
 #include "runtime/BytePairEncoder.h"
 
-#include "runtime/ByteUnicode.h"
-#include "runtime/VocabularyIndex.h"
-
 #include <queue>
 
 namespace granite::runtime {
@@ -18,19 +15,24 @@ uint64_t pairKey(int32_t left, int32_t right) {
 
 } // namespace
 
-BytePairEncoder::BytePairEncoder(const Vocabulary &vocabulary) {
-  VocabularyIndex index(vocabulary);
-  for (int b = 0; b < 256; ++b) {
-    byteTokens_[b] = index.find(bytesToByteUnicode(std::string(1, static_cast<char>(b))));
+BytePairEncoder::BytePairEncoder(const std::array<int32_t, 256> &byteTokens, const std::vector<ResolvedMerge> &merges)
+    : byteTokens_(byteTokens) {
+  for (int b = 0; b < 256; ++b)
     if (byteTokens_[b] < 0)
       throw VocabularyError("the vocabulary has no token for byte " + std::to_string(b) +
                             ", so byte-level BPE cannot encode every text");
-  }
-  merges_.reserve(vocabulary.merges.size());
-  for (size_t rank = 0; rank < vocabulary.merges.size(); ++rank) {
-    ResolvedMerge m = index.resolveMerge(rank);
+  int bits = 4;
+  while ((size_t{1} << bits) < 2 * merges.size()) ++bits;
+  merges_.assign(size_t{1} << bits, MergeSlot{kEmptyKey, 0, 0});
+  mergeShift_ = 64 - bits;
+  const size_t mask = merges_.size() - 1;
+  for (size_t rank = 0; rank < merges.size(); ++rank) {
+    const ResolvedMerge &m = merges[rank];
+    const uint64_t key = pairKey(m.left, m.right);
+    size_t slot = (key * 0x9E3779B97F4A7C15ull) >> mergeShift_;
+    while (merges_[slot].key != kEmptyKey && merges_[slot].key != key) slot = (slot + 1) & mask;
     // A repeated merge keeps its first (lowest) rank, as a rank table built from the list would.
-    merges_.emplace(pairKey(m.left, m.right), Merge{static_cast<uint32_t>(rank), m.result});
+    if (merges_[slot].key == kEmptyKey) merges_[slot] = {key, static_cast<uint32_t>(rank), m.result};
   }
   keyArena_.reserve(kCacheArenaBytes);
 }
@@ -88,9 +90,8 @@ void BytePairEncoder::merge(std::string_view piece, std::vector<int32_t> &ids) c
     if (left < 0) return;
     int32_t right = symbols[left].next;
     if (right < 0) return;
-    auto it = merges_.find(pairKey(symbols[left].id, symbols[right].id));
-    if (it != merges_.end())
-      queue.push({it->second.rank, left, symbols[left].id, symbols[right].id, it->second.result});
+    if (const MergeSlot *m = findMerge(pairKey(symbols[left].id, symbols[right].id)))
+      queue.push({m->rank, left, symbols[left].id, symbols[right].id, m->result});
   };
   for (int32_t i = 0; i + 1 < n; ++i) offer(i);
 

@@ -300,7 +300,7 @@ int runMain(int argc, char **argv, const GraniteModelInfo &info, const std::stri
     // mapped pages faulted in, the huge-page copy) runs while the tokenizer is built.
     if (!options.tokenize && !options.detokenize) weights.emplace(placeWeights(options, *payload));
     PayloadBytes vocabulary = payload->vocabulary();
-    tokenizer = std::make_unique<Tokenizer>(deserializeVocabulary(vocabulary.data, vocabulary.size));
+    tokenizer = std::make_unique<Tokenizer>(Tokenizer::fromVocabularyBlob(vocabulary.data, vocabulary.size));
   } catch (const std::exception &e) {
     std::cerr << program << ": error: " << toValidUtf8(e.what()) << "\n";
     return 1;

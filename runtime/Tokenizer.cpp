@@ -1,17 +1,13 @@
 #include "runtime/Tokenizer.h"
 
-#include "runtime/ByteUnicode.h"
+#include "runtime/VocabularyBlob.h"
 
 #include <algorithm>
+#include <optional>
 #include <stdexcept>
 
 namespace granite::runtime {
 namespace {
-
-const Vocabulary &validated(const Vocabulary &vocabulary) {
-  validateVocabulary(vocabulary);
-  return vocabulary;
-}
 
 bool isAddedType(TokenType type) {
   return type == TokenType::Control || type == TokenType::UserDefined || type == TokenType::Unknown;
@@ -19,17 +15,21 @@ bool isAddedType(TokenType type) {
 
 } // namespace
 
-Tokenizer::Tokenizer(Vocabulary vocabulary)
-    : vocabulary_(std::move(vocabulary)), preTokenizer_(validated(vocabulary_).preTokenizer), encoder_(vocabulary_) {
-  decodedBytes_.reserve(vocabulary_.tokens.size());
-  for (size_t id = 0; id < vocabulary_.tokens.size(); ++id) {
-    TokenType type = vocabulary_.tokenTypes[id];
-    decodedBytes_.push_back(isByteLevelType(type) ? *byteUnicodeToBytes(vocabulary_.tokens[id])
-                                                  : vocabulary_.tokens[id]);
-    if (isAddedType(type) && !vocabulary_.tokens[id].empty()) {
-      const std::string &text = vocabulary_.tokens[id];
-      addedTokensByFirstByte_[static_cast<unsigned char>(text[0])].push_back({text, static_cast<int32_t>(id)});
-    }
+Tokenizer::Tokenizer(const Vocabulary &vocabulary) : Tokenizer(resolveVocabulary(vocabulary)) {}
+
+Tokenizer Tokenizer::fromVocabularyBlob(const uint8_t *data, size_t size) {
+  if (std::optional<TokenTable> table = readTokenTable(data, size)) return Tokenizer(std::move(*table));
+  // Anything but the usual blob, a damaged one too, takes the general path, which names the problem.
+  return Tokenizer(deserializeVocabulary(data, size));
+}
+
+Tokenizer::Tokenizer(TokenTable table)
+    : types_(std::move(table.types)), eosId_(table.eosId), bytes_(std::move(table.bytes)),
+      offsets_(std::move(table.offsets)), preTokenizer_(table.preTokenizer), encoder_(table.byteTokens, table.merges) {
+  for (size_t id = 0; id < types_.size(); ++id) {
+    if (!isAddedType(types_[id]) || offsets_[id] == offsets_[id + 1]) continue;
+    std::string_view text(bytes_.data() + offsets_[id], offsets_[id + 1] - offsets_[id]);
+    addedTokensByFirstByte_[static_cast<unsigned char>(text[0])].push_back({text, static_cast<int32_t>(id)});
   }
   for (auto &list : addedTokensByFirstByte_)
     std::stable_sort(list.begin(), list.end(),
@@ -87,12 +87,13 @@ std::string_view Tokenizer::tokenBytes(int32_t id, bool renderSpecial) const {
   if (id < 0 || id >= size())
     throw std::out_of_range("token id " + std::to_string(id) + " is outside the vocabulary of " +
                             std::to_string(size()) + " tokens");
-  switch (vocabulary_.tokenTypes[id]) {
+  const std::string_view bytes(bytes_.data() + offsets_[id], offsets_[id + 1] - offsets_[id]);
+  switch (types_[id]) {
   case TokenType::Normal:
   case TokenType::Byte:
-  case TokenType::UserDefined: return decodedBytes_[id];
+  case TokenType::UserDefined: return bytes;
   case TokenType::Control:
-  case TokenType::Unknown: return renderSpecial ? std::string_view(decodedBytes_[id]) : std::string_view();
+  case TokenType::Unknown: return renderSpecial ? bytes : std::string_view();
   case TokenType::Unused: return {};
   }
   return {};

@@ -18,8 +18,12 @@ namespace granite::runtime {
 class Tokenizer {
 public:
   /// Validates `vocabulary` (throws VocabularyError) and prepares the lookup tables.
-  explicit Tokenizer(Vocabulary vocabulary);
-  // Lookup tables view into the owned vocabulary: moving keeps them valid, copying would not.
+  explicit Tokenizer(const Vocabulary &vocabulary);
+  /// The tokenizer of a vocabulary blob (runtime/VocabularyBlob.h): the same as
+  /// Tokenizer(deserializeVocabulary(data, size)), errors included, but a blob as serializeVocabulary writes it is
+  /// read straight into the lookup tables, checked once, without the GGUF strings.
+  static Tokenizer fromVocabularyBlob(const uint8_t *data, size_t size);
+  // Lookup tables view into the owned token bytes: moving keeps them valid, copying would not.
   Tokenizer(const Tokenizer &) = delete;
   Tokenizer &operator=(const Tokenizer &) = delete;
   Tokenizer(Tokenizer &&) = default;
@@ -39,12 +43,12 @@ public:
   /// The bytes one token contributes to decode().
   std::string_view tokenBytes(int32_t id, bool renderSpecial) const;
 
-  int32_t size() const { return vocabulary_.size(); }
-  int32_t eosId() const { return vocabulary_.eosId; }
+  int32_t size() const { return static_cast<int32_t>(types_.size()); }
+  int32_t eosId() const { return eosId_; }
   /// The one end-of-generation token: EOS (`<|end_of_text|>` in Granite).
-  bool isEndOfGeneration(int32_t id) const { return id >= 0 && id == vocabulary_.eosId; }
+  bool isEndOfGeneration(int32_t id) const { return id >= 0 && id == eosId_; }
   /// Unused tokens (the [PAD…] fillers) are never produced: samplers mask them.
-  bool isUnused(int32_t id) const { return vocabulary_.tokenTypes.at(id) == TokenType::Unused; }
+  bool isUnused(int32_t id) const { return types_.at(id) == TokenType::Unused; }
   /// The id of the control or user-defined token whose text is exactly `text`, or -1.
   int32_t findAddedToken(std::string_view text) const;
 
@@ -53,14 +57,17 @@ private:
     std::string_view text;
     int32_t id;
   };
+  explicit Tokenizer(TokenTable table);
   void encodeOrdinaryText(std::string_view text, std::vector<int32_t> &ids);
   /// The longest added token that `text` starts with, or nullptr.
   const AddedToken *matchAddedToken(std::string_view text) const;
 
-  Vocabulary vocabulary_;
+  std::vector<TokenType> types_;
+  int32_t eosId_;
+  std::vector<char> bytes_;     ///< raw bytes of byte-level tokens, text of the others, back to back
+  std::vector<size_t> offsets_; ///< id's bytes are [offsets_[id], offsets_[id + 1])
   PreTokenizer preTokenizer_;
   BytePairEncoder encoder_;
-  std::vector<std::string> decodedBytes_; ///< raw bytes of byte-level tokens, text of the others
   std::array<std::vector<AddedToken>, 256> addedTokensByFirstByte_; ///< each list longest first
   std::vector<std::string_view> pieces_;                            ///< scratch, reused across calls
 };

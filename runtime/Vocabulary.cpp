@@ -18,7 +18,10 @@ TokenType tokenTypeFromInt(int32_t value, size_t tokenIndex) {
   return static_cast<TokenType>(value);
 }
 
-void validateVocabulary(const Vocabulary &vocabulary) {
+namespace {
+
+/// Everything validateVocabulary checks but the merges.
+void checkTokens(const Vocabulary &vocabulary) {
   if (vocabulary.model != "gpt2")
     throw VocabularyError("tokenizer model '" + vocabulary.model + "' is not supported (only byte-level BPE 'gpt2')");
   if (vocabulary.tokens.empty()) throw VocabularyError("the vocabulary has no tokens");
@@ -41,8 +44,40 @@ void validateVocabulary(const Vocabulary &vocabulary) {
       throw VocabularyError("normal token " + std::to_string(i) + " '" + vocabulary.tokens[i] +
                             "' is not in GPT-2 byte-unicode form");
   }
+}
+
+} // namespace
+
+void validateVocabulary(const Vocabulary &vocabulary) {
+  checkTokens(vocabulary);
   VocabularyIndex index(vocabulary);
   for (size_t rank = 0; rank < vocabulary.merges.size(); ++rank) index.resolveMerge(rank);
+}
+
+TokenTable resolveVocabulary(const Vocabulary &vocabulary) {
+  checkTokens(vocabulary);
+  VocabularyIndex index(vocabulary);
+  TokenTable table;
+  table.merges.reserve(vocabulary.merges.size());
+  for (size_t rank = 0; rank < vocabulary.merges.size(); ++rank) table.merges.push_back(index.resolveMerge(rank));
+  table.preTokenizer = vocabulary.preTokenizer;
+  table.eosId = vocabulary.eosId;
+  table.types = vocabulary.tokenTypes;
+  table.offsets.reserve(vocabulary.tokens.size() + 1);
+  table.offsets.push_back(0);
+  for (size_t id = 0; id < vocabulary.tokens.size(); ++id) {
+    const std::string &token = vocabulary.tokens[id];
+    if (isByteLevelType(vocabulary.tokenTypes[id])) {
+      std::string bytes = *byteUnicodeToBytes(token);
+      table.bytes.insert(table.bytes.end(), bytes.begin(), bytes.end());
+    } else {
+      table.bytes.insert(table.bytes.end(), token.begin(), token.end());
+    }
+    table.offsets.push_back(table.bytes.size());
+  }
+  for (int b = 0; b < 256; ++b)
+    table.byteTokens[b] = index.find(bytesToByteUnicode(std::string(1, static_cast<char>(b))));
+  return table;
 }
 
 } // namespace granite::runtime

@@ -9,8 +9,10 @@
 #pragma once
 
 #include "runtime/Vocabulary.h"
+#include "runtime/VocabularyIndex.h"
 
 #include <cstdint>
+#include <optional>
 #include <string_view>
 #include <vector>
 
@@ -22,5 +24,13 @@ std::vector<uint8_t> serializeVocabulary(const Vocabulary &vocabulary);
 /// Parses a blob written by serializeVocabulary back into the identical Vocabulary. Every length and id is checked
 /// against the blob, so a truncated or corrupt blob ends in one VocabularyError naming the problem.
 Vocabulary deserializeVocabulary(const uint8_t *data, size_t size);
+
+/// The TokenTable of the vocabulary that deserializeVocabulary would return, read without building its strings, and
+/// identical to resolveVocabulary's of it; nullopt unless the blob is well formed, the vocabulary valid, every merge
+/// joins two non-empty byte-level tokens into one, and every byte has a token (what serializeVocabulary writes of a
+/// vocabulary a Tokenizer takes). Tokenizer::fromVocabularyBlob takes the general path then, which names the
+/// problem. Each merge is checked once: its halves are the ids stored, its result the byte-level token of their
+/// bytes joined, found in a hash table of the raw bytes, which also finds duplicate tokens.
+std::optional<TokenTable> readTokenTable(const uint8_t *data, size_t size);
 
 } // namespace granite::runtime

@@ -1,10 +1,15 @@
-// Lookups from GGUF token strings to ids, used while validating a Vocabulary and building a Tokenizer.
+// Lookups from GGUF token strings to ids, used while validating a Vocabulary and building a Tokenizer, and the
+// TokenTable a Tokenizer is built from.
 #pragma once
 
 #include "runtime/Vocabulary.h"
 
+#include <array>
+#include <cstdint>
+#include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 namespace granite::runtime {
 
@@ -29,5 +34,22 @@ private:
   const Vocabulary &vocabulary_;
   std::unordered_map<std::string_view, int32_t> idOfText_;
 };
+
+/// A validated vocabulary in the form the Tokenizer uses: every token's decoded bytes (raw bytes for byte-level
+/// tokens, the text of the others) back to back, the merges resolved to ids in rank order, and the token of each
+/// byte. Built by resolveVocabulary from a Vocabulary, or straight from a vocabulary blob (readTokenTable in
+/// runtime/VocabularyBlob.h), which skips the GGUF strings.
+struct TokenTable {
+  std::string preTokenizer;
+  int32_t eosId = -1;
+  std::vector<TokenType> types;
+  std::vector<char> bytes;           ///< the decoded bytes of every token, in id order
+  std::vector<size_t> offsets;       ///< token id's bytes are [offsets[id], offsets[id + 1]); types.size() + 1 entries
+  std::vector<ResolvedMerge> merges; ///< rank = index
+  std::array<int32_t, 256> byteTokens; ///< the byte-level token of each single byte, -1 where there is none
+};
+
+/// validateVocabulary, then the vocabulary's TokenTable: each merge is resolved once, by the validation itself.
+TokenTable resolveVocabulary(const Vocabulary &vocabulary);
 
 } // namespace granite::runtime

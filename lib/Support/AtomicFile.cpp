@@ -4,19 +4,23 @@
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
+#include <memory>
 #include <streambuf>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <vector>
 
 namespace granite::support {
 
 /// A write-only streambuf over a file descriptor that keeps the errno of its first failure. tellp() and seekp() work:
 /// the payload writer records offsets, and a writer may seek past the end to leave a hole.
+///
+/// A file that outgrows the first 64 KiB gets a 16 MiB buffer, written in pieces that end at multiples of 2 MiB of the
+/// file: the page cache then holds the file in 2 MiB folios, and an executable that maps its payload (a model's
+/// weights) faults it in hundreds of times faster than in the 4 KiB pages that small writes leave.
 class AtomicFile::Buffer : public std::streambuf {
 public:
-  Buffer(int fd, off_t start) : fd_(fd), flushed_(start), storage_(1 << 16) {
-    setp(storage_.data(), storage_.data() + storage_.size());
+  Buffer(int fd, off_t start) : fd_(fd), flushed_(start), capacity_(kSmall), storage_(new char[kSmall]) {
+    setp(storage_.get(), storage_.get() + capacity_);
   }
   ~Buffer() override {
     if (fd_ >= 0) ::close(fd_);
@@ -34,7 +38,14 @@ public:
 
 protected:
   int_type overflow(int_type c) override {
-    if (!drain()) return traits_type::eof();
+    if (capacity_ < kLarge) {
+      if (!drain()) return traits_type::eof();
+      storage_.reset(new char[kLarge]);
+      capacity_ = kLarge;
+      setp(storage_.get(), storage_.get() + capacity_);
+    } else if (!drainAligned()) {
+      return traits_type::eof();
+    }
     if (!traits_type::eq_int_type(c, traits_type::eof())) {
       *pptr() = traits_type::to_char_type(c);
       pbump(1);
@@ -61,9 +72,29 @@ protected:
   }
 
 private:
+  static constexpr size_t kSmall = size_t{1} << 16;
+  static constexpr size_t kLarge = size_t{1} << 24;
+  static constexpr off_t kAlignment = off_t{1} << 21;
+
+  /// Writes the buffered bytes up to the last multiple of kAlignment of the file and keeps the rest (everything
+  /// when there is no such multiple in the buffer).
+  bool drainAligned() {
+    const size_t used = static_cast<size_t>(pptr() - pbase());
+    const off_t cut = (flushed_ + static_cast<off_t>(used)) / kAlignment * kAlignment;
+    if (cut <= flushed_) return drain();
+    const size_t head = static_cast<size_t>(cut - flushed_);
+    if (!write(pbase(), head)) return false;
+    std::memmove(storage_.get(), storage_.get() + head, used - head);
+    setp(storage_.get(), storage_.get() + capacity_);
+    pbump(static_cast<int>(used - head));
+    return true;
+  }
   bool drain() {
-    const char *data = pbase();
-    size_t left = static_cast<size_t>(pptr() - pbase());
+    const bool written = write(pbase(), static_cast<size_t>(pptr() - pbase()));
+    setp(storage_.get(), storage_.get() + capacity_);
+    return written;
+  }
+  bool write(const char *data, size_t left) {
     while (left > 0 && error_ == 0) {
       ssize_t n = ::write(fd_, data, left);
       if (n < 0 && errno == EINTR) continue;
@@ -75,14 +106,14 @@ private:
       left -= static_cast<size_t>(n);
       flushed_ += n;
     }
-    setp(storage_.data(), storage_.data() + storage_.size());
     return error_ == 0;
   }
 
   int fd_;
   off_t flushed_; ///< the file offset of pbase()
   int error_ = 0;
-  std::vector<char> storage_;
+  size_t capacity_;
+  std::unique_ptr<char[]> storage_;
 };
 
 AtomicFile::AtomicFile(std::string path, unsigned mode) : path_(std::move(path)) {

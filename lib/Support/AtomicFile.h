@@ -33,8 +33,9 @@ public:
   /// For a tool that writes the file itself (the linker, LLVM, Halide); stream() then appends to what it wrote.
   const std::string &temporaryPath() const { return temporary_; }
 
-  /// Buffered writes to the temporary, at its end. The first failure is kept and thrown by commit(); check()
-  /// throws it early, so that a long writer can stop as soon as the disk is full.
+  /// Buffered writes to the temporary, at its end (a file past 64 KiB through 16 MiB, in writes that end at
+  /// multiples of 2 MiB, so the page cache keeps it in 2 MiB folios). The first failure is kept and thrown by commit();
+  /// check() throws it early, so that a long writer can stop as soon as the disk is full.
   std::ostream &stream();
   void check() const;
 
