@@ -156,7 +156,7 @@ LogicalResult OpLowering<RoPEOp>::matchAndRewrite(RoPEOp op, RoPEOp::Adaptor ada
                                                   ConversionPatternRewriter &rewriter) const {
   KernelBuilder k = builder(rewriter, op);
   int64_t headDim = op.getHeadDim(), heads = widthOf(op.getInput()) / headDim;
-  Value positions = k.temporary(plan.positionsOffset - plan.temporariesOffset, {0}, k.count(), rewriter.getI32Type());
+  Value positions = k.positions();
   Value result = k.result();
   k.call("rope",
          {k.param("head_dim", headDim), k.param("heads", heads),

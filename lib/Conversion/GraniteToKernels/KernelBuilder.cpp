@@ -70,6 +70,11 @@ Value KernelBuilder::result(unsigned i) {
               count());
 }
 
+Value KernelBuilder::positions() {
+  return view(abiArgument(GraniteAbi::ForwardArg::Scratch), index(plan.positionsOffset),
+              MemRefType::get({ShapedType::kDynamic}, rewriter.getI32Type()), count());
+}
+
 Value KernelBuilder::temporary(int64_t offset, ArrayRef<int64_t> shape, Value rows, Type element) {
   SmallVector<int64_t> dims(shape);
   dims.front() = ShapedType::kDynamic;

@@ -44,6 +44,8 @@ public:
   // --- views
   /// The planned result `i` of the op: its rows in the scratch at its granite.arena_offset.
   Value result(unsigned i = 0);
+  /// The positions table (start + t per token of this call), which granite_forward fills on entry.
+  Value positions();
   /// `rows` rows of `shape` (the first dimension dynamic) of the scratch's temporaries, `offset` bytes in.
   Value temporary(int64_t offset, ArrayRef<int64_t> shape, Value rows, Type element = {});
   /// Row `row` of a 2-D memref, as a 1-D memref.
@@ -79,9 +81,6 @@ public:
   void ifThen(Value condition, function_ref<void()> thenBody, function_ref<void()> elseBody = nullptr);
   /// Copies a contiguous 1-D memref (a row) into another of the same length.
   void copy(Value from, Value to);
-
-  OpBuilder &builder() { return rewriter; }
-  Location location() const { return loc; }
 
 private:
   Value view(Value base, Value byteOffset, MemRefType type, ValueRange sizes);
