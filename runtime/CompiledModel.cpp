@@ -1,5 +1,6 @@
 #include "runtime/CompiledModel.h"
 
+#include "runtime/AmxPermission.h"
 #include "runtime/ThreadPool.h"
 
 #include <algorithm>
@@ -87,6 +88,8 @@ CompiledModel::CompiledModel(const WeightMemory &weights)
   if (weights.size() != info_.weights_bytes)
     throw ModelError("the weight blob holds " + std::to_string(weights.size()) + " bytes, the compiled model reads " +
                      std::to_string(info_.weights_bytes));
+  // x86-64-amx without the kernel's permission for tiles: one token per call runs no tile kernel (AmxPermission.h).
+  if (!requestAmxTileState(info_.required_features).empty()) chunkSize_ = 1;
   setThreads(0);
   state_ = mapZeroed(info_.state_bytes, "state");
   try {
@@ -163,6 +166,7 @@ int32_t CompiledModel::setThreads(int32_t threads) {
 int32_t CompiledModel::threads() const { return kernelPool()->threads(); }
 
 void CompiledModel::setChunkSize(int32_t tokens) {
+  if (amxTilesRefused()) tokens = 1;
   chunkSize_ = tokens > 0 && tokens < info_.max_tokens ? tokens : info_.max_tokens;
 }
 

@@ -55,6 +55,9 @@ std::vector<std::pair<std::string, bool>> cpuFeatures() {
   }
   const bool avx = (xcr0 & 0x6) == 0x6;             // XMM and YMM state
   const bool avx512 = avx && (xcr0 & 0xe0) == 0xe0; // opmask, ZMM0-15 upper halves, ZMM16-31
+  // XTILECFG and XTILEDATA. Linux enables both in XCR0 (5.16 and later) but hands the tile data state to a process
+  // only when it asks (arch_prctl, runtime/AmxPermission.h).
+  const bool amx = (xcr0 & 0x60000) == 0x60000;
   return {{"ssse3", bit(l1.ecx, 9)},
           {"sse4.1", bit(l1.ecx, 19)},
           {"sse4.2", bit(l1.ecx, 20)},
@@ -81,7 +84,10 @@ std::vector<std::pair<std::string, bool>> cpuFeatures() {
           {"avx512vnni", avx512 && bit(l7.ecx, 11)},
           {"avx512bitalg", avx512 && bit(l7.ecx, 12)},
           {"avx512vpopcntdq", avx512 && bit(l7.ecx, 14)},
-          {"avx512bf16", avx512 && bit(l7s1.eax, 5)}};
+          {"avx512bf16", avx512 && bit(l7s1.eax, 5)},
+          {"amx-tile", amx && bit(l7.edx, 24)},
+          {"amx-int8", amx && bit(l7.edx, 25)},
+          {"amx-bf16", amx && bit(l7.edx, 22)}};
 #elif defined(__aarch64__)
   const unsigned long hwcap = getauxval(AT_HWCAP);
   return {{"neon", (hwcap & HWCAP_ASIMD) != 0},

@@ -1,5 +1,5 @@
 // The CPU features a compiled model needs, checked before any of its code runs (docs/executable.md): cpuid and
-// XGETBV on x86-64 (the OS must save the AVX and AVX-512 registers too), the hwcaps on aarch64. Names are LLVM's
+// XGETBV on x86-64 (the OS must save the AVX, AVX-512 and AMX registers too), the hwcaps on aarch64. Names are LLVM's
 // ("avx2", "avx512bf16", "dotprod"); granitec's families (lib/Target/CpuFamily.h) list theirs in these names.
 // Compiled for the architecture's baseline, like the rest of the runtime.
 #pragma once

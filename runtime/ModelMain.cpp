@@ -1,6 +1,7 @@
 // main() of every generated executable: maps the payload granitec appended, builds the tokenizer from the embedded
 // vocabulary and serves the command line. The checks of the compiled model itself (--ids, --logits, --greedy,
 // --bench, --info, --version) and -c are here; everything else is runtime/Cli.h over the Model interface.
+#include "runtime/AmxPermission.h"
 #include "runtime/ChatTemplate.h"
 #include "runtime/Cli.h"
 #include "runtime/CliOptions.h"
@@ -285,6 +286,10 @@ int runMain(int argc, char **argv, const GraniteModelInfo &info, const std::stri
     std::cerr << program << ": error: " << refusal << "\n";
     return 1;
   }
+  // x86-64-amx: the kernel's permission for AMX tiles, before any kernel runs; without it prefill takes one token at
+  // a time (runtime/AmxPermission.h, CompiledModel).
+  if (std::string why = requestAmxTileState(info.required_features); !why.empty())
+    std::cerr << program << ": " << why << "\n";
   if (options.contextSize > info.context_length) {
     std::cerr << program << ": -c " << options.contextSize << " is more than the compiled context of "
               << info.context_length << " positions\n";

@@ -32,6 +32,8 @@ std::string scheduleKnobs(const target::ScheduleDefaults &d) {
   if (d.quantizedDot)
     out << " (matmul tile_rows=" << d.quantizedDotRows << " tile_tokens=" << d.quantizedDotTokens << ")";
   out << ", bf16_dot=" << (d.bf16Dot ? "true" : "false");
+  if (d.amxMatmul)
+    out << ", amx_matmul (BF16 matmul on AMX tiles, tile_rows=" << d.amxRows << " tile_tokens=" << d.amxTokens << ")";
   return out.str();
 }
 
@@ -81,7 +83,11 @@ int runTargets(const std::vector<std::string> &args) {
               << "  aliases:    " << joined(family.aliases, ", ") << "\n"
               << "  needs:      " << joined(family.requiredFeatures, " ") << "\n"
               << "  enables:    Halide " << family.halideTarget << "; LLVM " << family.llvmTriple
-              << " -mcpu=" << family.llvmCpu << " " << family.llvmFeatures << "\n"
+              << " -mcpu=" << family.llvmCpu << " " << family.llvmFeatures
+              << (family.kernelLlcAttributes.empty()
+                      ? ""
+                      : "; kernels llc -mcpu=sapphirerapids -mattr=" + family.kernelLlcAttributes)
+              << "\n"
               << "  schedule:   " << scheduleKnobs(family.defaults) << "\n"
               << "  here:       " << onThisMachine(family) << "\n\n";
   }

@@ -26,8 +26,8 @@ constexpr const char *kCacheFormat = "granitec-kernels-" GRANITE_KERNEL_FINGERPR
 
 // Halide 14 compiles avx512_sapphirerapids with LLVM -mcpu=sapphirerapids, which also enables
 // AVX512-FP16 (e.g. vmovw) that Zen 4/5 lack. For targets with that feature the module is emitted
-// as bitcode and llc re-targets it without the SPR-only extensions.
-constexpr const char *kSprRetargetAttributes = "-mattr=-avx512fp16,-avxvnni,-amx-tile,-amx-int8,-amx-bf16";
+// as bitcode and llc re-targets it with the family's kernelLlcAttributes (lib/Target/CpuFamily.cpp):
+// without the SPR-only extensions, or (x86-64-amx) keeping AMX.
 
 std::string hex(uint64_t value) {
   char buffer[17];
@@ -66,6 +66,20 @@ int64_t prefillRowsPerTask(const target::ScheduleDefaults &d, const GGMLTypeTrai
   return std::max<int64_t>(tileRows, rows / tileRows * tileRows);
 }
 
+/// The generator that implements `generator` on `family`: the AMX tile product for a prefill product whose weight
+/// type has an AMX form (BF16 with bf16_dot, even K) where the family's amxMatmul is set, else `generator` itself.
+/// `params` are the request's, before the family's defaults (a knob may turn bf16_dot off).
+std::string implementingGenerator(const std::string &generator, const target::CpuFamily &family,
+                                  const std::optional<GGMLTypeTraits> &format,
+                                  const std::map<std::string, std::string> &params) {
+  if (generator != "matmul" || !family.defaults.amxMatmul || !format) return generator;
+  auto bf16Dot = params.find("bf16_dot");
+  const bool bf16 = bf16Dot == params.end() ? family.defaults.bf16Dot : bf16Dot->second == "true";
+  auto inFeatures = params.find("in_features");
+  const bool evenK = inFeatures != params.end() && std::stoll(inFeatures->second) % 2 == 0;
+  return format->type == GGMLType::BF16 && bf16 && evenK ? "amx_matmul" : generator;
+}
+
 /// Schedule knobs each generator takes, filled from the family where `params` (the request's
 /// parameters and knobs, as strings) leaves them out. `format` is the request's weight_type, if any.
 void addFamilyDefaults(const std::string &generator, const target::CpuFamily &family,
@@ -73,10 +87,11 @@ void addFamilyDefaults(const std::string &generator, const target::CpuFamily &fa
   const target::ScheduleDefaults &d = family.defaults;
   auto fill = [&](const char *name, int value) { params.emplace(name, std::to_string(value)); };
   const bool decode = generator == "matvec" || generator == "expert_matvec";
+  const bool amx = generator == "amx_matmul", prefill = generator == "matmul" || amx;
   // matvec, expert_matvec and matmul take the same choice, so prefill and decode agree.
-  if (format && format->quantized() && (decode || generator == "matmul"))
+  if (format && format->quantized() && (decode || prefill))
     params.emplace("quantized_dot", d.quantizedDot ? "true" : "false");
-  if (format && format->type == GGMLType::BF16 && (decode || generator == "matmul"))
+  if (format && format->type == GGMLType::BF16 && (decode || prefill))
     params.emplace("bf16_dot", d.bf16Dot ? "true" : "false");
   auto dot = params.find("quantized_dot");
   const bool quantized = dot != params.end() && dot->second == "true";
@@ -93,9 +108,9 @@ void addFamilyDefaults(const std::string &generator, const target::CpuFamily &fa
     fill("tile_rows", streamed ? 1 : d.decodeRows);
   }
   if (generator != "moe_router") fill("vector_width", d.vectorWidth);
-  if (generator == "matmul") {
-    fill("tile_rows", quantized ? d.quantizedDotRows : d.prefillRows);
-    fill("tile_tokens", quantized ? d.quantizedDotTokens : d.prefillTokens);
+  if (prefill) {
+    fill("tile_rows", amx ? d.amxRows : quantized ? d.quantizedDotRows : d.prefillRows);
+    fill("tile_tokens", amx ? d.amxTokens : quantized ? d.quantizedDotTokens : d.prefillTokens);
     if (format)
       fill("rows_per_task", static_cast<int>(prefillRowsPerTask(d, *format, std::stoll(params.at("in_features")),
                                                                 std::stoll(params.at("out_features")),
@@ -134,11 +149,16 @@ CompiledKernel KernelCache::instantiate(const KernelRequest &request) {
   }
   std::map<std::string, std::string> params = generatorParameters(request.params);
   for (const auto &[name, value] : request.knobs) params[name] = value;
-  addFamilyDefaults(request.generator, family, format, params);
+  const std::string generatorName = implementingGenerator(request.generator, family, format, params);
+  addFamilyDefaults(generatorName, family, format, params);
   const std::string targetString = family.halideTarget + "-no_runtime";
+  Halide::Target target(targetString);
+  if (needsSprRetarget(target) && family.kernelLlcAttributes.empty())
+    throw std::logic_error("family " + family.name + " needs llc attributes for Halide's sapphirerapids target");
 
   std::string identity =
-      std::string(kCacheFormat) + "\n" + request.generator + "\n" + targetString + "\n" + request.functionName + "\n";
+      std::string(kCacheFormat) + "\n" + generatorName + "\n" + targetString + "\n" + request.functionName + "\n";
+  if (needsSprRetarget(target)) identity += "llc -mattr=" + family.kernelLlcAttributes + "\n";
   for (const auto &[name, value] : params) identity += name + "=" + value + "\n";
   CompiledKernel result;
   result.key = hex(support::fnv1a(identity));
@@ -152,9 +172,8 @@ CompiledKernel KernelCache::instantiate(const KernelRequest &request) {
   }
 
   std::lock_guard<std::mutex> lock(mutex_);
-  Halide::Target target(targetString);
   Halide::GeneratorContext context(target);
-  auto generator = Halide::Internal::GeneratorRegistry::create(request.generator, context);
+  auto generator = Halide::Internal::GeneratorRegistry::create(generatorName, context);
   Halide::Internal::GeneratorParamsMap values;
   for (const auto &[name, value] : params) values[name] = value;
   // Written under temporary names and renamed, so a concurrent granitec never sees half a file. The bitcode is an
@@ -167,14 +186,15 @@ CompiledKernel KernelCache::instantiate(const KernelRequest &request) {
     if (needsSprRetarget(target)) {
       module.compile({{Halide::OutputFileType::bitcode, bitcode.temporaryPath()},
                       {Halide::OutputFileType::c_header, header.temporaryPath()}});
-      runOrThrow({llcPath(), "-O3", "-mcpu=sapphirerapids", kSprRetargetAttributes, "-relocation-model=pic",
-                  "-function-sections", "-filetype=obj", "-o", object.temporaryPath(), bitcode.temporaryPath()});
+      runOrThrow({llcPath(), "-O3", "-mcpu=sapphirerapids", "-mattr=" + family.kernelLlcAttributes,
+                  "-relocation-model=pic", "-function-sections", "-filetype=obj", "-o", object.temporaryPath(),
+                  bitcode.temporaryPath()});
     } else {
       module.compile({{Halide::OutputFileType::object, object.temporaryPath()},
                       {Halide::OutputFileType::c_header, header.temporaryPath()}});
     }
   } catch (const Halide::Error &e) {
-    throw std::runtime_error("kernel " + request.generator + ": " + e.what());
+    throw std::runtime_error("kernel " + generatorName + ": " + e.what());
   }
   header.commit();
   object.commit();
@@ -184,7 +204,7 @@ CompiledKernel KernelCache::instantiate(const KernelRequest &request) {
 fs::path KernelCache::runtime(const std::string &familyName) {
   const target::CpuFamily &family = familyOrThrow(familyName);
   // The runtime needs no wide vectors; the baseline of the architecture keeps it free of the
-  // SPR-only instructions (see kSprRetargetAttributes).
+  // SPR-only instructions (see CpuFamily::kernelLlcAttributes).
   Halide::Target target(family.halideTarget);
   Halide::Target baseline(target.os, target.arch, target.bits);
   if (target.arch == Halide::Target::X86) baseline = Halide::Target("x86-64-linux-sse41-avx-f16c-fma-avx2");

@@ -4,8 +4,22 @@
 //   q, out:          [head_dim, heads, tokens]
 //   k_cache, v_cache: [head_dim, kv_heads, capacity]  (one K row of head_dim*kv_heads per position)
 // score = (q . k) * scale with Granite's attention.scale, softmax in f32, then the weighted V sum.
+//
+// Schedule (docs/kernels.md, "attention"): one parallel task per KV head and tile of `tile_tokens`
+// queries; per query, all `heads / kv_heads` query heads of the group are computed together, so
+// every K and V vector loaded feeds one FMA per head. Scores, per block of `lanes` positions: for
+// each position, the group's q rows times the position's K row as lane-wide partial sums (lane l
+// sums d = l mod lanes), then one vector reduction (a shuffle tree) turns the block's lanes x lanes
+// partial sums into `lanes` scores, instead of a horizontal sum per position. The query's scores
+// and weights stay in a per-task scratch (L1/L2): the maximum and the sum of the weights run over
+// whole vectors of positions (positions after the query are masked: lowest float, weight 0), and the
+// weighted V sum is a register tile of (group heads x d vectors), sequential over positions.
+// Every block is aligned to absolute positions and each row's arithmetic is the same whatever
+// `past`, the token count or the row's place in its tile: a prompt fed in any pieces, or token by
+// token, gives the same bits (OpsTest checks it).
 #include "Kernels/ScheduleUtil.h"
 
+#include <algorithm>
 #include <limits>
 
 namespace {
@@ -19,6 +33,8 @@ public:
   GeneratorParam<int> kv_heads{"kv_heads", 1};
   GeneratorParam<float> scale{"scale", 0.015625f};
   GeneratorParam<int> vector_width{"vector_width", 0};
+  /// Queries per parallel task: the K transposes of a task serve this many tokens.
+  GeneratorParam<int> tile_tokens{"tile_tokens", 16};
 
   Input<Buffer<float>> q{"q", 3};
   Input<Buffer<float>> k_cache{"k_cache", 3};
@@ -29,31 +45,59 @@ public:
   void generate() {
     const int D = head_dim;
     granite::kernels::requireParam(int(heads) % int(kv_heads) == 0, "heads must be a multiple of kv_heads");
-    Expr group = h / (int(heads) / int(kv_heads));
+    granite::kernels::requireParam(int(tile_tokens) >= 1, "tile_tokens must be positive");
+    const int G = int(heads) / int(kv_heads);
+    lanes = granite::kernels::f32Lanes(get_target(), vector_width);
     const Expr tokens = q.dim(2).extent();
+    const Expr last = past + tokens - 1;
+    // Masked scores: the lowest finite float rather than -inf, because Halide compiles with
+    // LLVM's no-infinities flag; every row has a visible position, so the maximum is a real score.
+    const float negInf = std::numeric_limits<float>::lowest();
 
-    RDom rd(0, D, "rd");
-    score(s, h, t) = 0.0f;
-    score(s, h, t) += q(rd, h, t) * k_cache(rd, group, s);
-    dotReduction = rd;
+    // Vectors over d: the widest that divides D (no tails). Lane l of `part` sums the products of
+    // the d = l (mod dLanes) in increasing order; a block of dLanes positions then adds its dLanes x
+    // dLanes partial sums as one vector reduction (a shuffle tree), giving dLanes scores at once.
+    dLanes = lanes;
+    while (dLanes > 1 && D % dLanes != 0) dLanes /= 2;
+    // Positions past the call's last one (the rounded-up end of a block) read the last row; their
+    // scores are masked below.
+    Expr key = clamp(s, 0, last);
+    Expr sum = q(l, g * G + j, t) * k_cache(l, g, key);
+    for (int chunk = 1; chunk < D / dLanes; ++chunk)
+      sum += q(l + chunk * dLanes, g * G + j, t) * k_cache(l + chunk * dLanes, g, key);
+    part(l, s, j, t, g) = sum;
+    RDom rl(0, dLanes, "rl");
+    dot(s, j, t, g) = 0.0f;
+    dot(s, j, t, g) += part(rl, s, j, t, g);
+    laneReduction = rl;
+    scores(s, j, t, g) = dot(s, j, t, g) * float(scale);
+    Expr visible = s <= past + t;
 
-    // Every query sees positions [0, past + t]; the RDom covers the block's longest row.
+    // Max and sum over whole vectors of positions (aligned to position 0): lane l of the partial
+    // sums holds the positions s = l (mod lanes) in increasing order.
+    RDom rv(0, lanes, 0, (past + tokens + lanes - 1) / lanes, "rv");
+    rv.where(rv.y * lanes <= past + t);
+    Expr sv = rv.x + rv.y * lanes;
+    maximum(j, t, g) = Expr(negInf);
+    maximum(j, t, g) = max(maximum(j, t, g), select(sv <= past + t, scores(sv, j, t, g), negInf));
+    weight(s, j, t, g) = select(visible, exp(scores(s, j, t, g) - maximum(j, t, g)), 0.0f);
+    total(j, t, g) = 0.0f;
+    total(j, t, g) += weight(sv, j, t, g);
+    maxReduction = rv;
+
     RDom rs(0, past + tokens, "rs");
     rs.where(rs <= past + t);
-    Expr scaled = score(rs, h, t) * float(scale);
-    maximum(h, t) = Expr(-std::numeric_limits<float>::infinity());
-    maximum(h, t) = max(maximum(h, t), scaled);
-    weight(s, h, t) = exp(score(s, h, t) * float(scale) - maximum(h, t));
-    total(h, t) = 0.0f;
-    total(h, t) += weight(rs, h, t);
-    accumulated(d, h, t) = 0.0f;
-    accumulated(d, h, t) += weight(rs, h, t) * v_cache(d, group, rs);
-    out(d, h, t) = accumulated(d, h, t) / total(h, t);
+    accumulated(d, j, t, g) = 0.0f;
+    accumulated(d, j, t, g) += weight(rs, j, t, g) * v_cache(d, g, rs);
+    posReduction = rs;
+    Var h("h");
+    out(d, h, t) = accumulated(d, h % G, t, h / G) / total(h % G, t, h / G);
+    outHead = h;
   }
 
   void schedule() {
     const int D = head_dim;
-    const int lanes = granite::kernels::f32Lanes(get_target(), vector_width);
+    const int G = int(heads) / int(kv_heads);
     for (auto *buffer : {&q, &k_cache, &v_cache}) {
       buffer->dim(0).set_bounds(0, D);
     }
@@ -63,24 +107,64 @@ public:
     out.dim(0).set_bounds(0, D);
     out.dim(1).set_bounds(0, heads);
 
-    // One (head, query) row per task: scores and weights for that row live in a scratch line.
-    Var row("row");
-    out.fuse(h, t, row).parallel(row).vectorize(d, std::min(lanes, D), TailStrategy::GuardWithIf);
-    for (Func f : {maximum, total}) f.compute_at(out, row);
-    score.compute_at(out, row);
-    // q·k as lane-wide partial sums, then one horizontal sum per position: `atomic().vectorize()`
-    // of the dot product came out as a scalar chain of D dependent adds per position, which made
-    // decode slow down with the context (micro at 512 positions: 22% of its time).
-    granite::kernels::vectorizeSum(score, dotReduction.x, s, std::min(lanes, D));
-    weight.compute_at(out, row).vectorize(s, lanes, TailStrategy::GuardWithIf);
-    accumulated.compute_at(out, row).vectorize(d, std::min(lanes, D), TailStrategy::GuardWithIf);
-    accumulated.update().vectorize(d, std::min(lanes, D), TailStrategy::GuardWithIf);
+    const int dVectors = D / dLanes;
+    // The weighted V sum's register tile: G heads x a chunk of dChunk vectors of d, about 24
+    // accumulators.
+    int dChunk = std::max(1, std::min(dVectors, 24 / G));
+    while (dVectors % dChunk != 0) --dChunk;
+
+    // One task per (KV group, tile of tokens).
+    Var to("to"), ti("ti"), task("task");
+    Var h = outHead;
+    out.split(h, g, j, G)
+        .split(t, to, ti, tile_tokens, TailStrategy::GuardWithIf)
+        .reorder(d, j, ti, g, to)
+        .fuse(g, to, task)
+        .parallel(task)
+        .vectorize(d, dLanes);
+
+    // Scores of a token's G rows, dLanes positions at a time: per position, each K vector loaded
+    // feeds the G heads' FMAs.
+    Var sb("sb"), si("si");
+    scores.store_at(out, task)
+        .compute_at(out, ti)
+        .split(s, sb, si, dLanes, TailStrategy::RoundUp)
+        .reorder(si, j, sb)
+        .vectorize(si);
+    dot.compute_at(scores, sb).bound_extent(s, dLanes).bound_extent(j, G).vectorize(s).unroll(j);
+    dot.update().reorder(laneReduction.x, s, j).atomic().vectorize(laneReduction.x).vectorize(s).unroll(j);
+    part.compute_at(scores, sb).bound_extent(l, dLanes).bound_extent(j, G).reorder(l, j, s).vectorize(l).unroll(j);
+
+    // Per token: max, weights, sum, weighted V sum.
+    for (Func f : {maximum, total}) {
+      f.compute_at(out, ti);
+      Var lane("lane");
+      Func partial = f.update().rfactor(maxReduction.x, lane);
+      partial.compute_at(out, ti).reorder_storage(lane, j, t, g).vectorize(lane);
+      partial.update().reorder(lane, j, maxReduction.y).vectorize(lane);
+      f.update().atomic().vectorize(maxReduction.x);
+    }
+    weight.store_at(out, task).compute_at(out, ti).vectorize(s, lanes);
+    Var dO("dO"), dI("dI"), dv("dv"), dl("dl");
+    accumulated.compute_at(out, ti).bound_extent(d, D).bound_extent(j, G);
+    accumulated.split(d, dv, dl, dLanes).vectorize(dl).unroll(dv).unroll(j);
+    accumulated.update()
+        .split(d, dO, dI, dChunk * dLanes)
+        .split(dI, dv, dl, dLanes)
+        .reorder(dl, dv, j, posReduction.x, dO)
+        .vectorize(dl)
+        .unroll(dv)
+        .unroll(j)
+        .unroll(dO);
   }
 
 private:
-  Var d{"d"}, h{"h"}, t{"t"}, s{"s"};
-  Func score{"score"}, maximum{"maximum"}, weight{"weight"}, total{"total"}, accumulated{"accumulated"};
-  RDom dotReduction;
+  int lanes = 16, dLanes = 16;
+  Var d{"d"}, t{"t"}, s{"s"}, j{"j"}, g{"g"}, l{"l"};
+  Var outHead;
+  Func part{"part"}, dot{"dot"}, scores{"scores"}, maximum{"maximum"}, weight{"weight"}, total{"total"},
+      accumulated{"accumulated"};
+  RDom laneReduction, maxReduction, posReduction;
 };
 
 } // namespace

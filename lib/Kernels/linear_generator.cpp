@@ -237,6 +237,25 @@ public:
         // As matvec, with a register tile of rows x tokens per block: the weight codes are
         // extracted once per row and step and feed every token's dot product.
         scheduleKQuantDot(rowTile, tokenTile);
+      } else if (pairDot.defined()) {
+        pairCode.compute_at(y, rowTile).vectorize(pairCodeVar, 64);
+        partial.update(0).reorder(lane, t, n, r.x).vectorize(lane).unroll(t).unroll(n);
+        pairProduct.compute_at(partial, r.x).vectorize(pairLane).unroll(n).unroll(t);
+        pairDot.compute_at(partial, r.x).vectorize(pairLane).unroll(n).unroll(t);
+        pairDot.update()
+            .reorder(pairReduction.x, pairLane, t, n)
+            .atomic()
+            .vectorize(pairReduction.x)
+            .vectorize(pairLane)
+            .unroll(t)
+            .unroll(n);
+        if (int(in_features) / 32 % 2) {
+          // The odd last block, 8 lanes per (row, token) as matvec.
+          partial.update(1).vectorize(lane).unroll(t).unroll(n);
+          dot.compute_at(partial, n).vectorize(lane);
+          dot.update().reorder(dotReduction.x, lane).atomic().vectorize(dotReduction.x).vectorize(lane);
+        }
+        scheduleQ8_0Tables(rowTile, tokenTile);
       } else if (dot.defined()) {
         partial.update(0).reorder(lane, t, n, r.x).vectorize(lane).unroll(t).unroll(n);
         dot.compute_at(partial, r.x).vectorize(lane).unroll(n).unroll(t);
@@ -397,11 +416,47 @@ private:
     groupScale = Func("block_scale");
     groupScale(scaleVars) = blockHalf(b, n) * actScale(at({b}));
     scaleGroup = b;
+    if (Prefill && blocks >= 2) {
+      definePairDot(bytes, clampedRow, blocks);
+      return;
+    }
     // strict_float: no reassociation of the f32 sums (nor FMA contraction), so that matvec and
     // matmul, whatever LLVM makes of their loops, compute the same numbers bit for bit. A prompt
     // fed in chunks (single tokens go through matvec) then gives the logits of one batch.
     partial(at({lane, n})) =
         strict_float(partial(at({lane, n})) + cast<float>(dot(at({lane, r, n}))) * groupScale(at({r, n})));
+  }
+
+  /// Q8_0's matmul: two blocks per 512-bit vpdpbusd. Lanes 0-7 of pair c hold block 2c's 8 lane
+  /// sums, lanes 8-15 block 2c + 1's, each started from -128 * (sum of its quants) as in
+  /// defineQ8_0Dot. The task's codes (+128) are stored once per pair as 64 ready bytes
+  /// (pairCode). Each pair is converted to f32 and multiplied by its two blocks' d_w * d_x in one
+  /// 16-lane step; then the 8 lanes of the partial sum add block 2c's products and then block
+  /// 2c + 1's, which is matvec's order, so the sums are the same bit for bit. An odd last block
+  /// goes through the 8-lane product afterwards.
+  void definePairDot(Func bytes, Expr clampedRow, int blocks) {
+    using namespace granite::kernels;
+    Var j("j"), c("c"), l("l");
+    pairCode = Func("pair_code");
+    pairCode(j, c, n) = q8_0Code(bytes, j % 32, 2 * c + j / 32, clampedRow);
+    pairCodeVar = j;
+    RDom r4(0, 4, "pair_quad");
+    pairDot = Func("pair_dot");
+    pairDot(l, c, n, t) = -quadBias(16 * c + l, t);
+    pairDot(l, c, n, t) += cast<int32_t>(pairCode(4 * l + r4, c, n)) * cast<int32_t>(actQuant(64 * c + 4 * l + r4, t));
+    pairReduction = r4;
+    pairProduct = Func("pair_product");
+    // Kept as i32 bits: LLVM 14 extracts the upper half of a 16 x f32 value through
+    // general-purpose registers, but that of a 16 x i32 one with one vextracti64x4.
+    pairProduct(l, c, n, t) = reinterpret<int32_t>(strict_float(
+        cast<float>(pairDot(l, c, n, t)) * select(l < 8, groupScale(2 * c, n, t), groupScale(2 * c + 1, n, t))));
+    pairLane = l;
+    r = RDom(0, blocks / 2, "r");
+    auto product = [&](Expr l16) { return reinterpret<float>(pairProduct(l16, r, n, t)); };
+    partial(lane, n, t) = strict_float((partial(lane, n, t) + product(lane)) + product(lane + 8));
+    if (blocks % 2)
+      partial(lane, n, t) =
+          strict_float(partial(lane, n, t) + cast<float>(dot(lane, blocks - 1, n, t)) * groupScale(blocks - 1, n, t));
   }
 
   /// Q4_K and Q6_K with quantized_dot, with ggml's arithmetic: per block, each of 16 lanes sums
@@ -420,10 +475,34 @@ private:
     std::vector<Var> dotVars{lane, b, n};
     if (Prefill) dotVars.push_back(t);
     RDom rq(0, 4, 0, 4, "rq"); // rq.x: quad, rq.y: step
+    Expr code = kQuantLaneCode(type, bytes, lane, rq.x, rq.y, b, clampedRow);
+    if (Prefill) {
+      // matmul: a scratch per parallel task, unpacked once and read by every token tile: the
+      // lanes' integer scales (laneScale) and Q4_K's mins (as f32, laneMin) and Q6_K's codes
+      // (laneCode, 64 ready bytes per step, block and row). Q4_K's codes stay packed: two
+      // instructions per step pair and row extract them, and its scratch stays small (L2).
+      Var quad("quad"), l("l"), step("step");
+      if (type == GGMLType::Q6_K) {
+        laneCode = Func("lane_code");
+        laneCode(quad, l, step, b, n) = kQuantLaneCode(type, bytes, l, quad, step, b, clampedRow);
+        code = laneCode(rq.x, lane, rq.y, b, n);
+      }
+      laneScale = Func("lane_scale");
+      if (type == GGMLType::Q4_K) {
+        laneScale(l, b, n) = cast<int32_t>(q4kScale(bytes, l % 8, b, clampedRow));
+        laneMin = Func("lane_min");
+        laneMin(l, b, n) = cast<float>(q4kMin(bytes, l % 8, b, clampedRow));
+      } else {
+        laneScale(l, b, n) = q6kScaleCode(bytes, l, b, clampedRow);
+      }
+      scratchVars = {quad, l};
+    }
     dot = Func("lane_dot");
-    dot(dotVars) = 0;
-    dot(dotVars) += cast<int32_t>(kQuantLaneCode(type, bytes, lane, rq.x, rq.y, b, clampedRow)) *
-                    cast<int32_t>(laneQuant(at({rq.x, lane, rq.y, b})));
+    // Q6_K's codes are 32 + its quants: matmul starts each lane's sum at -32 * (its sum of
+    // quants) instead of subtracting that afterwards (the same integer).
+    const bool biasFirst = Prefill && type == GGMLType::Q6_K;
+    dot(dotVars) = biasFirst ? -codeBias(type) * laneQuantSum(at({lane, b})) : Expr(0);
+    dot(dotVars) += cast<int32_t>(code) * cast<int32_t>(laneQuant(at({rq.x, lane, rq.y, b})));
     dotReduction = rq;
     Var i("i");
     defineBlockHalves(type, bytes, clampedRow);
@@ -441,15 +520,24 @@ private:
     r = RDom(0, blocks, "r");
     Expr laneDot = dot(at({lane, r, n})), scaled;
     if (type == GGMLType::Q4_K) {
-      Expr scale = cast<int32_t>(q4kScale(bytes, lane % 8, r, clampedRow));
-      Expr minimum = cast<int32_t>(q4kMin(bytes, lane % 8, r, clampedRow));
-      Expr mins = minimum * laneQuantSum(at({lane, r}));
+      Expr scale = Prefill ? laneScale(lane, r, n) : cast<int32_t>(q4kScale(bytes, lane % 8, r, clampedRow));
+      Expr mins;
+      if (Prefill) {
+        // m * (sum of quants) is below 2^17, so the f32 product of the two is that integer exactly
+        // (one vmulps instead of vpmulld and a conversion).
+        laneQuantSumF = Func("lane_quant_sum_f32");
+        Var l("l"), bb("bb");
+        laneQuantSumF(l, bb, t) = cast<float>(laneQuantSum(l, bb, t));
+        mins = laneMin(lane, r, n) * laneQuantSumF(at({lane, r}));
+      } else {
+        mins = cast<float>(cast<int32_t>(q4kMin(bytes, lane % 8, r, clampedRow)) * laneQuantSum(at({lane, r})));
+      }
       scaled = partial(at({lane, n})) + cast<float>(laneDot * scale) * groupScale(at({2 * r, n})) -
-               cast<float>(mins) * groupScale(at({2 * r + 1, n}));
+               mins * groupScale(at({2 * r + 1, n}));
     } else {
-      Expr quants = laneDot - codeBias(type) * laneQuantSum(at({lane, r}));
-      scaled = partial(at({lane, n})) +
-               cast<float>(quants * q6kScaleCode(bytes, lane, r, clampedRow)) * groupScale(at({r, n}));
+      Expr quants = Prefill ? laneDot : laneDot - codeBias(type) * laneQuantSum(at({lane, r}));
+      Expr scale = Prefill ? laneScale(lane, r, n) : q6kScaleCode(bytes, lane, r, clampedRow);
+      scaled = partial(at({lane, n})) + cast<float>(quants * scale) * groupScale(at({r, n}));
     }
     // strict_float as in defineQ8_0Dot: matvec and matmul agree bit for bit.
     partial(at({lane, n})) = strict_float(scaled);
@@ -507,13 +595,19 @@ private:
   /// right before their f32 step, each of the 4 steps loading the activation quants once for the
   /// tile.
   void scheduleKQuantDot(const Var &rowTile, const Var &tokenTile) {
-    // The scale bytes load as runs of 8: Q4_K's lanes l and l + 8 share a sub-block, Q6_K's 16
-    // group scales are consecutive.
-    Stage sum = vectorizeLaneRuns(partial.update(0), 8).unroll(n);
-    if (Prefill)
-      sum.reorder(inRun, laneRun, t, n, r.x).unroll(t);
-    else
-      sum.reorder(inRun, laneRun, n, r.x);
+    if (Prefill) {
+      // The scratch of the task's rows (see defineKQuantDot), in the order the register tiles read it.
+      if (laneCode.defined())
+        laneCode.compute_at(y, rowTile).vectorize(scratchVars[0]).vectorize(scratchVars[1]).unroll(laneCode.args()[2]);
+      laneScale.compute_at(y, rowTile).vectorize(scratchVars[1]);
+      if (laneMin.defined()) laneMin.compute_at(y, rowTile).vectorize(scratchVars[1]);
+      if (laneQuantSumF.defined()) laneQuantSumF.compute_root().vectorize(laneQuantSumF.args()[0]);
+      partial.update(0).vectorize(lane).reorder(lane, t, n, r.x).unroll(t).unroll(n);
+    } else {
+      // The scale bytes load as runs of 8: Q4_K's lanes l and l + 8 share a sub-block, Q6_K's 16
+      // group scales are consecutive.
+      vectorizeLaneRuns(partial.update(0), 8).unroll(n).reorder(inRun, laneRun, n, r.x);
+    }
     dot.compute_at(partial, r.x);
     Stage init = dot.vectorize(lane).unroll(n);
     Stage steps = dot.update().unroll(n);
@@ -546,6 +640,11 @@ private:
   // quantized_dot
   Func actPeak, actInverse, actScale, actQuant, quadBias, dot, blockHalf;
   Func laneQuant, laneQuantSum, halfActScale, codeActivation; // K-quants
+  Func laneCode, laneScale, laneMin, laneQuantSumF;           // K-quants' matmul scratch
+  std::vector<Var> scratchVars;
+  Func pairCode, pairDot, pairProduct; // Q8_0's matmul
+  Var pairCodeVar, pairLane;
+  RDom pairReduction;
   std::vector<Var> laneQuantVars;
   Var laneRun{"lane_run"}, inRun{"in_run"};
   Var actQuantVar, quadVar, blockHalfVar, codeActivationVar;

@@ -35,6 +35,9 @@ std::vector<CpuFamily> makeFamilies() {
   const Features kX86Bf16 = Features{"avx512bf16",   "avx512vnni",      "avx512vbmi", "avx512vbmi2", "avx512ifma",
                                      "avx512bitalg", "avx512vpopcntdq", "gfni",       "vaes",        "vpclmulqdq"} +
                             kX86V4;
+  // AMX (Sapphire Rapids and later): the tile registers and their INT8 and BF16 products, on top of the BF16
+  // family's features. The kernels keep LLVM's sapphirerapids less AVX512-FP16 and AVX-VNNI, as that family's.
+  const Features kX86Amx = Features{"amx-tile", "amx-bf16", "amx-int8"} + kX86Bf16;
   std::vector<CpuFamily> families;
   // Decode products are bandwidth bound. Float weights stream one row at a time, so each task
   // reads one contiguous run that the hardware prefetchers follow, with the row's accumulator
@@ -65,8 +68,8 @@ std::vector<CpuFamily> makeFamilies() {
                       "+sse4.1,+avx,+f16c,+fma,+avx2,+avx512f,+avx512bw,+avx512dq,+avx512vl,+avx512cd",
                       {16, 32, 4, 4, 6}});
   families.push_back({"x86-64-avx512-bf16",
-                      "AVX-512 with BF16, VNNI and VBMI: AMD Zen 4/5, Intel Sapphire Rapids and later",
-                      {"znver4", "znver5", "zen4", "zen5", "sapphirerapids", "emeraldrapids", "graniterapids"},
+                      "AVX-512 with BF16, VNNI and VBMI: AMD Zen 4/5 (Intel Sapphire Rapids and later: x86-64-amx)",
+                      {"znver4", "znver5", "zen4", "zen5"},
                       kX86Bf16,
                       kX86Avx512Bf16,
                       "x86_64-unknown-linux-gnu",
@@ -74,7 +77,16 @@ std::vector<CpuFamily> makeFamilies() {
                       "+sse4.1,+avx,+f16c,+fma,+avx2,+avx512f,+avx512bw,+avx512dq,+avx512vl,+avx512cd,"
                       "+avx512vnni,+avx512bf16",
                       {16, 32, 4, 4, 6, true}});
+  families.back().kernelLlcAttributes = "-avx512fp16,-avxvnni,-amx-tile,-amx-int8,-amx-bf16";
   families.back().defaults.bf16Dot = true;
+  // The BF16 family's code plus AMX tile products for prefill (amxMatmul). Its glue code is the BF16 family's.
+  families.push_back(families.back());
+  families.back().name = "x86-64-amx";
+  families.back().summary = "AVX-512 BF16/VNNI and AMX (tile, INT8, BF16): Intel Sapphire Rapids and later";
+  families.back().aliases = {"sapphirerapids", "emeraldrapids", "graniterapids"};
+  families.back().requiredFeatures = kX86Amx;
+  families.back().kernelLlcAttributes = "-avx512fp16,-avxvnni";
+  families.back().defaults.amxMatmul = true;
   families.push_back({"aarch64-neon",
                       "Armv8-A NEON: Cortex-A53/A57/A72/A73, AWS Graviton 1",
                       {"armv8-a", "cortex-a53", "cortex-a57", "cortex-a72", "cortex-a73"},

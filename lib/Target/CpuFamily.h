@@ -28,6 +28,13 @@ struct ScheduleDefaults {
   /// BF16 products: round the activations to BF16 and multiply pairs with vdpbf16ps (`bf16_dot`),
   /// as llama.cpp does. Twice the prefill FLOP/s of f32 activations; only where the CPU has it.
   bool bf16Dot = false;
+  /// Prefill products (`matmul`) of the weight types with an AMX form run as the AMX tile product `amx_matmul`
+  /// (lib/Kernels/amx_matmul_generator.cpp; KernelCache picks it): BF16 weights through AMX-BF16. Only where the
+  /// CPU has AMX (x86-64-amx); a one-token call still runs `matvec`.
+  bool amxMatmul = false;
+  /// With amxMatmul: the AMX tile of `amx_matmul`, weight rows x tokens (`tile_rows`, `tile_tokens`; at most 16 x 16).
+  int amxRows = 16;
+  int amxTokens = 16;
   /// Matrix-matrix product: weight bytes of one parallel task (`rows_per_task`, in rows of the weight). They stay
   /// in L2 while every token tile sweeps them, so that a token tile's activations are read once per task from L2
   /// and then from L1, instead of once per register tile (measured on Zen 5: +20% bf16, +40% Q4_K at 512 tokens,
@@ -56,6 +63,10 @@ struct CpuFamily {
   std::string llvmCpu;
   std::string llvmFeatures; ///< comma separated, "+feature" form
   ScheduleDefaults defaults;
+  /// Halide 14 compiles its avx512_sapphirerapids feature with LLVM's -mcpu=sapphirerapids, whose extensions not all
+  /// of the family's CPUs have. For such a family the kernels are emitted as LLVM bitcode and compiled by llc 14 with
+  /// -mcpu=sapphirerapids and this -mattr list (lib/Kernels/KernelCache.cpp); "" where Halide's own codegen is used.
+  std::string kernelLlcAttributes;
 };
 
 /// Every family granitec knows, in a fixed order.

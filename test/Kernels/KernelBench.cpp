@@ -8,6 +8,8 @@
 #include "HalideBuffer.h"
 #include "HalideRuntime.h"
 
+#include "bench_attention_1b.h"
+#include "bench_attention_micro.h"
 #include "bench_expert_matvec_q4_k_1536x512.h"
 #include "bench_matmul_bf16_1536x4096.h"
 #include "bench_matmul_bf16_1536x4096_dot.h"
@@ -269,6 +271,41 @@ Row benchExpert(const char *name, int (*fn)(halide_buffer_t *, halide_buffer_t *
   return {name, shape, seconds, bytes, 2.0 * K * N * slots};
 }
 
+using AttentionFn = int (*)(halide_buffer_t *, halide_buffer_t *, halide_buffer_t *, int32_t, halide_buffer_t *);
+
+/// attention: `tokens` queries after `past` cached positions. Decode (tokens = 1) cycles through
+/// enough copies of the cache that each call reads its K and V from DRAM, as a forward pass over
+/// many layers does; prefill uses one copy. Bytes are the K and V rows read; FLOPs are 4*D per
+/// (head, visible position) pair (q.k and the weighted V sum).
+Row benchAttention(const char *name, AttentionFn fn, int D, int H, int KV, int past, int tokens, int repetitions) {
+  const int capacity = past + tokens;
+  const size_t cacheFloats = size_t(D) * KV * capacity;
+  int copies = tokens == 1 ? copiesFor(2 * 4 * cacheFloats) : 1;
+  std::vector<std::vector<float>> k(copies), v(copies);
+  for (int c = 0; c < copies; ++c) {
+    k[c] = granite::test::randomFloats(cacheFloats, 7 + c, -1, 1);
+    v[c] = granite::test::randomFloats(cacheFloats, 8 + c, -1, 1);
+  }
+  std::vector<float> q = granite::test::randomFloats(size_t(D) * H * tokens, 9, -1, 1);
+  Halide::Runtime::Buffer<float> qBuf(q.data(), D, H, tokens), oBuf(D, H, tokens);
+  std::vector<Halide::Runtime::Buffer<float>> kBufs, vBufs;
+  for (int c = 0; c < copies; ++c) {
+    kBufs.emplace_back(k[c].data(), D, KV, capacity);
+    vBufs.emplace_back(v[c].data(), D, KV, capacity);
+  }
+  double seconds = bestSeconds(
+      [&](int i) {
+        int c = i % copies;
+        if (fn(qBuf.raw_buffer(), kBufs[c].raw_buffer(), vBufs[c].raw_buffer(), past, oBuf.raw_buffer()) != 0)
+          std::abort();
+      },
+      repetitions);
+  double pairs = double(tokens) * past + double(tokens) * (tokens + 1) / 2;
+  char shape[64];
+  std::snprintf(shape, sizeof shape, "D=%d H=%d/%d P=%d T=%d", D, H, KV, past, tokens);
+  return {name, shape, seconds, 2.0 * 4 * D * KV * capacity, 4.0 * D * H * pairs};
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -278,13 +315,24 @@ int main(int argc, char **argv) {
   halide_set_num_threads(threads);
   BandwidthProbe probe(threads);
   std::vector<Row> rows;
+  bool skipRest = false; // --attention: the rows after the attention rows are skipped
   auto probeThen = [&](auto &&benchmark) {
+    if (skipRest) return;
     double bandwidth = probe.measure(smoke ? 1 : 3);
     Row row = benchmark();
     row.readBandwidth = bandwidth;
     rows.push_back(row);
   };
   const int prefillReps = smoke ? 1 : 5;
+  // Attention: micro's shape (decode at 512 and 4096 positions, prefill of 512 from position 0
+  // and after 512) and 1b's head_dim 128. `--attention` runs only these rows.
+  bool attentionOnly = argc > 1 && std::strcmp(argv[argc - 1], "--attention") == 0;
+  for (auto shape : {std::pair{511, 1}, std::pair{4095, 1}, std::pair{0, 512}, std::pair{512, 512}}) {
+    int past = shape.first, tokens = shape.second, reps = tokens == 1 ? repetitions : prefillReps;
+    probeThen([&] { return benchAttention("attention micro", bench_attention_micro, 64, 40, 8, past, tokens, reps); });
+    probeThen([&] { return benchAttention("attention 1b", bench_attention_1b, 128, 16, 4, past, tokens, reps); });
+  }
+  skipRest = attentionOnly;
   probeThen([&] {
     return benchLinear("matvec bf16", bench_matvec_bf16_768x100352, WType::BF16, 768, 100352, 1, repetitions);
   });

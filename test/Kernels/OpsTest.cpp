@@ -4,6 +4,8 @@
 #include "Reference.h"
 
 #include "avx2_attention.h"
+#include "avx2_attention_dim8.h"
+#include "avx2_attention_group5.h"
 #include "avx2_embedding_bf16.h"
 #include "avx2_embedding_f16.h"
 #include "avx2_embedding_f32.h"
@@ -15,6 +17,8 @@
 #include "avx2_rope.h"
 #include "avx2_swiglu.h"
 #include "bf16_attention.h"
+#include "bf16_attention_dim8.h"
+#include "bf16_attention_group5.h"
 #include "bf16_embedding_bf16.h"
 #include "bf16_embedding_f16.h"
 #include "bf16_embedding_f32.h"
@@ -36,14 +40,18 @@ using Fn1 = int (*)(halide_buffer_t *, halide_buffer_t *);
 using Fn2 = int (*)(halide_buffer_t *, halide_buffer_t *, halide_buffer_t *);
 using Fn3 = int (*)(halide_buffer_t *, halide_buffer_t *, halide_buffer_t *, halide_buffer_t *);
 
+using AttentionFn = int (*)(halide_buffer_t *, halide_buffer_t *, halide_buffer_t *, int32_t, halide_buffer_t *);
+
 struct OpsInstances {
   std::string family;
   Fn2 rmsnorm;
   Fn3 gatedRmsnorm;
   Fn2 swiglu;
   int (*rope)(halide_buffer_t *, halide_buffer_t *, halide_buffer_t *);
-  int (*attention)(halide_buffer_t *, halide_buffer_t *, halide_buffer_t *, int32_t, halide_buffer_t *);
-  Fn2 embedding[6]; // f32 f16 bf16 q8_0 q4_k q6_k
+  AttentionFn attention;
+  AttentionFn attentionGroup5; // head_dim 128, 10 heads over 2 KV heads, tile_tokens 3
+  AttentionFn attentionDim8;   // head_dim 8, 3 heads over 1 KV head
+  Fn2 embedding[6];            // f32 f16 bf16 q8_0 q4_k q6_k
 };
 
 std::ostream &operator<<(std::ostream &os, const OpsInstances &c) { return os << c.family; }
@@ -157,17 +165,20 @@ TEST_P(OpsTest, EmbeddingEveryWeightType) {
   }
 }
 
-TEST_P(OpsTest, CausalGqaAttentionDecodeAndPrefill) {
-  GRANITE_SKIP_UNLESS_HOST_RUNS(GetParam().family);
-  const int D = 64, H = 4, KV = 2, capacity = 20;
-  const double scale = 0.0078125;
+/// Runs `fn` for each (past, tokens) call over one cache of `capacity` positions and checks it against
+/// the reference in double. Returns the outputs, one [D, H, T] vector per call.
+std::vector<std::vector<float>> checkAttention(AttentionFn fn, int D, int H, int KV, double scale,
+                                               const std::vector<std::pair<int, int>> &calls) {
+  const int capacity = 64;
   auto kc = randomFloats(D * KV * capacity, 11, -3, 3), vc = randomFloats(D * KV * capacity, 12);
   Buffer<float> kb(kc.data(), D, KV, capacity), vb(vc.data(), D, KV, capacity);
-  // A prefill block of 5 queries after 9 cached positions, and one decode query after 14.
-  for (auto [past, T] : {std::pair{9, 5}, std::pair{14, 1}, std::pair{0, 3}}) {
-    auto q = randomFloats(D * H * T, 13 + past, -3, 3);
+  // One query row per position, shared by all calls: a position gets the same query whichever call holds it.
+  auto queries = randomFloats(D * H * capacity, 13, -3, 3);
+  std::vector<std::vector<float>> outputs;
+  for (auto [past, T] : calls) {
+    std::vector<float> q(queries.begin() + size_t(past) * D * H, queries.begin() + size_t(past + T) * D * H);
     Buffer<float> qb(q.data(), D, H, T), ob(D, H, T);
-    ASSERT_EQ(GetParam().attention(qb, kb, vb, past, ob), 0);
+    EXPECT_EQ(fn(qb, kb, vb, past, ob), 0);
     for (int t = 0; t < T; ++t)
       for (int h = 0; h < H; ++h) {
         int g = h / (H / KV);
@@ -186,12 +197,52 @@ TEST_P(OpsTest, CausalGqaAttentionDecodeAndPrefill) {
           expectClose(ob(d, h, t), o, "past " + std::to_string(past) + " t " + std::to_string(t));
         }
       }
+    outputs.emplace_back(ob.begin(), ob.end());
+  }
+  return outputs;
+}
+
+TEST_P(OpsTest, CausalGqaAttentionDecodeAndPrefill) {
+  GRANITE_SKIP_UNLESS_HOST_RUNS(GetParam().family);
+  // A prefill block of 5 queries after 9 cached positions, one decode query after 14, a block from
+  // position 0, and blocks that cross several 16-position vectors (ragged ends).
+  const std::vector<std::pair<int, int>> calls = {{9, 5}, {14, 1}, {0, 3}, {0, 1}, {17, 20}, {31, 2}, {40, 24}};
+  checkAttention(GetParam().attention, 64, 4, 2, 0.0078125, calls);
+  checkAttention(GetParam().attentionGroup5, 128, 10, 2, 0.0078125, calls);
+  checkAttention(GetParam().attentionDim8, 8, 3, 1, 0.25, calls);
+}
+
+// A position's output does not depend on how the prompt is cut into calls (docs/executable.md: prefill
+// pieces may begin anywhere): one call of 40 tokens, pieces of 7, 16 and 17, and single tokens give the same bits.
+TEST_P(OpsTest, AttentionSameBitsInAnyPieces) {
+  GRANITE_SKIP_UNLESS_HOST_RUNS(GetParam().family);
+  struct Shape {
+    AttentionFn fn;
+    int D, H, KV;
+    double scale;
+  };
+  for (const Shape &shape :
+       {Shape{GetParam().attention, 64, 4, 2, 0.0078125}, Shape{GetParam().attentionGroup5, 128, 10, 2, 0.0078125},
+        Shape{GetParam().attentionDim8, 8, 3, 1, 0.25}}) {
+    SCOPED_TRACE("head_dim " + std::to_string(shape.D));
+    auto flatten = [&](const std::vector<std::pair<int, int>> &calls) {
+      std::vector<float> all;
+      for (auto &out : checkAttention(shape.fn, shape.D, shape.H, shape.KV, shape.scale, calls))
+        all.insert(all.end(), out.begin(), out.end());
+      return all;
+    };
+    std::vector<std::pair<int, int>> single;
+    for (int p = 0; p < 40; ++p) single.push_back({p, 1});
+    const std::vector<float> whole = flatten({{0, 40}});
+    EXPECT_EQ(whole, flatten({{0, 7}, {7, 16}, {23, 17}}));
+    EXPECT_EQ(whole, flatten(single));
   }
 }
 
 #define GRANITE_OPS(fam)                                                                                               \
   OpsInstances {                                                                                                       \
-    #fam, fam##_rmsnorm, fam##_gated_rmsnorm, fam##_swiglu, fam##_rope, fam##_attention, {                             \
+    #fam, fam##_rmsnorm, fam##_gated_rmsnorm, fam##_swiglu, fam##_rope, fam##_attention, fam##_attention_group5,       \
+        fam##_attention_dim8, {                                                                                        \
       fam##_embedding_f32, fam##_embedding_f16, fam##_embedding_bf16, fam##_embedding_q8_0, fam##_embedding_q4_k,      \
           fam##_embedding_q6_k                                                                                         \
     }                                                                                                                  \
