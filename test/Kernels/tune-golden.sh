@@ -31,7 +31,7 @@ grep -E "[1-9][0-9]* tuned by $work/tuning.json" "$work/compile.log" || { cat "$
 # The host family's products decide the reference, as in GoldenModelTest (quantized_dot: llama.cpp's numerics).
 host=$("$GRANITEC" targets | sed -nE 's/^host: ([^,]+),.*/\1/p')
 reference=$MODEL.deqref
-"$GRANITEC" targets | awk -v f="$host:" '$1 == f { on = 1 } on && /schedule:/ { print; exit }' | grep -q "quantized_dot=true" &&
+"$GRANITEC" targets | awk -v f="$host:" '$1 == f { on = 1 } on && !done && /schedule:/ { print; done = 1 }' | grep -q "quantized_dot=true" &&
   reference=$MODEL
 ids=$(python3 -c "import json,sys; print(','.join(map(str, json.load(open(sys.argv[1]))['prompt_ids'])))" \
   "$GOLDEN/logits/$reference.json")

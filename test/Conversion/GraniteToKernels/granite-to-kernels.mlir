@@ -94,7 +94,7 @@
 // CHECK: llvm.mlir.global internal constant @granite_info_build_id("lit\00")
 // The family's CPU features, and the other x86-64 families with theirs, most capable first.
 // CHECK: llvm.mlir.global internal constant @granite_info_required_features("avx2,avx,fma,f16c,bmi,bmi2,lzcnt,movbe,popcnt,sse4.2,sse4.1,ssse3\00")
-// CHECK: llvm.mlir.global internal constant @granite_info_other_targets("x86-64-avx512-bf16:avx512bf16,{{[^;]*}};x86-64-avx512:avx512f,{{[^;]*}}\00")
+// CHECK: llvm.mlir.global internal constant @granite_info_other_targets("x86-64-amx:amx-tile,amx-bf16,amx-int8,avx512bf16,{{[^;]*}};x86-64-avx512-bf16:avx512bf16,{{[^;]*}};x86-64-avx512:avx512f,{{[^;]*}}\00")
 // The state's ranges {offset, bytes, bytes per position}: the KV cache's keys and values (8 positions of 32 floats),
 // then the recurrent conv and SSM states.
 // CHECK: llvm.mlir.global internal constant @granite_info_state_regions() {{.*}} : !llvm.array<4 x struct<(i64, i64, i64)>>
