@@ -509,7 +509,8 @@ const granite::target::ScheduleDefaults &hostDefaults() { return granite::target
 
 // The host family's products decide the reference (lib/Target's ScheduleDefaults, docs/kernels.md): with bf16Dot
 // (BF16 and vdpbf16ps) and quantizedDot (Q8_0 / Q8_K activations, integer dot products), llama.cpp's own logits.
-// Bounds measured on an AMD EPYC Zen 5 (x86-64-avx512-bf16); a Sapphire Rapids runs the same family's code.
+// Bounds measured on an AMD EPYC Zen 5 (x86-64-avx512-bf16). A Sapphire Rapids runs x86-64-amx: the same code except
+// BF16 prefill on AMX tiles (another f32 summation order; not yet measured against these bounds).
 //
 // Q8_0 and K-quants: the integer sums are exact and every f32 step is an IEEE add or multiply in the schedule's fixed
 // order; the kernels use no approximate instruction (no rcp14/rsqrt14: Halide's own exp, and glibc's sincosf, whose
