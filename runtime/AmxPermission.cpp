@@ -1,5 +1,7 @@
 #include "runtime/AmxPermission.h"
 
+#include "runtime/CpuFeatures.h"
+
 #include <atomic>
 #include <cerrno>
 #include <cstdlib>
@@ -30,14 +32,7 @@ std::string askTheKernel() {
 
 } // namespace
 
-bool usesAmxTiles(std::string_view requiredFeatures) {
-  while (!requiredFeatures.empty()) {
-    size_t end = requiredFeatures.find(',');
-    if (requiredFeatures.substr(0, end) == "amx-tile") return true;
-    requiredFeatures = end == std::string_view::npos ? std::string_view() : requiredFeatures.substr(end + 1);
-  }
-  return false;
-}
+bool usesAmxTiles(std::string_view requiredFeatures) { return listsCpuFeature(requiredFeatures, "amx-tile"); }
 
 std::string requestAmxTileState(std::string_view requiredFeatures) {
   static std::once_flag once;

@@ -99,6 +99,12 @@ std::vector<std::pair<std::string, bool>> cpuFeatures() {
 #endif
 }
 
+bool listsCpuFeature(std::string_view features, std::string_view feature) {
+  for (std::string_view listed : split(features, ','))
+    if (listed == feature) return true;
+  return false;
+}
+
 std::string missingCpuFeature(std::string_view features) {
   const std::vector<std::pair<std::string, bool>> known = cpuFeatures();
   for (std::string_view feature : split(features, ',')) {

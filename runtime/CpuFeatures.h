@@ -14,6 +14,9 @@ namespace granite::runtime {
 /// not know counts as missing: it cannot vouch for it.
 std::string missingCpuFeature(std::string_view features);
 
+/// True when `features` (comma separated) names `feature`.
+bool listsCpuFeature(std::string_view features, std::string_view feature);
+
 /// The features of this architecture that missingCpuFeature knows, with whether this CPU has each.
 std::vector<std::pair<std::string, bool>> cpuFeatures();
 

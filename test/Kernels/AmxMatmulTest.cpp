@@ -12,7 +12,6 @@
 #include "runtime/AmxPermission.h"
 
 #include <algorithm>
-#include <cstring>
 
 namespace granite::test {
 namespace {
@@ -32,16 +31,6 @@ const AmxCase kCases[] = {
     {"square", 100, 1.0f, 1.0f, amx_matmul_bf16_square_tiles, amx_matmul_bf16_square_vector},
     {"scaled", 64, 4.0f, 0.5f, amx_matmul_bf16_scaled_tiles, amx_matmul_bf16_scaled_vector},
 };
-
-/// Rounds to the nearest BF16, ties to even (the kernel's f32 -> bf16 cast).
-float roundToBf16(float v) {
-  uint32_t bits;
-  std::memcpy(&bits, &v, 4);
-  bits += 0x7FFF + ((bits >> 16) & 1);
-  bits &= 0xFFFF0000u;
-  std::memcpy(&v, &bits, 4);
-  return v;
-}
 
 /// Why the tile instances cannot run here, or "".
 std::string whyNoTiles() {

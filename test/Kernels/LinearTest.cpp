@@ -41,7 +41,6 @@
 #include "bf16_matvec_q8_0_tile2x4.h"
 
 #include <algorithm>
-#include <cstring>
 
 namespace granite::test {
 namespace {
@@ -238,16 +237,6 @@ INSTANTIATE_TEST_SUITE_P(Families, ExpertMatvecTest,
                          [](const ::testing::TestParamInfo<ExpertCase> &info) {
                            return std::string(info.param.family) + "_" + infoOf(info.param.type).name;
                          });
-
-/// Rounds to the nearest BF16, ties to even (what the kernel's f32 -> bf16 cast does).
-float roundToBf16(float v) {
-  uint32_t bits;
-  std::memcpy(&bits, &v, 4);
-  bits += 0x7FFF + ((bits >> 16) & 1);
-  bits &= 0xFFFF0000u;
-  std::memcpy(&v, &bits, 4);
-  return v;
-}
 
 // With bf16_dot the activations are rounded to BF16 before the product (vdpbf16ps). Against
 // the reference on the same rounded activations, the f32 summation bound applies unchanged.

@@ -20,6 +20,15 @@ WTypeInfo infoOf(WType type) {
   throw std::logic_error("unknown type");
 }
 
+float roundToBf16(float v) {
+  uint32_t bits;
+  std::memcpy(&bits, &v, 4);
+  bits += 0x7FFF + ((bits >> 16) & 1);
+  bits &= 0xFFFF0000u;
+  std::memcpy(&v, &bits, 4);
+  return v;
+}
+
 float halfToFloat(uint16_t h) {
   uint32_t sign = (h >> 15) & 1, exponent = (h >> 10) & 31, mantissa = h & 1023;
   float magnitude;

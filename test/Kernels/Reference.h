@@ -21,6 +21,9 @@ WTypeInfo infoOf(WType type);
 
 float halfToFloat(uint16_t h);
 
+/// Rounds to the nearest BF16, ties to even: what the kernels' f32 -> bf16 cast does (bf16_dot, amx_matmul).
+float roundToBf16(float v);
+
 /// A weight matrix with ne = [K, N] in GGUF bytes, plus its exact f32 dequantization.
 struct RandomWeights {
   WType type;
