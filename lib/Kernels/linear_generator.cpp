@@ -191,8 +191,8 @@ public:
     }
     Expr total;
     if (blockAcc.defined()) { // the K-quants' integer products sum whole blocks (defineKQuantDot)
-      total =
-          Prefill ? blockAcc(clamp(n - rowGroupBase(n / kRowLanes), 0, kRowLanes - 1), n / kRowLanes, t) : blockAcc(n);
+      total = Prefill ? blockAcc(clamp(n - rowGroupBase(n / kRowLanes), 0, kRowLanes - 1), n / kRowLanes, t)
+                      : blockAcc(n);
     } else {
       // The lanes are summed as a vector reduction (a shuffle tree), not a serial scalar chain.
       RDom acrossLanes(0, lanes, "across_lanes");
@@ -516,8 +516,9 @@ private:
       blockAcc(rowLane, rowGroup, t) = 0.0f;
       Expr minSum = q4k ? blockMin(rowLane, rowGroup, rb, t) : Expr(0);
       Expr dmin = q4k ? rowHalf(rowLane, 2 * rb + 1, rowGroup) : Expr(0.0f);
-      blockAcc(rowLane, rowGroup, t) = step(blockAcc(rowLane, rowGroup, t), blockSum(rowLane, rowGroup, rb, t), minSum,
-                                            rowHalf(rowLane, q4k ? 2 * rb : Expr(rb), rowGroup), dmin, actScale(rb, t));
+      blockAcc(rowLane, rowGroup, t) =
+          step(blockAcc(rowLane, rowGroup, t), blockSum(rowLane, rowGroup, rb, t), minSum,
+               rowHalf(rowLane, q4k ? 2 * rb : Expr(rb), rowGroup), dmin, actScale(rb, t));
       return;
     }
     // matvec: per block, each of 16 lanes sums 16 products of weight codes and activation quants
@@ -534,8 +535,7 @@ private:
     RDom scaled(0, q4k ? 8 : 16, "scaled_lanes");
     Expr laneDot = q4k ? dot(scaled, b, n) + dot(scaled + 8, b, n)
                        : dot(scaled, b, n) - codeBias(type) * laneQuantSum(withToken({scaled, b}));
-    Expr scale =
-        q4k ? cast<int32_t>(q4kScale(bytes, scaled, b, clampedRow)) : q6kScaleCode(bytes, scaled, b, clampedRow);
+    Expr scale = q4k ? cast<int32_t>(q4kScale(bytes, scaled, b, clampedRow)) : q6kScaleCode(bytes, scaled, b, clampedRow);
     blockSum = Func("block_sum");
     blockSum(b, n) = 0;
     blockSum(b, n) += laneDot * scale;
@@ -585,8 +585,9 @@ private:
     RDom rk(0, 4, 0, groupElements / 4, "rk"); // rk.x: quad, rk.y: quad group of the sub-block or group
     groupDot = Func("group_dot");
     groupDot(rowLane, rowGroup, j, b, t) = q4k ? Expr(0) : -codeBias(type) * groupQuantSum(j, b, t);
-    groupDot(rowLane, rowGroup, j, b, t) += cast<int32_t>(codeAt(rk.x, groupElements * j + 4 * rk.y, b)) *
-                                            cast<int32_t>(actQuant(256 * b + groupElements * j + 4 * rk.y + rk.x, t));
+    groupDot(rowLane, rowGroup, j, b, t) +=
+        cast<int32_t>(codeAt(rk.x, groupElements * j + 4 * rk.y, b)) *
+        cast<int32_t>(actQuant(256 * b + groupElements * j + 4 * rk.y + rk.x, t));
     dotReduction = rk;
     RDom rj(0, groups, "rj");
     blockSum = Func("block_sum");
@@ -732,7 +733,7 @@ private:
   // quantized_dot
   Func actPeak, actInverse, actScale, actQuant, quadBias, dot, blockHalf;
   Func laneQuant, laneQuantSum, codeActivation, blockSum, blockMin, blockAcc; // K-quants
-  Func rowCode, rowScale, rowMin, rowHalf, groupDot, groupQuantSum;           // K-quants' matmul
+  Func rowCode, rowScale, rowMin, rowHalf, groupDot, groupQuantSum;             // K-quants' matmul
   Var rowLane{"row_lane"}, rowGroup{"row_group"}, rowCodeQuad;
   RDom blockReduction, groupReduction, minReduction;
   static constexpr int kRowLanes = granite::kernels::kQuantRowLanes;
