@@ -112,11 +112,9 @@ void addFamilyDefaults(const std::string &generator, const target::CpuFamily &fa
     fill("tile_rows", amx ? d.amxRows : quantized ? d.quantizedDotRows : d.prefillRows);
     fill("tile_tokens", amx ? d.amxTokens : quantized ? d.quantizedDotTokens : d.prefillTokens);
     if (format)
-      fill("rows_per_task",
-           static_cast<int>(prefillRowsPerTask(d, *format, std::stoll(params.at("in_features")),
-                                               std::stoll(params.at("out_features")),
-                                               std::stoll(params.at("tile_rows")) *
-                                                   matmulRowsPerTileRow(format->type, quantized && !amx))));
+      fill("rows_per_task", static_cast<int>(prefillRowsPerTask(d, *format, std::stoll(params.at("in_features")),
+                                                                std::stoll(params.at("out_features")),
+                                                                std::stoll(params.at("tile_rows")))));
   }
   if (format) {
     const Halide::Type storage = weightStorageType(format->type);

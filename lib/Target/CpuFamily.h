@@ -22,8 +22,7 @@ struct ScheduleDefaults {
   /// (VNNI); elsewhere the products keep f32 activations.
   bool quantizedDot = false;
   /// With quantizedDot: rows x tokens of the matrix-matrix product's register tile
-  /// (`tile_rows`, `tile_tokens`); its integer tile needs more registers per (row, token). The
-  /// K-quants count rows in groups of 16, one row per i32 lane (lib/Kernels/WeightFormat.h).
+  /// (`tile_rows`, `tile_tokens`); its integer tile needs more registers per (row, token).
   int quantizedDotRows = 2;
   int quantizedDotTokens = 4;
   /// BF16 products: round the activations to BF16 and multiply pairs with vdpbf16ps (`bf16_dot`),
