@@ -33,7 +33,7 @@ public:
   GeneratorParam<int> kv_heads{"kv_heads", 1};
   GeneratorParam<float> scale{"scale", 0.015625f};
   GeneratorParam<int> vector_width{"vector_width", 0};
-  /// Queries per parallel task: the K transposes of a task serve this many tokens.
+  /// Queries per parallel task, each with all query heads of its KV group (they share every K and V load).
   GeneratorParam<int> tile_tokens{"tile_tokens", 16};
 
   Input<Buffer<float>> q{"q", 3};

@@ -242,13 +242,7 @@ public:
         partial.update(0).reorder(lane, t, n, r.x).vectorize(lane).unroll(t).unroll(n);
         pairProduct.compute_at(partial, r.x).vectorize(pairLane).unroll(n).unroll(t);
         pairDot.compute_at(partial, r.x).vectorize(pairLane).unroll(n).unroll(t);
-        pairDot.update()
-            .reorder(pairReduction.x, pairLane, t, n)
-            .atomic()
-            .vectorize(pairReduction.x)
-            .vectorize(pairLane)
-            .unroll(t)
-            .unroll(n);
+        scheduleDotTile(pairDot, pairReduction, pairLane);
         if (int(in_features) / 32 % 2) {
           // The odd last block, 8 lanes per (row, token) as matvec.
           partial.update(1).vectorize(lane).unroll(t).unroll(n);
@@ -259,13 +253,7 @@ public:
       } else if (dot.defined()) {
         partial.update(0).reorder(lane, t, n, r.x).vectorize(lane).unroll(t).unroll(n);
         dot.compute_at(partial, r.x).vectorize(lane).unroll(n).unroll(t);
-        dot.update()
-            .reorder(dotReduction.x, lane, t, n)
-            .atomic()
-            .vectorize(dotReduction.x)
-            .vectorize(lane)
-            .unroll(t)
-            .unroll(n);
+        scheduleDotTile(dot, dotReduction, lane);
         scheduleQ8_0Tables(rowTile, tokenTile);
       } else if (bf16_dot) {
         // r.x (the pair) innermost and atomic: Halide matches the pair sum to vdpbf16ps.
@@ -623,6 +611,12 @@ private:
     blockHalf.compute_at(y, rowTile).vectorize(blockHalfVar, 8, TailStrategy::GuardWithIf);
     halfActScale.compute_root();
     groupScale.compute_at(y, tokenTile).vectorize(scaleGroup, 8, TailStrategy::GuardWithIf);
+  }
+
+  /// A Q8_0 matmul register tile of integer dot products: the 4 products of each i32 lane (`quad`)
+  /// innermost and atomic, so that Halide matches them to vpdpbusd; rows and tokens unrolled.
+  void scheduleDotTile(Func dots, const RDom &quad, const Var &lanesVar) {
+    dots.update().reorder(quad.x, lanesVar, t, n).atomic().vectorize(quad.x).vectorize(lanesVar).unroll(t).unroll(n);
   }
 
   /// Q8_0's quantized_dot tables: fp16 block scales per row tile (`rowTile`), the block scales
