@@ -109,12 +109,14 @@ void addFamilyDefaults(const std::string &generator, const target::CpuFamily &fa
   }
   if (generator != "moe_router") fill("vector_width", d.vectorWidth);
   if (prefill) {
-    fill("tile_rows", amx ? d.amxRows : quantized ? d.quantizedDotRows : d.prefillRows);
+    const bool rowGroups = format && matmulRowsPerTileRow(format->type, quantized && !amx) > 1;
+    fill("tile_rows", amx ? d.amxRows : rowGroups ? d.kQuantRowGroups : quantized ? d.quantizedDotRows : d.prefillRows);
     fill("tile_tokens", amx ? d.amxTokens : quantized ? d.quantizedDotTokens : d.prefillTokens);
     if (format)
-      fill("rows_per_task", static_cast<int>(prefillRowsPerTask(d, *format, std::stoll(params.at("in_features")),
-                                                                std::stoll(params.at("out_features")),
-                                                                std::stoll(params.at("tile_rows")))));
+      fill("rows_per_task",
+           static_cast<int>(prefillRowsPerTask(
+               d, *format, std::stoll(params.at("in_features")), std::stoll(params.at("out_features")),
+               std::stoll(params.at("tile_rows")) * matmulRowsPerTileRow(format->type, quantized && !amx))));
   }
   if (format) {
     const Halide::Type storage = weightStorageType(format->type);

@@ -139,8 +139,10 @@ public:
       Expr weight;
       if (intDot && type == GGMLType::Q8_0) {
         defineQ8_0Dot(bytes, clampedRow, blocks, withToken);
+      } else if (intDot && Prefill) {
+        defineKQuantMatmul(type, bytes, clampedRow, blocks);
       } else if (intDot) {
-        defineKQuantDot(type, bytes, clampedRow, blocks, withToken);
+        defineKQuantDot(type, bytes, clampedRow, blocks);
       } else if (Prefill) {
         Var l("l"), j("j"), b("b");
         decoded = Func("decoded");
@@ -189,15 +191,22 @@ public:
         tail = sum(granite::kernels::decodeFloatElement(type, bytes, rest, clampedRow) * activationValue(rest));
       }
     }
-    // The lanes are summed as a vector reduction (a shuffle tree), not a serial scalar chain.
-    RDom acrossLanes(0, lanes, "across_lanes");
-    std::vector<Var> outVars{n};
-    if (Prefill) outVars.push_back(t);
-    laneSum = Func("lane_sum");
-    laneSum(outVars) = 0.0f;
-    laneSum(outVars) += partial(args(acrossLanes, n));
-    reductionLanes = acrossLanes;
-    Expr total = laneSum(outVars) + tail;
+    Expr total;
+    if (blockAcc.defined()) { // the K-quants' matmul: one row per lane, 16 rows per row group
+      Expr g = n / kRowLanes, laneOfRow = clamp(n - rowGroupBase(g), 0, kRowLanes - 1);
+      total = type == GGMLType::Q4_K ? strict_float(blockAcc(laneOfRow, g, t)[0] - blockAcc(laneOfRow, g, t)[1])
+                                     : blockAcc(laneOfRow, g, t);
+    } else {
+      // The lanes are summed as a vector reduction (a shuffle tree), not a serial scalar chain.
+      RDom acrossLanes(0, lanes, "across_lanes");
+      std::vector<Var> outVars{n};
+      if (Prefill) outVars.push_back(t);
+      laneSum = Func("lane_sum");
+      laneSum(outVars) = 0.0f;
+      laneSum(outVars) += partial(args(acrossLanes, n));
+      reductionLanes = acrossLanes;
+      total = laneSum(outVars) + tail;
+    }
     if (float(output_divisor) != 1.0f) total = total / float(output_divisor);
     if (float(output_scale) != 1.0f) total = float(output_scale) * total;
     if (Prefill)
@@ -218,26 +227,31 @@ public:
     if (actQuant.defined()) scheduleQuantizedActivations();
     if (Prefill) {
       const int tokens = tile_tokens;
+      // The K-quants' integer product counts tile_rows in row groups (defineKQuantRowLanes).
+      const bool rowLanes = blockAcc.defined();
+      const int tileRows = rowLanes ? granite::kernels::matmulRowsPerTileRow(weight_type, true) * int(tile_rows) : rows;
       // Each parallel task sweeps its row tiles with every token tile in turn: the token tile's activations
       // stay in L1 across the task's rows, the task's weights in L2 across the tokens.
-      const int taskRows = rows_per_task > 0 ? int(rows_per_task) : rows;
-      granite::kernels::requireParam(taskRows % rows == 0, "rows_per_task must be a multiple of tile_rows");
+      const int taskRows = rows_per_task > 0 ? int(rows_per_task) : tileRows;
+      granite::kernels::requireParam(taskRows % tileRows == 0,
+                                     "rows_per_task must be a multiple of the register tile's rows");
       Var task("task"), no("no"), ni("ni"), to("to"), ti("ti");
       y.split(n, task, n, taskRows, TailStrategy::GuardWithIf)
-          .split(n, no, ni, rows, TailStrategy::GuardWithIf)
+          .split(n, no, ni, tileRows, TailStrategy::GuardWithIf)
           .split(t, to, ti, tokens, TailStrategy::GuardWithIf)
           .reorder(ni, ti, no, to, task)
           .parallel(task);
+      if (rowLanes) {
+        y.vectorize(ni, kRowLanes, TailStrategy::GuardWithIf);
+        scheduleKQuantMatmul(task, no, tile_rows, tokens);
+        return;
+      }
       if (decoded.defined()) // decode the task's rows once, reuse them for every token tile
         decoded.compute_at(y, task).vectorize(decodedLane, lanes).unroll(decodedSub);
       const Var &rowTile = task, &tokenTile = no;
       partial.compute_at(y, tokenTile).bound_extent(n, rows).bound_extent(t, tokens);
       partial.vectorize(lane).unroll(n).unroll(t);
-      if (laneQuant.defined()) {
-        // As matvec, with a register tile of rows x tokens per block: the weight codes are
-        // extracted once per row and step and feed every token's dot product.
-        scheduleKQuantDot(rowTile, tokenTile);
-      } else if (pairDot.defined()) {
+      if (pairDot.defined()) {
         pairCode.compute_at(y, rowTile).vectorize(pairCodeVar, 64);
         partial.update(0).reorder(lane, t, n, r.x).vectorize(lane).unroll(t).unroll(n);
         pairProduct.compute_at(partial, r.x).vectorize(pairLane).unroll(n).unroll(t);
@@ -274,7 +288,7 @@ public:
       partial.compute_at(y, no).bound_extent(n, rows);
       partial.vectorize(lane).unroll(n);
       if (laneQuant.defined()) {
-        scheduleKQuantDot(no, no);
+        scheduleKQuantDot(no);
       } else if (dot.defined()) {
         // Each block's dot products for the tile's rows are computed right before their FMA and
         // stay in registers.
@@ -312,13 +326,22 @@ public:
 private:
   int outputRows() const { return Experts ? int(out_features) * int(slots) : int(out_features); }
 
+  /// The first row of row group g of the K-quants' matmul: groups of 16 consecutive rows, the last
+  /// one moved back to end at the last row (it then overlaps its predecessor), so that every lane
+  /// holds a real row and each 4-byte quad of a row group loads from 16 rows without clamping.
+  Expr rowGroupBase(Expr g) const {
+    const int N = outputRows();
+    return N >= kRowLanes ? min(kRowLanes * g, N - kRowLanes) : kRowLanes * g;
+  }
+
   /// actQuant(k[, t]) (int8) and actScale(block[, t]) (f32): x quantized as ggml's
   /// quantize_row_q8_K_ref (blocks of 256: d = max / -127 with max the signed value of largest
   /// magnitude, q = nearest(x * -127/max) capped at 127) or, for Q8_0 weights, as its x86
   /// quantize_row_q8_0 (blocks of 32: q = nearest(x * 127/amax), d = fp16(amax/127)). Rounding
   /// is to nearest even (Halide's round). Q8_0: quadBias(q[, t]) = 128 * the sum of the 4 quants
-  /// of quad q. K-quants: laneQuant(quad, lane, step, b[, t]), the quants in the order the lanes
-  /// multiply them (kQuantLaneElement), and laneQuantSum(lane, b[, t]), the sum of each lane's 16.
+  /// of quad q. K-quants' matvec: laneQuant(quad, lane, step, b), the quants in the order the lanes
+  /// multiply them (kQuantLaneElement), and laneQuantSum(lane, b), the sum of each lane's 16; their
+  /// matmul: groupQuantSum(g, b, t), the sum of the quants of 16-element group g of block b.
   template <typename WithToken, typename WithTokenVar>
   void quantizeActivations(GGMLType type, Func activation, WithToken withToken, WithTokenVar withTokenVar) {
     using namespace granite::kernels;
@@ -352,6 +375,11 @@ private:
       quadBias = Func("quad_bias");
       quadBias(withTokenVar({q})) = codeBias(type) * sum(cast<int32_t>(actQuant(withToken({4 * q + r4}))));
       quadVar = q;
+    } else if (Prefill) {
+      Var g("g"), b("b");
+      RDom r16(0, 16, "group_elements");
+      groupQuantSum = Func("group_quant_sum");
+      groupQuantSum(g, b, t) = sum(cast<int32_t>(actQuant(256 * b + 16 * g + r16, t)));
     } else {
       Var quad("quad"), l("l"), step("step"), b("b");
       laneQuant = Func("lane_quant");
@@ -447,88 +475,143 @@ private:
           strict_float(partial(lane, n, t) + cast<float>(dot(lane, blocks - 1, n, t)) * groupScale(blocks - 1, n, t));
   }
 
-  /// Q4_K and Q6_K with quantized_dot, with ggml's arithmetic: per block, each of 16 lanes sums
-  /// 16 products of weight codes and activation quants in i32 (four 512-bit vpdpbusd over
-  /// laneQuant, see kQuantLaneCode), times the integer scale of the lane's Q4_K sub-block or Q6_K
-  /// group; then one f32 multiply-add per block with d_w * d_x. Q4_K subtracts its mins alike:
-  /// m_j * (the lane's sum of quants), times dmin * d_x; Q6_K's codes are 32 + its quants, so
-  /// 32 * (the lane's sum of quants) comes off its dot. The integer sums are exact (at most
-  /// 16 * 15 * 127 * 63 for Q4_K, 16 * 32 * 127 * 128 for Q6_K, below 2^24), so they also convert
-  /// to f32 exactly.
-  template <typename WithToken>
-  void defineKQuantDot(GGMLType type, Func bytes, Expr clampedRow, int blocks, WithToken withToken) {
+  /// Q4_K and Q6_K with quantized_dot, decode (matvec, expert_matvec), with ggml's arithmetic: per
+  /// block, each of 16 lanes sums 16 products of weight codes and activation quants in i32 (four
+  /// 512-bit vpdpbusd over laneQuant, see kQuantLaneCode), times the integer scale of the lane's Q4_K
+  /// sub-block or Q6_K group; then one f32 multiply-add per block with d_w * d_x. Q4_K subtracts its
+  /// mins alike: m_j * (the lane's sum of quants), times dmin * d_x; Q6_K's codes are 32 + its quants,
+  /// so 32 * (the lane's sum of quants) comes off its dot. The integer sums are exact (at most
+  /// 16 * 15 * 127 * 63 for Q4_K, 16 * 32 * 127 * 128 for Q6_K, below 2^24), so they also convert to
+  /// f32 exactly. The lanes' f32 sums are added at the end.
+  void defineKQuantDot(GGMLType type, Func bytes, Expr clampedRow, int blocks) {
     using namespace granite::kernels;
-    auto at = [&](std::vector<Expr> a) { return withToken(std::move(a)); };
     Var b("b");
-    std::vector<Var> dotVars{lane, b, n};
-    if (Prefill) dotVars.push_back(t);
     RDom rq(0, 4, 0, 4, "rq"); // rq.x: quad, rq.y: step
-    Expr code = kQuantLaneCode(type, bytes, lane, rq.x, rq.y, b, clampedRow);
-    if (Prefill) {
-      // matmul: a scratch per parallel task, unpacked once and read by every token tile: the
-      // lanes' integer scales (laneScale) and Q4_K's mins (as f32, laneMin) and Q6_K's codes
-      // (laneCode, 64 ready bytes per step, block and row). Q4_K's codes stay packed: two
-      // instructions per step pair and row extract them, and its scratch stays small (L2).
-      Var quad("quad"), l("l"), step("step");
-      if (type == GGMLType::Q6_K) {
-        laneCode = Func("lane_code");
-        laneCode(quad, l, step, b, n) = kQuantLaneCode(type, bytes, l, quad, step, b, clampedRow);
-        code = laneCode(rq.x, lane, rq.y, b, n);
-      }
-      laneScale = Func("lane_scale");
-      if (type == GGMLType::Q4_K) {
-        laneScale(l, b, n) = cast<int32_t>(q4kScale(bytes, l % 8, b, clampedRow));
-        laneMin = Func("lane_min");
-        laneMin(l, b, n) = cast<float>(q4kMin(bytes, l % 8, b, clampedRow));
-      } else {
-        laneScale(l, b, n) = q6kScaleCode(bytes, l, b, clampedRow);
-      }
-      scratchVars = {quad, l};
-    }
     dot = Func("lane_dot");
-    // Q6_K's codes are 32 + its quants: matmul starts each lane's sum at -32 * (its sum of
-    // quants) instead of subtracting that afterwards (the same integer).
-    const bool biasFirst = Prefill && type == GGMLType::Q6_K;
-    dot(dotVars) = biasFirst ? -codeBias(type) * laneQuantSum(at({lane, b})) : Expr(0);
-    dot(dotVars) += cast<int32_t>(code) * cast<int32_t>(laneQuant(at({rq.x, lane, rq.y, b})));
+    dot(lane, b, n) = Expr(0);
+    dot(lane, b, n) += cast<int32_t>(kQuantLaneCode(type, bytes, lane, rq.x, rq.y, b, clampedRow)) *
+                       cast<int32_t>(laneQuant(rq.x, lane, rq.y, b));
     dotReduction = rq;
     Var i("i");
     defineBlockHalves(type, bytes, clampedRow);
-    const int halves = halfScalesPerBlock(type);
-    std::vector<Var> halfVars{i, n}, perHalf{i};
-    if (Prefill) {
-      halfVars.push_back(t);
-      perHalf.push_back(t);
-    }
     halfActScale = Func("half_activation_scale"); // d_x for each fp16 scale, so the table is dense
-    halfActScale(perHalf) = actScale(at({i / halves}));
+    halfActScale(i) = actScale(i / halfScalesPerBlock(type));
     groupScale = Func("block_scale");
-    groupScale(halfVars) = blockHalf(i, n) * halfActScale(at({i}));
+    groupScale(i, n) = blockHalf(i, n) * halfActScale(i);
     scaleGroup = i;
     r = RDom(0, blocks, "r");
-    Expr laneDot = dot(at({lane, r, n})), scaled;
+    Expr laneDot = dot(lane, r, n), scaled;
     if (type == GGMLType::Q4_K) {
-      Expr scale = Prefill ? laneScale(lane, r, n) : cast<int32_t>(q4kScale(bytes, lane % 8, r, clampedRow));
-      Expr mins;
-      if (Prefill) {
-        // m * (sum of quants) is below 2^17, so the f32 product of the two is that integer exactly
-        // (one vmulps instead of vpmulld and a conversion).
-        laneQuantSumF = Func("lane_quant_sum_f32");
-        Var l("l"), bb("bb");
-        laneQuantSumF(l, bb, t) = cast<float>(laneQuantSum(l, bb, t));
-        mins = laneMin(lane, r, n) * laneQuantSumF(at({lane, r}));
-      } else {
-        mins = cast<float>(cast<int32_t>(q4kMin(bytes, lane % 8, r, clampedRow)) * laneQuantSum(at({lane, r})));
-      }
-      scaled = partial(at({lane, n})) + cast<float>(laneDot * scale) * groupScale(at({2 * r, n})) -
-               mins * groupScale(at({2 * r + 1, n}));
+      Expr scale = cast<int32_t>(q4kScale(bytes, lane % 8, r, clampedRow));
+      Expr mins = cast<float>(cast<int32_t>(q4kMin(bytes, lane % 8, r, clampedRow)) * laneQuantSum(lane, r));
+      scaled = partial(lane, n) + cast<float>(laneDot * scale) * groupScale(2 * r, n) - mins * groupScale(2 * r + 1, n);
     } else {
-      Expr quants = Prefill ? laneDot : laneDot - codeBias(type) * laneQuantSum(at({lane, r}));
-      Expr scale = Prefill ? laneScale(lane, r, n) : q6kScaleCode(bytes, lane, r, clampedRow);
-      scaled = partial(at({lane, n})) + cast<float>(quants * scale) * groupScale(at({r, n}));
+      Expr quants = laneDot - codeBias(type) * laneQuantSum(lane, r);
+      scaled = partial(lane, n) + cast<float>(quants * q6kScaleCode(bytes, lane, r, clampedRow)) * groupScale(r, n);
     }
-    // strict_float as in defineQ8_0Dot: matvec and matmul agree bit for bit.
-    partial(at({lane, n})) = strict_float(scaled);
+    // strict_float: no reassociation of the f32 sums (nor FMA contraction).
+    partial(lane, n) = strict_float(scaled);
+  }
+
+  /// Q4_K and Q6_K with quantized_dot, prefill (matmul), with llama.cpp's batch arithmetic: one weight row per
+  /// i32 lane, 16 rows (a row group) per vector, so that the integer sums need no reduction across lanes
+  /// (defineKQuantRowLanes). Then the f32 steps in the order of llama.cpp's own batch products, which our
+  /// prefill logits match to f32 rounding (test/e2e/GoldenModelTest.cpp):
+  /// * Q4_K (ggml's q4_K_8x8 gemm): per 64 elements (two sub-blocks) sumi = sum_j sc_j * dot_j and
+  ///   summ = sum_j m_j * (sum of the sub-blocks' quants); acc = fma(sumi, d * d_x, acc) and
+  ///   acc_min = fma(summ, dmin * d_x, acc_min), with d * d_x rounded first; the product is acc - acc_min
+  ///   (blockAcc holds both). Halide 14 has no fma: the multiply-adds are left out of strict_float so
+  ///   that LLVM contracts each into one vfmadd (test/e2e/GoldenModelTest.cpp would see it otherwise).
+  /// * Q6_K: per block sumi = sum_g sc_g * dot_g (dots of 32 + the quants, started from -32 * the
+  ///   group's sum of quants), acc + sumi * (d * d_x).
+  /// The integers are exact (below 2^31) in any summation order.
+  void defineKQuantMatmul(GGMLType type, Func bytes, Expr clampedRow, int blocks) {
+    const bool q4k = type == GGMLType::Q4_K;
+    defineBlockHalves(type, bytes, clampedRow);
+    defineKQuantRowLanes(type, bytes);
+    blockAcc = Func("block_acc");
+    if (q4k) {
+      RDom rbs(0, 4, 0, blocks, "rbs"); // rbs.x: pair of sub-blocks, rbs.y: block
+      blockReduction = rbs;
+      // d * d_x and dmin * d_x, rounded to f32 before the fma as llama.cpp's are.
+      Var i("i");
+      blockScale = Func("block_scale");
+      blockScale(rowLane, rowGroup, i, t) = strict_float(rowHalf(rowLane, i, rowGroup) * actScale(i / 2, t));
+      blockAcc(rowLane, rowGroup, t) = Tuple(0.0f, 0.0f);
+      Expr acc = blockAcc(rowLane, rowGroup, t)[0], accMin = blockAcc(rowLane, rowGroup, t)[1];
+      // Not strict_float, so that LLVM contracts each multiply-add into one fma (Halide 14 has no fma of its own).
+      blockAcc(rowLane, rowGroup, t) = Tuple(
+          cast<float>(blockSum(rowLane, rowGroup, rbs.x, rbs.y, t)) * blockScale(rowLane, rowGroup, 2 * rbs.y, t) + acc,
+          cast<float>(blockMin(rowLane, rowGroup, rbs.x, rbs.y, t)) * blockScale(rowLane, rowGroup, 2 * rbs.y + 1, t) +
+              accMin);
+    } else {
+      RDom rb(0, blocks, "rb");
+      blockReduction = rb;
+      blockAcc(rowLane, rowGroup, t) = 0.0f;
+      blockAcc(rowLane, rowGroup, t) =
+          strict_float(blockAcc(rowLane, rowGroup, t) + cast<float>(blockSum(rowLane, rowGroup, rb, t)) *
+                                                            (rowHalf(rowLane, rb, rowGroup) * actScale(rb, t)));
+    }
+  }
+
+  /// The K-quants' matmul, one weight row per i32 lane (16 rows, a row group, per vector). Each
+  /// parallel task first unpacks its rows once: rowCode(q, row lane, step, lane, block, row group)
+  /// holds the 4 codes of quad q of kernel-order lane and step (lib/Kernels/KernelWeightOrder.h) of
+  /// 16 rows as the 64 ready bytes of one vpdpbusd, which multiplies them by the 4 activation quants
+  /// broadcast to every lane; rowScale, rowMin (Q4_K) and rowHalf hold the rows' integer scales,
+  /// mins and fp16 scales by lane. groupDot sums a sub-block (Q4_K) or group (Q6_K, started from
+  /// -32 * its sum of quants); blockSum scales and adds them per pair of sub-blocks (Q4_K) or per
+  /// block (Q6_K); blockMin adds Q4_K's mins times the sub-blocks' sums of quants per pair.
+  void defineKQuantRowLanes(GGMLType type, Func bytes) {
+    using namespace granite::kernels;
+    const bool q4k = type == GGMLType::Q4_K;
+    const int groupElements = q4k ? 32 : 16, groups = 256 / groupElements;
+    Var q("q"), l("l"), s("s"), i("i"), j("j"), b("b");
+    Expr row = rowGroupBase(rowGroup) + rowLane;
+    if (outputRows() < kRowLanes) row = min(row, outputRows() - 1);
+    rowCode = Func("row_code");
+    rowCode(q, rowLane, s, l, b, rowGroup) = kQuantLaneCode(type, bytes, l, q, s, b, row);
+    rowCodeQuad = q;
+    // Element e of a block is lane e / 32 + 8 * (e % 32 / 16) (Q4_K) or e / 16 (Q6_K) of kernel
+    // order, at step e % 16 / 4 and quad e % 4 (lib/Kernels/KernelWeightOrder.h).
+    auto codeAt = [&](Expr quad, Expr e, Expr block) {
+      Expr orderLane = q4k ? e / 32 + 8 * (e % 32 / 16) : e / 16;
+      return rowCode(quad, rowLane, e % 16 / 4, orderLane, block, rowGroup);
+    };
+    rowScale = Func("row_scale");
+    rowScale(rowLane, j, b, rowGroup) =
+        q4k ? cast<int32_t>(q4kScale(bytes, j, b, row)) : q6kScaleCode(bytes, j, b, row);
+    rowHalf = Func("row_half");
+    rowHalf(rowLane, i, rowGroup) = blockHalf(i, row);
+    RDom rk(0, 4, 0, groupElements / 4, "rk"); // rk.x: quad, rk.y: quad group of the sub-block or group
+    groupDot = Func("group_dot");
+    groupDot(rowLane, rowGroup, j, b, t) = q4k ? Expr(0) : -codeBias(type) * groupQuantSum(j, b, t);
+    groupDot(rowLane, rowGroup, j, b, t) += cast<int32_t>(codeAt(rk.x, groupElements * j + 4 * rk.y, b)) *
+                                            cast<int32_t>(actQuant(256 * b + groupElements * j + 4 * rk.y + rk.x, t));
+    dotReduction = rk;
+    blockSum = Func("block_sum");
+    if (q4k) {
+      Var sb("sb");
+      RDom rj(0, 2, "rj");
+      blockSum(rowLane, rowGroup, sb, b, t) = 0;
+      blockSum(rowLane, rowGroup, sb, b, t) +=
+          rowScale(rowLane, 2 * sb + rj, b, rowGroup) * groupDot(rowLane, rowGroup, 2 * sb + rj, b, t);
+      groupReduction = rj;
+      rowMin = Func("row_min");
+      rowMin(rowLane, j, b, rowGroup) = cast<int32_t>(q4kMin(bytes, j, b, row));
+      RDom rm(0, 2, "rm");
+      blockMin = Func("block_min");
+      blockMin(rowLane, rowGroup, sb, b, t) = 0;
+      Expr jj = 2 * sb + rm;
+      blockMin(rowLane, rowGroup, sb, b, t) +=
+          rowMin(rowLane, jj, b, rowGroup) * (groupQuantSum(2 * jj, b, t) + groupQuantSum(2 * jj + 1, b, t));
+      minReduction = rm;
+    } else {
+      RDom rj(0, groups, "rj");
+      blockSum(rowLane, rowGroup, b, t) = 0;
+      blockSum(rowLane, rowGroup, b, t) += rowScale(rowLane, rj, b, rowGroup) * groupDot(rowLane, rowGroup, rj, b, t);
+      groupReduction = rj;
+    }
   }
 
   /// Q4_K and Q6_K with f32 activations (matvec): the code bytes are read in storage order,
@@ -579,38 +662,63 @@ private:
     return stage.split(lane, laneRun, inRun, run).vectorize(inRun).vectorize(laneRun);
   }
 
-  /// The K-quants' register tile: per block, the lane dots of each row (and token) are computed
-  /// right before their f32 step, each of the 4 steps loading the activation quants once for the
-  /// tile.
-  void scheduleKQuantDot(const Var &rowTile, const Var &tokenTile) {
-    if (Prefill) {
-      // The scratch of the task's rows (see defineKQuantDot), in the order the register tiles read it.
-      if (laneCode.defined())
-        laneCode.compute_at(y, rowTile).vectorize(scratchVars[0]).vectorize(scratchVars[1]).unroll(laneCode.args()[2]);
-      laneScale.compute_at(y, rowTile).vectorize(scratchVars[1]);
-      if (laneMin.defined()) laneMin.compute_at(y, rowTile).vectorize(scratchVars[1]);
-      if (laneQuantSumF.defined()) laneQuantSumF.compute_root().vectorize(laneQuantSumF.args()[0]);
-      partial.update(0).vectorize(lane).reorder(lane, t, n, r.x).unroll(t).unroll(n);
-    } else {
-      // The scale bytes load as runs of 8: Q4_K's lanes l and l + 8 share a sub-block, Q6_K's 16
-      // group scales are consecutive.
-      vectorizeLaneRuns(partial.update(0), 8).unroll(n).reorder(inRun, laneRun, n, r.x);
-    }
+  /// The K-quants' matvec register tile: per block, the lane dots of each row are computed right
+  /// before their f32 step, each of the 4 steps loading the activation quants once for the tile.
+  void scheduleKQuantDot(const Var &rowTile) {
+    // The scale bytes load as runs of 8: Q4_K's lanes l and l + 8 share a sub-block, Q6_K's 16
+    // group scales are consecutive.
+    vectorizeLaneRuns(partial.update(0), 8).unroll(n).reorder(inRun, laneRun, n, r.x);
     dot.compute_at(partial, r.x);
-    Stage init = dot.vectorize(lane).unroll(n);
-    Stage steps = dot.update().unroll(n);
-    std::vector<VarOrRVar> order{dotReduction.x, lane};
-    if (Prefill) order.push_back(t);
-    order.push_back(n);
-    order.push_back(dotReduction.y);
-    steps.reorder(order).atomic().vectorize(dotReduction.x).vectorize(lane).unroll(dotReduction.y);
-    if (Prefill) {
-      init.unroll(t);
-      steps.unroll(t);
-    }
+    dot.vectorize(lane).unroll(n);
+    dot.update()
+        .unroll(n)
+        .reorder(dotReduction.x, lane, n, dotReduction.y)
+        .atomic()
+        .vectorize(dotReduction.x)
+        .vectorize(lane)
+        .unroll(dotReduction.y);
     blockHalf.compute_at(y, rowTile).vectorize(blockHalfVar, 8, TailStrategy::GuardWithIf);
     halfActScale.compute_root();
-    groupScale.compute_at(y, tokenTile).vectorize(scaleGroup, 8, TailStrategy::GuardWithIf);
+    groupScale.compute_at(y, rowTile).vectorize(scaleGroup, 8, TailStrategy::GuardWithIf);
+  }
+
+  /// The K-quants' matmul (defineKQuantMatmul): the task's rows are unpacked at `task`; a register tile
+  /// of row groups x tokens runs each step's group dots, scales them into the sums and takes the f32
+  /// step, the weight vector of each quad feeding every token's vpdpbusd.
+  void scheduleKQuantMatmul(const Var &task, const Var &rowTile, int rowGroups, int tokens) {
+    rowCode.compute_at(y, task).vectorize(rowCodeQuad).vectorize(rowLane);
+    for (Func table : {rowScale, rowMin, rowHalf})
+      if (table.defined()) table.compute_at(y, task).vectorize(rowLane);
+    groupQuantSum.compute_root().vectorize(groupQuantSum.args()[0], 16);
+    blockAcc.compute_at(y, rowTile)
+        .bound(rowLane, 0, kRowLanes)
+        .bound_extent(rowGroup, rowGroups)
+        .bound_extent(t, tokens)
+        .vectorize(rowLane)
+        .unroll(rowGroup)
+        .unroll(t);
+    {
+      std::vector<VarOrRVar> order{rowLane, t, rowGroup, blockReduction.x};
+      if (blockReduction.dimensions() > 1) order.push_back(blockReduction.y);
+      blockAcc.update().reorder(order).vectorize(rowLane).unroll(t).unroll(rowGroup);
+    }
+    if (blockScale.defined())
+      blockScale.compute_at(blockAcc, blockReduction.y).vectorize(rowLane).unroll(rowGroup).unroll(t);
+    for (auto [sums, over] : {std::pair{blockSum, groupReduction}, std::pair{blockMin, minReduction}}) {
+      if (!sums.defined()) continue;
+      sums.compute_at(blockAcc, blockReduction.x).vectorize(rowLane).unroll(rowGroup).unroll(t);
+      sums.update().reorder(rowLane, t, rowGroup, over.x).vectorize(rowLane).unroll(t).unroll(rowGroup);
+    }
+    if (blockMin.defined()) blockMin.update().unroll(minReduction.x);
+    groupDot.compute_at(blockSum, groupReduction.x).vectorize(rowLane).unroll(rowGroup).unroll(t);
+    groupDot.update()
+        .reorder(dotReduction.x, rowLane, t, rowGroup, dotReduction.y)
+        .atomic()
+        .vectorize(dotReduction.x)
+        .vectorize(rowLane)
+        .unroll(t)
+        .unroll(rowGroup)
+        .unroll(dotReduction.y);
   }
 
   /// A Q8_0 matmul register tile of integer dot products: the 4 products of each i32 lane (`quad`)
@@ -633,9 +741,11 @@ private:
   Func partial, decoded, laneSum, groupScale, groupOffset, activationBf16;
   // quantized_dot
   Func actPeak, actInverse, actScale, actQuant, quadBias, dot, blockHalf;
-  Func laneQuant, laneQuantSum, halfActScale, codeActivation; // K-quants
-  Func laneCode, laneScale, laneMin, laneQuantSumF;           // K-quants' matmul scratch
-  std::vector<Var> scratchVars;
+  Func laneQuant, laneQuantSum, halfActScale, codeActivation; // K-quants' matvec
+  Func rowCode, rowScale, rowMin, rowHalf, groupDot, groupQuantSum, blockSum, blockMin, blockScale, blockAcc; // matmul
+  Var rowLane{"row_lane"}, rowGroup{"row_group"}, rowCodeQuad;
+  RDom blockReduction, groupReduction, minReduction;
+  static constexpr int kRowLanes = granite::kernels::kQuantRowLanes;
   Func pairCode, pairDot, pairProduct; // Q8_0's matmul
   Var pairCodeVar, pairLane;
   RDom pairReduction;

@@ -25,6 +25,9 @@ struct ScheduleDefaults {
   /// (`tile_rows`, `tile_tokens`); its integer tile needs more registers per (row, token).
   int quantizedDotRows = 2;
   int quantizedDotTokens = 4;
+  /// With quantizedDot, the K-quants' matrix-matrix product: its `tile_rows` in groups of 16 rows, one row per
+  /// i32 lane (lib/Kernels/WeightFormat.h); its tile then holds two f32 and two i32 sums per (group, token).
+  int kQuantRowGroups = 1;
   /// BF16 products: round the activations to BF16 and multiply pairs with vdpbf16ps (`bf16_dot`),
   /// as llama.cpp does. Twice the prefill FLOP/s of f32 activations; only where the CPU has it.
   bool bf16Dot = false;

@@ -122,9 +122,13 @@ void expectProductMatches(const RandomWeights &w, const std::vector<float> &x, i
       }
       double tolerance;
       if (kQuant) {
+        // matvec: 16 lanes of f32 steps (Q4_K: the step's two products), then summed across; matmul: one sum
+        // of llama.cpp's steps per output (Q4_K: 4 per block in each of two sums, then their difference).
         exact = kQuantProduct[n];
-        const int termsPerLane = (w.K / 256) * (w.type == WType::Q4_K ? 2 : 1);
-        tolerance = dotTolerance(16 * termsPerLane, 16, 2, magnitude);
+        const bool q4k = w.type == WType::Q4_K;
+        const int termsPerLane = (w.K / 256) * (q4k ? 2 : 1), matmulSteps = (w.K / 256) * (q4k ? 4 : 1);
+        tolerance =
+            std::max(dotTolerance(16 * termsPerLane, 16, 2, magnitude), dotTolerance(matmulSteps, 1, 3, magnitude));
       } else if (quantized) {
         tolerance = dotTolerance(w.K / 4, 8, 4, magnitude);
       } else {
@@ -173,11 +177,16 @@ TEST_P(LinearTest, MatvecAgreesWithMatmulOnOneToken) {
   Halide::Runtime::Buffer<float> xMat(x.data(), c.K, 1), yMat(kRows, 1);
   ASSERT_EQ(c.matvec(weightBuffer(w, weights), xVec, yVec), 0);
   ASSERT_EQ(c.matmul(weightBuffer(w, weights), xMat, yMat), 0);
-  // With quantized activations both run the same arithmetic in the same order (strict_float):
-  // prefill and decode, and so a prompt fed in chunks, must agree exactly. A difference in the
-  // last bit could round a quant of the next layer's input the other way. With f32 activations
-  // matvec may sum in another order (the K-quants' follows their storage order): each result is
-  // within the reference test's bound of the exact product, so they differ by at most twice it.
+  // With quantized activations, Q8_0's matvec and matmul run the same arithmetic in the same order
+  // (strict_float) and must agree exactly. The K-quants' follow llama.cpp's, whose decode and batch
+  // products sum in different orders (docs/kernels.md): each must be within the reference bound. With
+  // f32 activations matvec may sum in another order (the K-quants' follows their storage order): each
+  // result is within the reference test's bound of the exact product, so they differ by at most twice it.
+  if (quantizedDot(c.family, c.type) && c.type != WType::Q8_0) {
+    expectProductMatches(w, x, 1, yVec.data(), true);
+    expectProductMatches(w, x, 1, yMat.data(), true);
+    return;
+  }
   const bool exact = quantizedDot(c.family, c.type);
   for (int n = 0; n < kRows; ++n) {
     if (exact) {
@@ -261,10 +270,11 @@ TEST(LinearBf16DotTest, MatvecAndMatmulMatchReferenceOnBf16RoundedActivations) {
   }
 }
 
-// granitec's prefill schedule for the quantized products on x86-64-avx512-bf16 (2 x 4 register tiles, tasks of 6
-// rows): Q8_0 with whole pairs of blocks, the K-quants with an odd block count. Against the reference for token
-// counts around the token tile, and bit for bit against matvec for every token of a call: prefill and decode run the
-// same arithmetic in the same order.
+// granitec's prefill schedule for the quantized products on x86-64-avx512-bf16 (2 x 4 register tiles): Q8_0 with
+// whole pairs of blocks in tasks of 6 rows, the K-quants with an odd block count in tasks of 2 row groups. Against the
+// reference for token counts around the token tile, and bit for bit for every token of a call: Q8_0 against matvec
+// (prefill and decode run the same arithmetic in the same order), the K-quants against a one-token matmul (a token's
+// row does not depend on how the prompt is cut into calls; their decode follows llama.cpp's decode order instead).
 struct PrefillCase {
   WType type;
   int K;
@@ -276,7 +286,7 @@ std::ostream &operator<<(std::ostream &os, const PrefillCase &c) { return os << 
 
 class LinearQuantizedPrefillTest : public ::testing::TestWithParam<PrefillCase> {};
 
-TEST_P(LinearQuantizedPrefillTest, MatmulMatchesReferenceAndMatvecForEveryToken) {
+TEST_P(LinearQuantizedPrefillTest, MatmulMatchesReferenceAndEveryTokenAlone) {
   const PrefillCase &c = GetParam();
   GRANITE_SKIP_UNLESS_HOST_RUNS("bf16");
   RandomWeights w = makeRandomWeights(c.type, c.K, kRows, 555);
@@ -287,10 +297,16 @@ TEST_P(LinearQuantizedPrefillTest, MatmulMatchesReferenceAndMatvecForEveryToken)
     ASSERT_EQ(c.matmul(weightBuffer(w, weights), xBuf, yBuf), 0);
     expectProductMatches(w, x, tokens, yBuf.data(), true);
     for (int t = 0; t < tokens; ++t) {
-      Halide::Runtime::Buffer<float> xVec(x.data() + size_t(t) * c.K, c.K), yVec(kRows);
-      ASSERT_EQ(c.matvec(weightBuffer(w, weights), xVec, yVec), 0);
-      for (int n = 0; n < kRows; ++n)
-        ASSERT_EQ(yVec(n), yBuf(n, t)) << "row " << n << " token " << t << " of " << tokens;
+      Halide::Runtime::Buffer<float> xOne(x.data() + size_t(t) * c.K, c.K), yOne(kRows);
+      Halide::Runtime::Buffer<float> xOneToken(x.data() + size_t(t) * c.K, c.K, 1), yOneToken(kRows, 1);
+      if (c.type == WType::Q8_0)
+        ASSERT_EQ(c.matvec(weightBuffer(w, weights), xOne, yOne), 0);
+      else
+        ASSERT_EQ(c.matmul(weightBuffer(w, weights), xOneToken, yOneToken), 0);
+      for (int n = 0; n < kRows; ++n) {
+        const float alone = c.type == WType::Q8_0 ? yOne(n) : yOneToken(n, 0);
+        ASSERT_EQ(alone, yBuf(n, t)) << "row " << n << " token " << t << " of " << tokens;
+      }
     }
   }
 }

@@ -171,6 +171,9 @@ struct GoldenCase {
   float promptBound;     ///< max |logit - reference| of the prompt fed in one call
   float stepBound;       ///< the same for the decode steps (one token per call)
   float chunkBound;      ///< max |logit difference| between our chunked calls and our one long call
+  /// The same for a prompt fed one token per call, where it differs (our K-quants' decode sums in llama.cpp's decode
+  /// order, their prefill in its batch order); negative: chunkBound.
+  float oneTokenChunkBound = -1;
 };
 
 void PrintTo(const GoldenCase &golden, std::ostream *os) { *os << golden.reference << " on " << golden.family; }
@@ -334,7 +337,8 @@ TEST_P(GoldenModelTest, ChunksMatchOneLongCall) {
                 0);
     }
     float diff = maxAbsDiff(logits.data(), expected.data(), logits.size());
-    EXPECT_LE(diff, golden.chunkBound) << "chunks of " << chunk;
+    const float bound = chunk == 1 && golden.oneTokenChunkBound >= 0 ? golden.oneTokenChunkBound : golden.chunkBound;
+    EXPECT_LE(diff, bound) << "chunks of " << chunk;
     chunkDiff = std::max(chunkDiff, diff);
   }
   RecordProperty("max_abs_diff_chunks", std::to_string(chunkDiff));
@@ -500,8 +504,8 @@ INSTANTIATE_TEST_SUITE_P(
 
 /// llama.cpp's own logits where the host family rounds activations as llama.cpp does, else deqref.
 GoldenCase referenceCase(const std::string &model, bool llamaNumerics, float promptBound, float stepBound,
-                         float chunkBound) {
-  if (llamaNumerics) return {model, model, "host", promptBound, stepBound, chunkBound};
+                         float chunkBound, float oneTokenChunkBound = -1) {
+  if (llamaNumerics) return {model, model, "host", promptBound, stepBound, chunkBound, oneTokenChunkBound};
   return {model, model + ".deqref", "host", kF32Rounding, kF32Rounding, kF32Rounding};
 }
 
@@ -520,11 +524,13 @@ const granite::target::ScheduleDefaults &hostDefaults() { return granite::target
 // * dense-q8_0 prompt: 0.041. Our prefill's f32 sums are strict where llama.cpp's fuse multiply-adds, which rounds a
 //   few activation quants to the neighbouring code (one Q8_0 step is 1/127 of its block's largest value): 0.05, still
 //   under the deqref gap of 0.15.
-// * dense-q4_k_m prompt: 2.9e-6: kF32Rounding. Steps: llama.cpp's decode of Q4_K differs from its own batch by 0.16
-//   (README, token by token) while ours computes the batch's numbers; measured 0.160 on the steps: 0.2.
-// * chunks: 0. matvec and matmul run the same integer products and f32 steps (docs/kernels.md) and every other
-//   kernel gives a token's row independently of how the tokens are split, so chunks are bit-identical to one call,
-//   as llama.cpp's are; measured 0.
+// * dense-q4_k_m prompt and steps: 1.9e-6: kF32Rounding. The K-quants' prefill takes the f32 steps of llama.cpp's
+//   batch product (q4_K_8x8's fma per 64 elements) and their decode those of its decode product, so both match.
+// * chunks: 0. Q8_0's matvec and matmul run the same integer products and f32 steps, the K-quants' matmul gives a
+//   token's row independently of the other tokens of the call (docs/kernels.md), and every other kernel too, so
+//   chunks are bit-identical to one call, as llama.cpp's are; measured 0. Except dense-q4_k_m fed one token per call:
+//   that is decode, whose K-quant order is not the batch's (llama.cpp's own token-by-token run differs from its
+//   batch by 0.16, README); measured 0.18: 0.2.
 // BF16: one vdpbf16ps per pair of products. Here our prefill runs llama.cpp's order and its bits (dense-bf16's prompt:
 // 0), but Intel's vdpbf16ps (round after each of the two products, RNE, DAZ/FTZ) is not checked against AMD's here,
 // and one ulp of difference in any earlier sum can round an activation to the neighbouring BF16 value (one part in
@@ -536,7 +542,7 @@ INSTANTIATE_TEST_SUITE_P(
     Quantized, GoldenModelTest,
     testing::Values(referenceCase("dense-bf16", hostDefaults().bf16Dot, 0.04f, 0.04f, 0.04f),
                     referenceCase("dense-q8_0", hostDefaults().quantizedDot, 0.05f, kF32Rounding, 0.0f),
-                    referenceCase("dense-q4_k_m", hostDefaults().quantizedDot, kF32Rounding, 0.2f, 0.0f),
+                    referenceCase("dense-q4_k_m", hostDefaults().quantizedDot, kF32Rounding, kF32Rounding, 0.0f, 0.2f),
                     referenceCase("hybrid-bf16", hostDefaults().bf16Dot, 0.04f, 0.04f, 0.04f),
                     referenceCase("hybrid-q8_0", hostDefaults().quantizedDot, kF32Rounding, kF32Rounding, 0.0f)),
     caseName);
