@@ -686,7 +686,8 @@ private:
   /// of row groups x tokens runs each step's group dots, scales them into the sums and takes the f32
   /// step, the weight vector of each quad feeding every token's vpdpbusd.
   void scheduleKQuantMatmul(const Var &task, const Var &rowTile, int rowGroups, int tokens) {
-    rowCode.compute_at(y, task).vectorize(rowCodeQuad).vectorize(rowLane);
+    // A lane's 4 steps together: they read the same 16 source words (nibbles, and Q6_K's high bits).
+    rowCode.compute_at(y, task).vectorize(rowCodeQuad).vectorize(rowLane).unroll(rowCode.args()[2]);
     for (Func table : {rowScale, rowMin, rowHalf})
       if (table.defined()) table.compute_at(y, task).vectorize(rowLane);
     groupQuantSum.compute_root().vectorize(groupQuantSum.args()[0], 16);
