@@ -109,14 +109,16 @@ void addFamilyDefaults(const std::string &generator, const target::CpuFamily &fa
   }
   if (generator != "moe_router") fill("vector_width", d.vectorWidth);
   if (prefill) {
-    const bool rowGroups = format && matmulRowsPerTileRow(format->type, quantized && !amx) > 1;
-    fill("tile_rows", amx ? d.amxRows : rowGroups ? d.kQuantRowGroups : quantized ? d.quantizedDotRows : d.prefillRows);
+    const int rowsPerTileRow = format ? matmulRowsPerTileRow(format->type, quantized && !amx) : 1;
+    fill("tile_rows", amx                  ? d.amxRows
+                      : rowsPerTileRow > 1 ? d.kQuantRowGroups
+                      : quantized          ? d.quantizedDotRows
+                                           : d.prefillRows);
     fill("tile_tokens", amx ? d.amxTokens : quantized ? d.quantizedDotTokens : d.prefillTokens);
     if (format)
-      fill("rows_per_task",
-           static_cast<int>(prefillRowsPerTask(
-               d, *format, std::stoll(params.at("in_features")), std::stoll(params.at("out_features")),
-               std::stoll(params.at("tile_rows")) * matmulRowsPerTileRow(format->type, quantized && !amx))));
+      fill("rows_per_task", static_cast<int>(prefillRowsPerTask(d, *format, std::stoll(params.at("in_features")),
+                                                                std::stoll(params.at("out_features")),
+                                                                std::stoll(params.at("tile_rows")) * rowsPerTileRow)));
   }
   if (format) {
     const Halide::Type storage = weightStorageType(format->type);

@@ -297,16 +297,17 @@ TEST_P(LinearQuantizedPrefillTest, MatmulMatchesReferenceAndEveryTokenAlone) {
     ASSERT_EQ(c.matmul(weightBuffer(w, weights), xBuf, yBuf), 0);
     expectProductMatches(w, x, tokens, yBuf.data(), true);
     for (int t = 0; t < tokens; ++t) {
-      Halide::Runtime::Buffer<float> xOne(x.data() + size_t(t) * c.K, c.K), yOne(kRows);
-      Halide::Runtime::Buffer<float> xOneToken(x.data() + size_t(t) * c.K, c.K, 1), yOneToken(kRows, 1);
-      if (c.type == WType::Q8_0)
-        ASSERT_EQ(c.matvec(weightBuffer(w, weights), xOne, yOne), 0);
-      else
-        ASSERT_EQ(c.matmul(weightBuffer(w, weights), xOneToken, yOneToken), 0);
-      for (int n = 0; n < kRows; ++n) {
-        const float alone = c.type == WType::Q8_0 ? yOne(n) : yOneToken(n, 0);
-        ASSERT_EQ(alone, yBuf(n, t)) << "row " << n << " token " << t << " of " << tokens;
+      float *token = x.data() + size_t(t) * c.K;
+      Halide::Runtime::Buffer<float> alone(kRows);
+      if (c.type == WType::Q8_0) {
+        Halide::Runtime::Buffer<float> xVec(token, c.K);
+        ASSERT_EQ(c.matvec(weightBuffer(w, weights), xVec, alone), 0);
+      } else {
+        Halide::Runtime::Buffer<float> xMat(token, c.K, 1), yMat(alone.data(), kRows, 1);
+        ASSERT_EQ(c.matmul(weightBuffer(w, weights), xMat, yMat), 0);
       }
+      for (int n = 0; n < kRows; ++n)
+        ASSERT_EQ(alone(n), yBuf(n, t)) << "row " << n << " token " << t << " of " << tokens;
     }
   }
 }
