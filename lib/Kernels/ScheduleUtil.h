@@ -26,6 +26,13 @@ inline void requireParam(bool ok, const std::string &message) {
 
 namespace granite::kernels {
 
+/// a * b + c rounded once, as C's fmaf: a call of LLVM's llvm.fma.f32, which Halide 14 (it has no fma of its own)
+/// emits per lane and LLVM folds back into one vfmadd per vector. A multiply-add left to LLVM's contraction instead
+/// may be reassociated (Halide marks its float ops reassoc) or fuse the other product when both addends are products.
+inline Halide::Expr fusedMultiplyAdd(const Halide::Expr &a, const Halide::Expr &b, const Halide::Expr &c) {
+  return Halide::Internal::Call::make(Halide::Float(32), "llvm.fma.f32", {a, b, c}, Halide::Internal::Call::PureExtern);
+}
+
 /// x * sigmoid(x), as in llama.cpp's ggml_silu_f32 (x / (1 + e^-x)).
 inline Halide::Expr silu(const Halide::Expr &v) { return v / (1.0f + Halide::exp(-v)); }
 

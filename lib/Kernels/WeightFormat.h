@@ -200,13 +200,13 @@ inline Halide::Expr blockQuant(GGMLType type, const Halide::Func &bytes, const H
 // vpdpbusd: u8 x s8, four products per i32 lane): per 32-element Q8_0 block, per 64-element
 // step of a K-quant block (see kQuantLaneCode).
 
-/// The K-quants' integer matmul holds one weight row per i32 lane of a 512-bit vpdpbusd: its
-/// register tile counts `tile_rows` in groups of this many rows.
+/// The block-quantized integer matmul (Q8_0, Q4_K, Q6_K) holds one weight row per i32 lane of a 512-bit
+/// vpdpbusd: its register tile counts `tile_rows` in groups of this many rows.
 constexpr int kQuantRowLanes = 16;
 
 /// Rows of W per unit of matmul's `tile_rows` for `type` weights.
 inline int matmulRowsPerTileRow(GGMLType type, bool quantizedDot) {
-  return quantizedDot && (type == GGMLType::Q4_K || type == GGMLType::Q6_K) ? kQuantRowLanes : 1;
+  return quantizedDot && traitsOf(type).quantized() ? kQuantRowLanes : 1;
 }
 
 /// Elements per block of quantized activations that pair with `type` weights (32 or 256).

@@ -137,8 +137,10 @@ public:
       Expr laneInSub = r.x * lanes + lane;
       Expr element = r.z * blockElements + r.y * 32 + laneInSub;
       Expr weight;
-      if (intDot && type == GGMLType::Q8_0) {
-        defineQ8_0Dot(bytes, clampedRow, blocks, withToken);
+      if (intDot && type == GGMLType::Q8_0 && Prefill) {
+        defineQ8_0Matmul(bytes, clampedRow, blocks);
+      } else if (intDot && type == GGMLType::Q8_0) {
+        defineQ8_0Dot(bytes, clampedRow, blocks);
       } else if (intDot && Prefill) {
         defineKQuantMatmul(type, bytes, clampedRow, blocks);
       } else if (intDot) {
@@ -192,10 +194,15 @@ public:
       }
     }
     Expr total;
-    if (blockAcc.defined()) { // the K-quants' matmul: one row per lane, 16 rows per row group
+    if (blockAcc.defined() || stepAcc.defined()) { // the quantized matmul: one row per lane, 16 rows per row group
       Expr g = n / kRowLanes, laneOfRow = clamp(n - rowGroupBase(g), 0, kRowLanes - 1);
-      total = type == GGMLType::Q4_K ? strict_float(blockAcc(laneOfRow, g, t)[0] - blockAcc(laneOfRow, g, t)[1])
-                                     : blockAcc(laneOfRow, g, t);
+      auto step = [&](int j) { return stepAcc(laneOfRow, j, g, t); };
+      if (stepAcc.defined()) // Q8_0: the 8 sums added as ggml's hsum_float_8 adds a vector's lanes
+        total = strict_float(((step(0) + step(4)) + (step(2) + step(6))) + ((step(1) + step(5)) + (step(3) + step(7))));
+      else if (type == GGMLType::Q4_K)
+        total = strict_float(blockAcc(laneOfRow, g, t)[0] - blockAcc(laneOfRow, g, t)[1]);
+      else
+        total = blockAcc(laneOfRow, g, t);
     } else {
       // The lanes are summed as a vector reduction (a shuffle tree), not a serial scalar chain.
       RDom acrossLanes(0, lanes, "across_lanes");
@@ -227,8 +234,8 @@ public:
     if (actQuant.defined()) scheduleQuantizedActivations();
     if (Prefill) {
       const int tokens = tile_tokens;
-      // The K-quants' integer product counts tile_rows in row groups (defineKQuantRowLanes).
-      const bool rowLanes = blockAcc.defined();
+      // The quantized integer product counts tile_rows in row groups (defineKQuantRowLanes, defineQ8_0Matmul).
+      const bool rowLanes = blockAcc.defined() || stepAcc.defined();
       const int tileRows = rowLanes ? granite::kernels::matmulRowsPerTileRow(weight_type, true) * int(tile_rows) : rows;
       // Each parallel task sweeps its row tiles with every token tile in turn: the token tile's activations
       // stay in L1 across the task's rows, the task's weights in L2 across the tokens.
@@ -243,33 +250,17 @@ public:
           .parallel(task);
       if (rowLanes) {
         y.vectorize(ni, kRowLanes, TailStrategy::GuardWithIf);
-        scheduleKQuantMatmul(task, no, tile_rows, tokens);
+        if (stepAcc.defined())
+          scheduleQ8_0Matmul(task, no, tile_rows, tokens);
+        else
+          scheduleKQuantMatmul(task, no, tile_rows, tokens);
         return;
       }
       if (decoded.defined()) // decode the task's rows once, reuse them for every token tile
         decoded.compute_at(y, task).vectorize(decodedLane, lanes).unroll(decodedSub);
-      const Var &rowTile = task, &tokenTile = no;
-      partial.compute_at(y, tokenTile).bound_extent(n, rows).bound_extent(t, tokens);
+      partial.compute_at(y, no).bound_extent(n, rows).bound_extent(t, tokens);
       partial.vectorize(lane).unroll(n).unroll(t);
-      if (pairDot.defined()) {
-        pairCode.compute_at(y, rowTile).vectorize(pairCodeVar, 64);
-        partial.update(0).reorder(lane, t, n, r.x).vectorize(lane).unroll(t).unroll(n);
-        pairProduct.compute_at(partial, r.x).vectorize(pairLane).unroll(n).unroll(t);
-        pairDot.compute_at(partial, r.x).vectorize(pairLane).unroll(n).unroll(t);
-        scheduleDotTile(pairDot, pairReduction, pairLane);
-        if (int(in_features) / 32 % 2) {
-          // The odd last block, 8 lanes per (row, token) as matvec.
-          partial.update(1).vectorize(lane).unroll(t).unroll(n);
-          dot.compute_at(partial, n).vectorize(lane);
-          dot.update().reorder(dotReduction.x, lane).atomic().vectorize(dotReduction.x).vectorize(lane);
-        }
-        scheduleQ8_0Tables(rowTile, tokenTile);
-      } else if (dot.defined()) {
-        partial.update(0).reorder(lane, t, n, r.x).vectorize(lane).unroll(t).unroll(n);
-        dot.compute_at(partial, r.x).vectorize(lane).unroll(n).unroll(t);
-        scheduleDotTile(dot, dotReduction, lane);
-        scheduleQ8_0Tables(rowTile, tokenTile);
-      } else if (bf16_dot) {
+      if (bf16_dot) {
         // r.x (the pair) innermost and atomic: Halide matches the pair sum to vdpbf16ps.
         activationBf16.compute_root();
         partial.update().reorder(r.x, lane, n, t, r.y, r.z).atomic().vectorize(r.x).vectorize(lane).unroll(n).unroll(t);
@@ -372,8 +363,9 @@ private:
     actQuantVar = k;
     if (type == GGMLType::Q8_0) {
       RDom r4(0, 4, "quad");
-      quadBias = Func("quad_bias");
-      quadBias(withTokenVar({q})) = codeBias(type) * sum(cast<int32_t>(actQuant(withToken({4 * q + r4}))));
+      quadStart = Func("quad_start");
+      quadStart(withTokenVar({q})) =
+          (Prefill ? kF32IntBits : 0) - codeBias(type) * sum(cast<int32_t>(actQuant(withToken({4 * q + r4}))));
       quadVar = q;
     } else if (Prefill) {
       Var g("g"), b("b");
@@ -405,74 +397,61 @@ private:
     blockHalfVar = i;
   }
 
-  /// Q8_0 with quantized_dot: per 32-element block one integer dot product of the weight codes
-  /// with the activation quants (8 i32 lanes of 4 products: vpdpbusd), started from
-  /// -128 * (sum of the quants) so that it is the dot of the quants themselves; then one f32
-  /// multiply-add with d_w * d_x.
-  template <typename WithToken> void defineQ8_0Dot(Func bytes, Expr clampedRow, int blocks, WithToken withToken) {
+  /// Q8_0 with quantized_dot, decode (matvec, expert_matvec), in the order of llama.cpp's decode product
+  /// (ggml_vec_dot_q8_0_q8_0): per 32-element block one integer dot product of the weight codes with the
+  /// activation quants (8 i32 lanes of 4 products: vpdpbusd), started from -128 * (sum of the quants) so that it
+  /// is the dot of the quants themselves; then per lane fma(f32(dot), d_w * d_x, sum), the lanes added at the end.
+  void defineQ8_0Dot(Func bytes, Expr clampedRow, int blocks) {
     using namespace granite::kernels;
-    // Every Func below that depends on the activations has the token as its last argument in
-    // matmul; the arithmetic and its order are the same as in matvec.
-    auto at = [&](std::vector<Expr> a) { return withToken(std::move(a)); };
     Var b("b");
-    std::vector<Var> dotVars{lane, b, n}, scaleVars{b, n};
-    if (Prefill) {
-      dotVars.push_back(t);
-      scaleVars.push_back(t);
-    }
     RDom r4(0, 4, "r4");
     dot = Func("block_dot");
-    dot(dotVars) = -quadBias(at({8 * b + lane}));
-    dot(dotVars) += cast<int32_t>(q8_0Code(bytes, 4 * lane + r4, b, clampedRow)) *
-                    cast<int32_t>(actQuant(at({32 * b + 4 * lane + r4})));
+    dot(lane, b, n) = quadStart(8 * b + lane);
+    dot(lane, b, n) +=
+        cast<int32_t>(q8_0Code(bytes, 4 * lane + r4, b, clampedRow)) * cast<int32_t>(actQuant(32 * b + 4 * lane + r4));
     dotReduction = r4;
     r = RDom(0, blocks, "r");
     defineBlockHalves(GGMLType::Q8_0, bytes, clampedRow);
     // d_w * d_x per block, a per-row-tile table vectorized over the blocks.
     groupScale = Func("block_scale");
-    groupScale(scaleVars) = blockHalf(b, n) * actScale(at({b}));
+    groupScale(b, n) = blockHalf(b, n) * actScale(b);
     scaleGroup = b;
-    if (Prefill && blocks >= 2) {
-      definePairDot(bytes, clampedRow, blocks);
-      return;
-    }
-    // strict_float: no reassociation of the f32 sums (nor FMA contraction), so that matvec and
-    // matmul, whatever LLVM makes of their loops, compute the same numbers bit for bit. A prompt
-    // fed in chunks (single tokens go through matvec) then gives the logits of one batch.
-    partial(at({lane, n})) =
-        strict_float(partial(at({lane, n})) + cast<float>(dot(at({lane, r, n}))) * groupScale(at({r, n})));
+    partial(lane, n) = fusedMultiplyAdd(cast<float>(dot(lane, r, n)), groupScale(r, n), partial(lane, n));
   }
 
-  /// Q8_0's matmul: two blocks per 512-bit vpdpbusd. Lanes 0-7 of pair c hold block 2c's 8 lane
-  /// sums, lanes 8-15 block 2c + 1's, each started from -128 * (sum of its quants) as in
-  /// defineQ8_0Dot. The task's codes (+128) are stored once per pair as 64 ready bytes
-  /// (pairCode). Each pair is converted to f32 and multiplied by its two blocks' d_w * d_x in one
-  /// 16-lane step; then the 8 lanes of the partial sum add block 2c's products and then block
-  /// 2c + 1's, which is matvec's order, so the sums are the same bit for bit. An odd last block
-  /// goes through the 8-lane product afterwards.
-  void definePairDot(Func bytes, Expr clampedRow, int blocks) {
+  /// Q8_0 with quantized_dot, prefill (matmul), in the order of llama.cpp's batch product (tinyBLAS_Q0_AVX),
+  /// which is also its decode order: per row and token 8 f32 sums, sum j taking step j of every block (the dot of
+  /// its 4 elements 4j..4j+3) as fma(f32(dot), d_w * d_x, sum) with d_w * d_x rounded first; the output adds the 8
+  /// as hsum_float_8 does. So matvec and matmul give the same bits. One weight row per i32 lane, 16 rows (a row
+  /// group) per vector as the K-quants' matmul: each task first unpacks its rows' codes, rowCode(q, row lane, j,
+  /// block, row group) being the 64 bytes of one vpdpbusd that multiplies them by the step's 4 activation quants
+  /// broadcast to every lane; its dot starts from -128 * their sum, since the codes are the quants + 128.
+  void defineQ8_0Matmul(Func bytes, Expr clampedRow, int blocks) {
     using namespace granite::kernels;
-    Var j("j"), c("c"), l("l");
-    pairCode = Func("pair_code");
-    pairCode(j, c, n) = q8_0Code(bytes, j % 32, 2 * c + j / 32, clampedRow);
-    pairCodeVar = j;
-    RDom r4(0, 4, "pair_quad");
-    pairDot = Func("pair_dot");
-    pairDot(l, c, n, t) = -quadBias(16 * c + l, t);
-    pairDot(l, c, n, t) += cast<int32_t>(pairCode(4 * l + r4, c, n)) * cast<int32_t>(actQuant(64 * c + 4 * l + r4, t));
-    pairReduction = r4;
-    pairProduct = Func("pair_product");
-    // Kept as i32 bits: LLVM 14 extracts the upper half of a 16 x f32 value through
-    // general-purpose registers, but that of a 16 x i32 one with one vextracti64x4.
-    pairProduct(l, c, n, t) = reinterpret<int32_t>(strict_float(
-        cast<float>(pairDot(l, c, n, t)) * select(l < 8, groupScale(2 * c, n, t), groupScale(2 * c + 1, n, t))));
-    pairLane = l;
-    r = RDom(0, blocks / 2, "r");
-    auto product = [&](Expr l16) { return reinterpret<float>(pairProduct(l16, r, n, t)); };
-    partial(lane, n, t) = strict_float((partial(lane, n, t) + product(lane)) + product(lane + 8));
-    if (blocks % 2)
-      partial(lane, n, t) =
-          strict_float(partial(lane, n, t) + cast<float>(dot(lane, blocks - 1, n, t)) * groupScale(blocks - 1, n, t));
+    Var q("q"), j("j"), b("b");
+    Expr row = rowGroupBase(rowGroup) + rowLane;
+    if (outputRows() < kRowLanes) row = min(row, outputRows() - 1);
+    rowCode = Func("row_code");
+    rowCode(q, rowLane, j, b, rowGroup) = q8_0Code(bytes, 4 * j + q, b, row);
+    rowCodeQuad = q;
+    defineBlockHalves(GGMLType::Q8_0, bytes, clampedRow);
+    rowHalf = Func("row_half");
+    rowHalf(rowLane, b, rowGroup) = blockHalf(b, row);
+    RDom r4(0, 4, "r4");
+    groupDot = Func("step_dot");
+    groupDot(rowLane, rowGroup, j, b, t) = quadStart(8 * b + j, t);
+    groupDot(rowLane, rowGroup, j, b, t) +=
+        cast<int32_t>(rowCode(r4, rowLane, j, b, rowGroup)) * cast<int32_t>(actQuant(32 * b + 4 * j + r4, t));
+    dotReduction = r4;
+    blockScale = Func("block_scale");
+    blockScale(rowLane, rowGroup, b, t) = strict_float(rowHalf(rowLane, b, rowGroup) * actScale(b, t));
+    RDom rb(0, blocks, "rb");
+    blockReduction = rb;
+    stepAcc = Func("step_acc");
+    stepAcc(rowLane, j, rowGroup, t) = 0.0f;
+    Expr stepDot = reinterpret<float>(groupDot(rowLane, rowGroup, j, rb, t)) - kF32IntBase;
+    stepAcc(rowLane, j, rowGroup, t) =
+        strict_float(fusedMultiplyAdd(stepDot, blockScale(rowLane, rowGroup, rb, t), stepAcc(rowLane, j, rowGroup, t)));
   }
 
   /// Q4_K and Q6_K with quantized_dot, decode (matvec, expert_matvec), with ggml's arithmetic: per
@@ -520,12 +499,12 @@ private:
   /// * Q4_K (ggml's q4_K_8x8 gemm): per 64 elements (two sub-blocks) sumi = sum_j sc_j * dot_j and
   ///   summ = sum_j m_j * (sum of the sub-blocks' quants); acc = fma(sumi, d * d_x, acc) and
   ///   acc_min = fma(summ, dmin * d_x, acc_min), with d * d_x rounded first; the product is acc - acc_min
-  ///   (blockAcc holds both). Halide 14 has no fma: the multiply-adds are left out of strict_float so
-  ///   that LLVM contracts each into one vfmadd (test/e2e/GoldenModelTest.cpp would see it otherwise).
+  ///   (blockAcc holds both), each fma one vfmadd (fusedMultiplyAdd).
   /// * Q6_K: per block sumi = sum_g sc_g * dot_g (dots of 32 + the quants, started from -32 * the
   ///   group's sum of quants), acc + sumi * (d * d_x).
   /// The integers are exact (below 2^31) in any summation order.
   void defineKQuantMatmul(GGMLType type, Func bytes, Expr clampedRow, int blocks) {
+    using granite::kernels::fusedMultiplyAdd;
     const bool q4k = type == GGMLType::Q4_K;
     defineBlockHalves(type, bytes, clampedRow);
     defineKQuantRowLanes(type, bytes);
@@ -539,11 +518,11 @@ private:
       blockScale(rowLane, rowGroup, i, t) = strict_float(rowHalf(rowLane, i, rowGroup) * actScale(i / 2, t));
       blockAcc(rowLane, rowGroup, t) = Tuple(0.0f, 0.0f);
       Expr acc = blockAcc(rowLane, rowGroup, t)[0], accMin = blockAcc(rowLane, rowGroup, t)[1];
-      // Not strict_float, so that LLVM contracts each multiply-add into one fma (Halide 14 has no fma of its own).
-      blockAcc(rowLane, rowGroup, t) = Tuple(
-          cast<float>(blockSum(rowLane, rowGroup, rbs.x, rbs.y, t)) * blockScale(rowLane, rowGroup, 2 * rbs.y, t) + acc,
-          cast<float>(blockMin(rowLane, rowGroup, rbs.x, rbs.y, t)) * blockScale(rowLane, rowGroup, 2 * rbs.y + 1, t) +
-              accMin);
+      blockAcc(rowLane, rowGroup, t) =
+          Tuple(strict_float(fusedMultiplyAdd(cast<float>(blockSum(rowLane, rowGroup, rbs.x, rbs.y, t)),
+                                              blockScale(rowLane, rowGroup, 2 * rbs.y, t), acc)),
+                strict_float(fusedMultiplyAdd(cast<float>(blockMin(rowLane, rowGroup, rbs.x, rbs.y, t)),
+                                              blockScale(rowLane, rowGroup, 2 * rbs.y + 1, t), accMin)));
     } else {
       RDom rb(0, blocks, "rb");
       blockReduction = rb;
@@ -649,7 +628,7 @@ private:
     actInverse.compute_root();
     actScale.compute_root();
     actQuant.compute_root().vectorize(actQuantVar, 32);
-    if (quadBias.defined()) quadBias.compute_root().vectorize(quadVar, 8);
+    if (quadStart.defined()) quadStart.compute_root().vectorize(quadVar, 8);
     if (laneQuant.defined()) {
       laneQuant.compute_root().vectorize(laneQuantVars[0]).vectorize(laneQuantVars[1]);
       laneQuantSum.compute_root().vectorize(laneQuantVars[1]);
@@ -722,10 +701,37 @@ private:
         .unroll(dotReduction.y);
   }
 
-  /// A Q8_0 matmul register tile of integer dot products: the 4 products of each i32 lane (`quad`)
-  /// innermost and atomic, so that Halide matches them to vpdpbusd; rows and tokens unrolled.
-  void scheduleDotTile(Func dots, const RDom &quad, const Var &lanesVar) {
-    dots.update().reorder(quad.x, lanesVar, t, n).atomic().vectorize(quad.x).vectorize(lanesVar).unroll(t).unroll(n);
+  /// Q8_0's matmul (defineQ8_0Matmul): the task's rows are unpacked at `task`; a register tile of row groups x
+  /// tokens holds their 8 step sums each; per block and step, each row group's weight vector feeds every token's
+  /// vpdpbusd, and the dots go straight into their fma.
+  void scheduleQ8_0Matmul(const Var &task, const Var &rowTile, int rowGroups, int tokens) {
+    const Var step = stepAcc.args()[1];
+    rowCode.compute_at(y, task).vectorize(rowCodeQuad).vectorize(rowLane).unroll(rowCode.args()[2]);
+    rowHalf.compute_at(y, task).vectorize(rowLane);
+    stepAcc.compute_at(y, rowTile)
+        .bound(rowLane, 0, kRowLanes)
+        .bound(step, 0, 8)
+        .bound_extent(rowGroup, rowGroups)
+        .bound_extent(t, tokens)
+        .vectorize(rowLane)
+        .unroll(step)
+        .unroll(rowGroup)
+        .unroll(t);
+    stepAcc.update()
+        .reorder(rowLane, t, rowGroup, step, blockReduction.x)
+        .vectorize(rowLane)
+        .unroll(t)
+        .unroll(rowGroup)
+        .unroll(step);
+    blockScale.compute_at(stepAcc, blockReduction.x).vectorize(rowLane).unroll(rowGroup).unroll(t);
+    groupDot.compute_at(stepAcc, step).vectorize(rowLane).unroll(rowGroup).unroll(t);
+    groupDot.update()
+        .reorder(dotReduction.x, rowLane, t, rowGroup)
+        .atomic()
+        .vectorize(dotReduction.x)
+        .vectorize(rowLane)
+        .unroll(t)
+        .unroll(rowGroup);
   }
 
   /// Q8_0's quantized_dot tables: fp16 block scales per row tile (`rowTile`), the block scales
@@ -741,15 +747,17 @@ private:
   RDom r, reductionLanes;
   Func partial, decoded, laneSum, groupScale, groupOffset, activationBf16;
   // quantized_dot
-  Func actPeak, actInverse, actScale, actQuant, quadBias, dot, blockHalf;
+  Func actPeak, actInverse, actScale, actQuant, quadStart, dot, blockHalf;
   Func laneQuant, laneQuantSum, halfActScale, codeActivation; // K-quants' matvec
   Func rowCode, rowScale, rowMin, rowHalf, groupDot, groupQuantSum, blockSum, blockMin, blockScale, blockAcc; // matmul
   Var rowLane{"row_lane"}, rowGroup{"row_group"}, rowCodeQuad;
   RDom blockReduction, groupReduction, minReduction;
   static constexpr int kRowLanes = granite::kernels::kQuantRowLanes;
-  Func pairCode, pairDot, pairProduct; // Q8_0's matmul
-  Var pairCodeVar, pairLane;
-  RDom pairReduction;
+  // 1.5 * 2^23 and its bits: an i32 dot started from kF32IntBits reads as the f32 kF32IntBase + the dot, exactly
+  // while |dot| < 2^22, so one subtraction (not a conversion) gives the dot as f32.
+  static constexpr float kF32IntBase = 12582912.0f;
+  static constexpr int kF32IntBits = 0x4B400000;
+  Func stepAcc; // Q8_0's matmul
   std::vector<Var> laneQuantVars;
   Var laneRun{"lane_run"}, inRun{"in_run"};
   Var actQuantVar, quadVar, blockHalfVar, codeActivationVar;

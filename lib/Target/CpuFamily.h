@@ -21,13 +21,12 @@ struct ScheduleDefaults {
   /// use integer dot products (`quantized_dot`). Only where the CPU has a u8 x s8 dot product
   /// (VNNI); elsewhere the products keep f32 activations.
   bool quantizedDot = false;
-  /// With quantizedDot: rows x tokens of the matrix-matrix product's register tile
-  /// (`tile_rows`, `tile_tokens`); its integer tile needs more registers per (row, token).
-  int quantizedDotRows = 2;
+  /// With quantizedDot, the matrix-matrix product's register tile (`tile_rows`, `tile_tokens`): one weight row per
+  /// i32 lane (lib/Kernels/WeightFormat.h), `tile_rows` in groups of 16 rows. Per (group, token) it holds the
+  /// K-quants' two f32 and two i32 sums, but Q8_0's 8 f32 sums (llama.cpp's order), so Q8_0 takes fewer tokens.
+  int quantizedRowGroups = 1;
   int quantizedDotTokens = 4;
-  /// With quantizedDot, the K-quants' matrix-matrix product: its `tile_rows` in groups of 16 rows, one row per
-  /// i32 lane (lib/Kernels/WeightFormat.h); its tile then holds two f32 and two i32 sums per (group, token).
-  int kQuantRowGroups = 1;
+  int q8_0Tokens = 2;
   /// BF16 products: round the activations to BF16 and multiply pairs with vdpbf16ps (`bf16_dot`),
   /// as llama.cpp does. Twice the prefill FLOP/s of f32 activations; only where the CPU has it.
   bool bf16Dot = false;

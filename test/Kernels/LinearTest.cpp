@@ -98,8 +98,8 @@ bool quantizedDot(const std::string &family, WType type) {
 /// checks the quantization itself too.
 ///
 /// Q8_0 (against the dequantized weights): each 32-element block's integer dot is scaled by
-/// d * d_x (2 roundings) and accumulated into one of 8 lanes (K/32 accumulations per lane, then
-/// log2(8) for the lane sum); the reference weights carry up to 2 roundings of their own.
+/// d * d_x and accumulated into one of 8 sums (K/32 accumulations per sum, then log2(8) for
+/// their sum); the reference weights carry up to 2 roundings of their own.
 void expectProductMatches(const RandomWeights &w, const std::vector<float> &x, int tokens, const float *y,
                           bool quantized = false) {
   std::vector<float> magnitudes = quantized ? dequantizedMagnitudes(w) : std::vector<float>();
@@ -178,7 +178,7 @@ TEST_P(LinearTest, MatvecAgreesWithMatmulOnOneToken) {
   ASSERT_EQ(c.matvec(weightBuffer(w, weights), xVec, yVec), 0);
   ASSERT_EQ(c.matmul(weightBuffer(w, weights), xMat, yMat), 0);
   // With quantized activations, Q8_0's matvec and matmul run the same arithmetic in the same order
-  // (strict_float) and must agree exactly. The K-quants' follow llama.cpp's, whose decode and batch
+  // (llama.cpp's) and must agree exactly. The K-quants' follow llama.cpp's, whose decode and batch
   // products sum in different orders (docs/kernels.md): each must be within the reference bound. With
   // f32 activations matvec may sum in another order (the K-quants' follows their storage order): each
   // result is within the reference test's bound of the exact product, so they differ by at most twice it.
@@ -270,11 +270,11 @@ TEST(LinearBf16DotTest, MatvecAndMatmulMatchReferenceOnBf16RoundedActivations) {
   }
 }
 
-// granitec's prefill schedule for the quantized products on x86-64-avx512-bf16 (2 x 4 register tiles): Q8_0 with
-// whole pairs of blocks in tasks of 6 rows, the K-quants with an odd block count in tasks of 2 row groups. Against the
-// reference for token counts around the token tile, and bit for bit for every token of a call: Q8_0 against matvec
-// (prefill and decode run the same arithmetic in the same order), the K-quants against a one-token matmul (a token's
-// row does not depend on how the prompt is cut into calls; their decode follows llama.cpp's decode order instead).
+// The quantized prefill products on x86-64-avx512-bf16 with register tiles of 2 row groups x 4 tokens in tasks of 2
+// row groups, the K-quants with an odd block count. Against the reference for token counts around the token tile, and
+// bit for bit for every token of a call: Q8_0 against matvec (prefill and decode run the same arithmetic in the same
+// order), the K-quants against a one-token matmul (a token's row does not depend on how the prompt is cut into calls;
+// their decode follows llama.cpp's decode order instead).
 struct PrefillCase {
   WType type;
   int K;
