@@ -687,9 +687,15 @@ private:
     for (auto [sums, over] : {std::pair{blockSum, groupReduction}, std::pair{blockMin, minReduction}}) {
       if (!sums.defined()) continue;
       sums.compute_at(blockAcc, blockReduction.x).vectorize(rowLane).unroll(rowGroup).unroll(t);
-      sums.update().reorder(rowLane, t, rowGroup, over.x).vectorize(rowLane).unroll(t).unroll(rowGroup);
+      // Two steps of the sum at once (blockMin's 2, blockSum's 2 or 16): their dots interleave (measured on Zen 5:
+      // Q4_K 42-45% -> 46-50%, Q6_K 45-50% -> 47-53% of the vpdpbusd peak; 4 at once spill Q6_K's).
+      sums.update()
+          .reorder(rowLane, t, rowGroup, over.x)
+          .vectorize(rowLane)
+          .unroll(t)
+          .unroll(rowGroup)
+          .unroll(over.x, 2);
     }
-    if (blockMin.defined()) blockMin.update().unroll(minReduction.x);
     groupDot.compute_at(blockSum, groupReduction.x).vectorize(rowLane).unroll(rowGroup).unroll(t);
     groupDot.update()
         .reorder(dotReduction.x, rowLane, t, rowGroup, dotReduction.y)
