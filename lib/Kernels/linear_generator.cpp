@@ -329,10 +329,11 @@ private:
   /// quantize_row_q8_K_ref (blocks of 256: d = max / -127 with max the signed value of largest
   /// magnitude, q = nearest(x * -127/max) capped at 127) or, for Q8_0 weights, as its x86
   /// quantize_row_q8_0 (blocks of 32: q = nearest(x * 127/amax), d = fp16(amax/127)). Rounding
-  /// is to nearest even (Halide's round). Q8_0: quadBias(q[, t]) = 128 * the sum of the 4 quants
-  /// of quad q. K-quants' matvec: laneQuant(quad, lane, step, b), the quants in the order the lanes
-  /// multiply them (kQuantLaneElement), and laneQuantSum(lane, b), the sum of each lane's 16; their
-  /// matmul: groupQuantSum(g, b, t), the sum of the quants of 16-element group g of block b.
+  /// is to nearest even (Halide's round). Q8_0: quadStart(q[, t]), where the integer dot of quad q
+  /// starts: -128 * the sum of its 4 quants (the weight codes are the quants + 128), in matmul plus
+  /// kF32IntBits (defineQ8_0Matmul). K-quants' matvec: laneQuant(quad, lane, step, b), the quants in the order the
+  /// lanes multiply them (kQuantLaneElement), and laneQuantSum(lane, b), the sum of each lane's 16; their matmul:
+  /// groupQuantSum(g, b, t), the sum of the quants of 16-element group g of block b.
   template <typename WithToken, typename WithTokenVar>
   void quantizeActivations(GGMLType type, Func activation, WithToken withToken, WithTokenVar withTokenVar) {
     using namespace granite::kernels;
@@ -425,7 +426,8 @@ private:
   /// as hsum_float_8 does. So matvec and matmul give the same bits. One weight row per i32 lane, 16 rows (a row
   /// group) per vector as the K-quants' matmul: each task first unpacks its rows' codes, rowCode(q, row lane, j,
   /// block, row group) being the 64 bytes of one vpdpbusd that multiplies them by the step's 4 activation quants
-  /// broadcast to every lane; its dot starts from -128 * their sum, since the codes are the quants + 128.
+  /// broadcast to every lane; its dot starts at quadStart, so that read as an f32 it is kF32IntBase + the dot of
+  /// the quants, exactly (|dot| <= 4 * 128 * 127 < 2^22): one subtraction, not a conversion, makes it an f32.
   void defineQ8_0Matmul(Func bytes, Expr clampedRow, int blocks) {
     using namespace granite::kernels;
     Var q("q"), j("j"), b("b");
