@@ -236,7 +236,7 @@ public:
       const int tokens = tile_tokens;
       // The quantized integer product counts tile_rows in row groups (defineKQuantRowLanes, defineQ8_0Matmul).
       const bool rowLanes = blockAcc.defined() || stepAcc.defined();
-      const int tileRows = rowLanes ? granite::kernels::matmulRowsPerTileRow(weight_type, true) * int(tile_rows) : rows;
+      const int tileRows = rowLanes ? kRowLanes * int(tile_rows) : rows;
       // Each parallel task sweeps its row tiles with every token tile in turn: the token tile's activations
       // stay in L1 across the task's rows, the task's weights in L2 across the tokens.
       const int taskRows = rows_per_task > 0 ? int(rows_per_task) : tileRows;
@@ -323,6 +323,22 @@ private:
   Expr rowGroupBase(Expr g) const {
     const int N = outputRows();
     return N >= kRowLanes ? min(kRowLanes * g, N - kRowLanes) : kRowLanes * g;
+  }
+
+  /// The weight row that lane rowLane of row group rowGroup holds in the quantized matmul (the last row where
+  /// fewer than 16 rows exist).
+  Expr laneRow() const {
+    Expr row = rowGroupBase(rowGroup) + rowLane;
+    return outputRows() < kRowLanes ? min(row, outputRows() - 1) : row;
+  }
+
+  /// The quantized matmul's fp16 block scales by row lane: rowHalf(row lane, i, row group) is blockHalf(i) of
+  /// the lane's row.
+  void defineRowHalves(GGMLType type, Func bytes, Expr clampedRow) {
+    defineBlockHalves(type, bytes, clampedRow);
+    Var i("i");
+    rowHalf = Func("row_half");
+    rowHalf(rowLane, i, rowGroup) = blockHalf(i, laneRow());
   }
 
   /// actQuant(k[, t]) (int8) and actScale(block[, t]) (f32): x quantized as ggml's
@@ -431,14 +447,10 @@ private:
   void defineQ8_0Matmul(Func bytes, Expr clampedRow, int blocks) {
     using namespace granite::kernels;
     Var q("q"), j("j"), b("b");
-    Expr row = rowGroupBase(rowGroup) + rowLane;
-    if (outputRows() < kRowLanes) row = min(row, outputRows() - 1);
     rowCode = Func("row_code");
-    rowCode(q, rowLane, j, b, rowGroup) = q8_0Code(bytes, 4 * j + q, b, row);
+    rowCode(q, rowLane, j, b, rowGroup) = q8_0Code(bytes, 4 * j + q, b, laneRow());
     rowCodeQuad = q;
-    defineBlockHalves(GGMLType::Q8_0, bytes, clampedRow);
-    rowHalf = Func("row_half");
-    rowHalf(rowLane, b, rowGroup) = blockHalf(b, row);
+    defineRowHalves(GGMLType::Q8_0, bytes, clampedRow);
     RDom r4(0, 4, "r4");
     groupDot = Func("step_dot");
     groupDot(rowLane, rowGroup, j, b, t) = quadStart(8 * b + j, t);
@@ -508,7 +520,7 @@ private:
   void defineKQuantMatmul(GGMLType type, Func bytes, Expr clampedRow, int blocks) {
     using granite::kernels::fusedMultiplyAdd;
     const bool q4k = type == GGMLType::Q4_K;
-    defineBlockHalves(type, bytes, clampedRow);
+    defineRowHalves(type, bytes, clampedRow);
     defineKQuantRowLanes(type, bytes);
     blockAcc = Func("block_acc");
     if (q4k) {
@@ -547,9 +559,8 @@ private:
     using namespace granite::kernels;
     const bool q4k = type == GGMLType::Q4_K;
     const int groupElements = q4k ? 32 : 16, groups = 256 / groupElements;
-    Var q("q"), l("l"), s("s"), i("i"), j("j"), b("b");
-    Expr row = rowGroupBase(rowGroup) + rowLane;
-    if (outputRows() < kRowLanes) row = min(row, outputRows() - 1);
+    Var q("q"), l("l"), s("s"), j("j"), b("b");
+    Expr row = laneRow();
     rowCode = Func("row_code");
     rowCode(q, rowLane, s, l, b, rowGroup) = kQuantLaneCode(type, bytes, l, q, s, b, row);
     rowCodeQuad = q;
@@ -562,8 +573,6 @@ private:
     rowScale = Func("row_scale");
     rowScale(rowLane, j, b, rowGroup) =
         q4k ? cast<int32_t>(q4kScale(bytes, j, b, row)) : q6kScaleCode(bytes, j, b, row);
-    rowHalf = Func("row_half");
-    rowHalf(rowLane, i, rowGroup) = blockHalf(i, row);
     RDom rk(0, 4, 0, groupElements / 4, "rk"); // rk.x: quad, rk.y: quad group of the sub-block or group
     groupDot = Func("group_dot");
     groupDot(rowLane, rowGroup, j, b, t) = q4k ? Expr(0) : -codeBias(type) * groupQuantSum(j, b, t);
@@ -663,14 +672,19 @@ private:
     groupScale.compute_at(y, rowTile).vectorize(scaleGroup, 8, TailStrategy::GuardWithIf);
   }
 
+  /// The quantized matmul's per-task unpack of its rows (rowCode and the tables by row lane), at `task`. A lane's
+  /// steps together: the K-quants' 4 read the same 16 source words (nibbles, and Q6_K's high bits).
+  void scheduleTaskUnpack(const Var &task) {
+    rowCode.compute_at(y, task).vectorize(rowCodeQuad).vectorize(rowLane).unroll(rowCode.args()[2]);
+    for (Func table : {rowScale, rowMin, rowHalf})
+      if (table.defined()) table.compute_at(y, task).vectorize(rowLane);
+  }
+
   /// The K-quants' matmul (defineKQuantMatmul): the task's rows are unpacked at `task`; a register tile
   /// of row groups x tokens runs each step's group dots, scales them into the sums and takes the f32
   /// step, the weight vector of each quad feeding every token's vpdpbusd.
   void scheduleKQuantMatmul(const Var &task, const Var &rowTile, int rowGroups, int tokens) {
-    // A lane's 4 steps together: they read the same 16 source words (nibbles, and Q6_K's high bits).
-    rowCode.compute_at(y, task).vectorize(rowCodeQuad).vectorize(rowLane).unroll(rowCode.args()[2]);
-    for (Func table : {rowScale, rowMin, rowHalf})
-      if (table.defined()) table.compute_at(y, task).vectorize(rowLane);
+    scheduleTaskUnpack(task);
     groupQuantSum.compute_root().vectorize(groupQuantSum.args()[0], 16);
     blockAcc.compute_at(y, rowTile)
         .bound(rowLane, 0, kRowLanes)
@@ -714,8 +728,7 @@ private:
   /// vpdpbusd, and the dots go straight into their fma.
   void scheduleQ8_0Matmul(const Var &task, const Var &rowTile, int rowGroups, int tokens) {
     const Var step = stepAcc.args()[1];
-    rowCode.compute_at(y, task).vectorize(rowCodeQuad).vectorize(rowLane).unroll(rowCode.args()[2]);
-    rowHalf.compute_at(y, task).vectorize(rowLane);
+    scheduleTaskUnpack(task);
     stepAcc.compute_at(y, rowTile)
         .bound(rowLane, 0, kRowLanes)
         .bound(step, 0, 8)
