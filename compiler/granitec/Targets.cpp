@@ -30,8 +30,8 @@ std::string scheduleKnobs(const target::ScheduleDefaults &d) {
       << "), block-quantized matvec tile_rows=" << d.decodeRows << ", matmul tile_rows=" << d.prefillRows
       << " tile_tokens=" << d.prefillTokens << ", quantized_dot=" << (d.quantizedDot ? "true" : "false");
   if (d.quantizedDot)
-    out << " (matmul tile_rows=" << d.quantizedRowGroups << " group of 16 rows, tile_tokens=" << d.quantizedDotTokens
-        << ", Q8_0 " << d.q8_0Tokens << ")";
+    out << " (matmul tile_rows=" << d.quantizedRowGroups << " groups of 16 rows, tile_tokens=" << d.quantizedDotTokens
+        << ", Q8_0 " << d.q8_0RowGroups << " x " << d.q8_0Tokens << ")";
   out << ", bf16_dot=" << (d.bf16Dot ? "true" : "false");
   if (d.amxMatmul)
     out << ", amx_matmul (BF16 matmul on AMX tiles, tile_rows=" << d.amxRows << " tile_tokens=" << d.amxTokens << ")";

@@ -110,8 +110,10 @@ void addFamilyDefaults(const std::string &generator, const target::CpuFamily &fa
   if (generator != "moe_router") fill("vector_width", d.vectorWidth);
   if (prefill) {
     const int rowsPerTileRow = format ? matmulRowsPerTileRow(format->type, quantized && !amx) : 1;
-    fill("tile_rows", amx ? d.amxRows : rowsPerTileRow > 1 ? d.quantizedRowGroups : d.prefillRows);
     const bool q8_0 = format && format->type == GGMLType::Q8_0;
+    fill("tile_rows", amx                  ? d.amxRows
+                      : rowsPerTileRow > 1 ? (q8_0 ? d.q8_0RowGroups : d.quantizedRowGroups)
+                                           : d.prefillRows);
     fill("tile_tokens", amx ? d.amxTokens : !quantized ? d.prefillTokens : q8_0 ? d.q8_0Tokens : d.quantizedDotTokens);
     if (format)
       fill("rows_per_task", static_cast<int>(prefillRowsPerTask(d, *format, std::stoll(params.at("in_features")),

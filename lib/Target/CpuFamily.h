@@ -23,9 +23,11 @@ struct ScheduleDefaults {
   bool quantizedDot = false;
   /// With quantizedDot, the matrix-matrix product's register tile (`tile_rows`, `tile_tokens`): one weight row per
   /// i32 lane (lib/Kernels/WeightFormat.h), `tile_rows` in groups of 16 rows. Per (group, token) it holds the
-  /// K-quants' two f32 and two i32 sums, but Q8_0's 8 f32 sums (llama.cpp's order), so Q8_0 takes fewer tokens.
-  int quantizedRowGroups = 1;
+  /// K-quants' f32 sum and two i32 sums (each token's quants broadcast once for all groups), but Q8_0's 8 f32 sums
+  /// (llama.cpp's order), so Q8_0 takes one group and fewer tokens.
+  int quantizedRowGroups = 2;
   int quantizedDotTokens = 4;
+  int q8_0RowGroups = 1;
   int q8_0Tokens = 2;
   /// BF16 products: round the activations to BF16 and multiply pairs with vdpbf16ps (`bf16_dot`),
   /// as llama.cpp does. Twice the prefill FLOP/s of f32 activations; only where the CPU has it.
