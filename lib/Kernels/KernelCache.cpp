@@ -115,10 +115,12 @@ void addFamilyDefaults(const std::string &generator, const target::CpuFamily &fa
                       : rowsPerTileRow > 1 ? (q8_0 ? d.q8_0RowGroups : d.quantizedRowGroups)
                                            : d.prefillRows);
     fill("tile_tokens", amx ? d.amxTokens : !quantized ? d.prefillTokens : q8_0 ? d.q8_0Tokens : d.quantizedDotTokens);
-    if (format)
+    const int64_t tileRows = std::stoll(params.at("tile_rows")) * rowsPerTileRow;
+    if (quantized && rowsPerTileRow > 1 && !q8_0)
+      fill("rows_per_task", static_cast<int>(tileRows * d.kQuantTaskTiles));
+    else if (format)
       fill("rows_per_task", static_cast<int>(prefillRowsPerTask(d, *format, std::stoll(params.at("in_features")),
-                                                                std::stoll(params.at("out_features")),
-                                                                std::stoll(params.at("tile_rows")) * rowsPerTileRow)));
+                                                                std::stoll(params.at("out_features")), tileRows)));
   }
   if (format) {
     const Halide::Type storage = weightStorageType(format->type);
