@@ -591,7 +591,7 @@ private:
       blockSum(rowLane, rowGroup, sb, b, t) +=
           rowScale(rowLane, 2 * sb + rj, b, rowGroup) * groupDot(rowLane, rowGroup, 2 * sb + rj, b, t);
       groupReduction = rj;
-      // The pair's mins and sums of quants as i16 pairs (m < 64, |sum| <= 32 * 127): one vpmaddwd per pair.
+      // The pair's mins and sums of quants as i16 pairs (m < 64, |sum| <= 32 * 127): one vpdpwssd per pair.
       Var pair("pair");
       rowMin = Func("row_min");
       rowMin(pair, rowLane, sb, b, rowGroup) = cast<int16_t>(q4kMin(bytes, 2 * sb + pair, b, row));
@@ -722,7 +722,7 @@ private:
     if (blockMin.defined()) {
       subBlockQuantSum.compute_root().vectorize(subBlockQuantSum.args()[0], 8);
       blockMin.compute_at(minAcc, blockReduction.x).vectorize(rowLane).unroll(rowGroup).unroll(t);
-      // The pair innermost and atomic: Halide matches the i16 pair sum to vpmaddwd / vpdpwssd.
+      // The pair innermost and atomic: Halide matches the i16 pair sum to vpdpwssd.
       blockMin.update()
           .reorder(minReduction.x, rowLane, t, rowGroup)
           .atomic()

@@ -31,8 +31,8 @@ struct ScheduleDefaults {
   int q8_0Tokens = 2;
   /// With quantizedDot, a Q4_K/Q6_K matmul's parallel task (`rows_per_task`) is this many register tiles of rows,
   /// instead of prefillTaskBytes: the task unpacks its rows' codes into a byte each (K bytes per row), which then
-  /// stay in L2 beside the activations of every token tile (measured on Zen 5, K=2560: one tile of 32 rows against
-  /// 128 rows, +16-24% at 128 tokens, unchanged at 32 and 512).
+  /// stay in L2 beside the activations of every token tile (measured on Zen 5, K=2560, one tile of 32 rows against
+  /// 128 rows: at 128 tokens Q4_K +2-3% and Q6_K +8-12% in bench-kernels, unchanged at 512).
   int kQuantTaskTiles = 1;
   /// BF16 products: round the activations to BF16 and multiply pairs with vdpbf16ps (`bf16_dot`),
   /// as llama.cpp does. Twice the prefill FLOP/s of f32 activations; only where the CPU has it.
