@@ -96,11 +96,11 @@ void addFamilyDefaults(const std::string &generator, const target::CpuFamily &fa
   auto dot = params.find("quantized_dot");
   const bool quantized = dot != params.end() && dot->second == "true";
   // quantized_dot decode (measured on Zen 5, docs/kernels.md): one row at a time, so that the
-  // hardware prefetchers follow one stream; the K-quants, whose blocks are read out of order, also
-  // prefetch 32 blocks (4.5-6.6 KB) ahead.
+  // hardware prefetchers follow one stream, and a software prefetch 4.3-6.6 KB ahead: 32 blocks of
+  // the K-quants, 128 of Q8_0 (Q8_0 +25% against none; 64 blocks or fewer measured no gain).
   if (quantized && decode && format) {
     fill("tile_rows", 1);
-    fill("prefetch_blocks", format->type == GGMLType::Q8_0 ? 0 : 32);
+    fill("prefetch_blocks", format->type == GGMLType::Q8_0 ? 128 : 32);
   }
   if (decode) {
     bool streamed = format && !format->quantized();
