@@ -332,6 +332,39 @@ private:
     return outputRows() < kRowLanes ? min(row, outputRows() - 1) : row;
   }
 
+  /// The fp16 at byte `offset` of `row` (a block's d or dmin), as f32.
+  static Expr halfScale(Func bytes, Expr offset, Expr row) {
+    Expr bits = cast<uint16_t>(bytes(offset, row)) | (cast<uint16_t>(bytes(offset + 1, row)) << 8);
+    return cast<float>(reinterpret(Float(16), bits));
+  }
+
+  /// The K-quants' matmul builds its scale tables from rowHead(q, row lane, word, block, row group): byte
+  /// q of 4-byte word `word` of the block's head (kQuantHead) in the lane's row. Like rowCode, one 4-byte load
+  /// per row, word and block, 16 rows to a 64-byte vector, instead of a byte gather from 16 rows per table
+  /// entry. Returned as a Func of (offset in the weight row, headRow()), so WeightFormat.h's accessors read it
+  /// as they read the weights.
+  Func defineRowHead(GGMLType type, Func bytes) {
+    const int blockBytes = int(granite::traitsOf(type).blockBytes);
+    const auto [start, count] = kQuantHead(type);
+    Var q("q"), word("word"), b("b"), offset("offset"), taskRow("task_row");
+    rowHead = Func("row_head");
+    rowHead(q, rowLane, word, b, rowGroup) = bytes(b * blockBytes + start + 4 * word + q, laneRow());
+    // The clamp only tells bounds inference that the accessors stay within the head.
+    Expr inHead = clamp(offset % blockBytes - start, 0, count - 1);
+    Func head("head");
+    head(offset, taskRow) =
+        rowHead(inHead % 4, taskRow % kRowLanes, inHead / 4, offset / blockBytes, taskRow / kRowLanes);
+    return head;
+  }
+  /// The row index defineRowHead's Func takes for a row lane of a row group.
+  Expr headRow() const { return rowLane + kRowLanes * rowGroup; }
+
+  /// The bytes of a K-quant block that the matmul's tables read (first byte, count), whole 4-byte words within
+  /// the block: Q4_K's d, dmin, scales and mins (kernel order); Q6_K's 16 scales and d, after 2 code bytes.
+  static std::pair<int, int> kQuantHead(GGMLType type) {
+    return type == GGMLType::Q4_K ? std::pair{0, 16} : std::pair{190, 20};
+  }
+
   /// The quantized matmul's fp16 block scales by row lane: rowHalf(row lane, i, row group) is blockHalf(i) of
   /// the lane's row.
   void defineRowHalves(GGMLType type, Func bytes, Expr clampedRow) {
@@ -408,9 +441,7 @@ private:
     using namespace granite::kernels;
     Var i("i");
     blockHalf = Func("block_half");
-    Expr offset = halfScaleOffset(type, i);
-    Expr bits = cast<uint16_t>(bytes(offset, clampedRow)) | (cast<uint16_t>(bytes(offset + 1, clampedRow)) << 8);
-    blockHalf(i, n) = cast<float>(reinterpret(Float(16), bits));
+    blockHalf(i, n) = halfScale(bytes, halfScaleOffset(type, i), clampedRow);
     blockHalfVar = i;
   }
 
@@ -520,8 +551,11 @@ private:
   void defineKQuantMatmul(GGMLType type, Func bytes, Expr clampedRow, int blocks) {
     using granite::kernels::fusedMultiplyAdd;
     const bool q4k = type == GGMLType::Q4_K;
-    defineRowHalves(type, bytes, clampedRow);
-    defineKQuantRowLanes(type, bytes);
+    Func head = defineRowHead(type, bytes);
+    Var i("i");
+    rowHalf = Func("row_half");
+    rowHalf(rowLane, i, rowGroup) = halfScale(head, granite::kernels::halfScaleOffset(type, i), headRow());
+    defineKQuantRowLanes(type, bytes, head);
     blockAcc = Func("block_acc");
     if (q4k) {
       RDom rbs(0, 4, 0, blocks, "rbs"); // rbs.x: pair of sub-blocks, rbs.y: block
@@ -559,12 +593,12 @@ private:
   /// mins and fp16 scales by lane. groupDot sums a sub-block (Q4_K) or group (Q6_K, started from
   /// -32 * its sum of quants); blockSum scales and adds them per pair of sub-blocks (Q4_K) or per
   /// block (Q6_K); blockMin adds Q4_K's mins times the sub-blocks' sums of quants per pair (subBlockQuantSum).
-  void defineKQuantRowLanes(GGMLType type, Func bytes) {
+  void defineKQuantRowLanes(GGMLType type, Func bytes, Func head) {
     using namespace granite::kernels;
     const bool q4k = type == GGMLType::Q4_K;
     const int groupElements = q4k ? 32 : 16, groups = 256 / groupElements;
     Var q("q"), l("l"), s("s"), j("j"), b("b");
-    Expr row = laneRow();
+    Expr row = laneRow(), taskRow = headRow();
     rowCode = Func("row_code");
     rowCode(q, rowLane, s, l, b, rowGroup) = kQuantLaneCode(type, bytes, l, q, s, b, row);
     rowCodeQuad = q;
@@ -576,7 +610,7 @@ private:
     };
     rowScale = Func("row_scale");
     rowScale(rowLane, j, b, rowGroup) =
-        q4k ? cast<int32_t>(q4kScale(bytes, j, b, row)) : q6kScaleCode(bytes, j, b, row);
+        q4k ? cast<int32_t>(q4kScale(head, j, b, taskRow)) : q6kScaleCode(head, j, b, taskRow);
     RDom rk(0, 4, 0, groupElements / 4, "rk"); // rk.x: quad, rk.y: quad group of the sub-block or group
     groupDot = Func("group_dot");
     groupDot(rowLane, rowGroup, j, b, t) = q4k ? Expr(0) : -codeBias(type) * groupQuantSum(j, b, t);
@@ -594,7 +628,7 @@ private:
       // The pair's mins and sums of quants as i16 pairs (m < 64, |sum| <= 32 * 127): one vpdpwssd per pair.
       Var pair("pair");
       rowMin = Func("row_min");
-      rowMin(pair, rowLane, sb, b, rowGroup) = cast<int16_t>(q4kMin(bytes, 2 * sb + pair, b, row));
+      rowMin(pair, rowLane, sb, b, rowGroup) = cast<int16_t>(q4kMin(head, 2 * sb + pair, b, taskRow));
       subBlockQuantSum = Func("sub_block_quant_sum");
       subBlockQuantSum(j, b, t) = cast<int16_t>(groupQuantSum(2 * j, b, t) + groupQuantSum(2 * j + 1, b, t));
       RDom rm(0, 2, "rm");
@@ -683,6 +717,8 @@ private:
   /// steps together: the K-quants' 4 read the same 16 source words (nibbles, and Q6_K's high bits).
   void scheduleTaskUnpack(const Var &task) {
     rowCode.compute_at(y, task).vectorize(rowCodeQuad).vectorize(rowLane).unroll(rowCode.args()[2]);
+    if (rowHead.defined())
+      rowHead.compute_at(y, task).vectorize(rowHead.args()[0]).vectorize(rowLane).unroll(rowHead.args()[2]);
     for (Func table : {rowScale, rowMin, rowHalf})
       if (table.defined()) table.compute_at(y, task).vectorize(rowLane);
   }
@@ -791,6 +827,7 @@ private:
   Func laneQuant, laneQuantSum, halfActScale, codeActivation; // K-quants' matvec
   Func rowCode, rowScale, rowMin, rowHalf, groupDot, groupQuantSum, blockSum, blockMin, blockScale, blockAcc; // matmul
   Func minScale, minAcc, subBlockQuantSum; // Q4_K's matmul
+  Func rowHead;                            // the K-quants' matmul
   Var rowLane{"row_lane"}, rowGroup{"row_group"}, rowCodeQuad;
   RDom blockReduction, groupReduction, minReduction;
   static constexpr int kRowLanes = granite::kernels::kQuantRowLanes;
