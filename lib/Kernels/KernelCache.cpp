@@ -116,7 +116,7 @@ void addFamilyDefaults(const std::string &generator, const target::CpuFamily &fa
                                            : d.prefillRows);
     fill("tile_tokens", amx ? d.amxTokens : !quantized ? d.prefillTokens : q8_0 ? d.q8_0Tokens : d.quantizedDotTokens);
     const int64_t tileRows = std::stoll(params.at("tile_rows")) * rowsPerTileRow;
-    if (quantized && rowsPerTileRow > 1 && !q8_0)
+    if (rowsPerTileRow > 1 && !q8_0) // the K-quants' integer matmul
       fill("rows_per_task", static_cast<int>(tileRows * d.kQuantTaskTiles));
     else if (format)
       fill("rows_per_task", static_cast<int>(prefillRowsPerTask(d, *format, std::stoll(params.at("in_features")),

@@ -138,11 +138,11 @@ public:
       Expr element = r.z * blockElements + r.y * 32 + laneInSub;
       Expr weight;
       if (intDot && type == GGMLType::Q8_0 && Prefill) {
-        defineQ8_0Matmul(bytes, clampedRow, blocks);
+        defineQ8_0Matmul(bytes, blocks);
       } else if (intDot && type == GGMLType::Q8_0) {
         defineQ8_0Dot(bytes, clampedRow, blocks);
       } else if (intDot && Prefill) {
-        defineKQuantMatmul(type, bytes, clampedRow, blocks);
+        defineKQuantMatmul(type, bytes, blocks);
       } else if (intDot) {
         defineKQuantDot(type, bytes, clampedRow, blocks);
       } else if (Prefill) {
@@ -365,13 +365,12 @@ private:
     return type == GGMLType::Q4_K ? std::pair{0, 16} : std::pair{190, 20};
   }
 
-  /// The quantized matmul's fp16 block scales by row lane: rowHalf(row lane, i, row group) is blockHalf(i) of
-  /// the lane's row.
-  void defineRowHalves(GGMLType type, Func bytes, Expr clampedRow) {
-    defineBlockHalves(type, bytes, clampedRow);
+  /// The quantized matmul's fp16 block scales by row lane: rowHalf(row lane, i, row group) is the i-th fp16
+  /// scale (halfScaleOffset) of `row`, read from `bytes` (the weights, or defineRowHead's Func).
+  void defineRowHalves(GGMLType type, Func bytes, Expr row) {
     Var i("i");
     rowHalf = Func("row_half");
-    rowHalf(rowLane, i, rowGroup) = blockHalf(i, laneRow());
+    rowHalf(rowLane, i, rowGroup) = halfScale(bytes, granite::kernels::halfScaleOffset(type, i), row);
   }
 
   /// actQuant(k[, t]) (int8) and actScale(block[, t]) (f32): x quantized as ggml's
@@ -475,13 +474,13 @@ private:
   /// block, row group) being the 64 bytes of one vpdpbusd that multiplies them by the step's 4 activation quants
   /// broadcast to every lane; its dot starts at quadStart, so that read as an f32 it is kF32IntBase + the dot of
   /// the quants, exactly (|dot| <= 4 * 128 * 127 < 2^22): one subtraction, not a conversion, makes it an f32.
-  void defineQ8_0Matmul(Func bytes, Expr clampedRow, int blocks) {
+  void defineQ8_0Matmul(Func bytes, int blocks) {
     using namespace granite::kernels;
     Var q("q"), j("j"), b("b");
     rowCode = Func("row_code");
     rowCode(q, rowLane, j, b, rowGroup) = q8_0Code(bytes, 4 * j + q, b, laneRow());
     rowCodeQuad = q;
-    defineRowHalves(GGMLType::Q8_0, bytes, clampedRow);
+    defineRowHalves(GGMLType::Q8_0, bytes, laneRow());
     RDom r4(0, 4, "r4");
     groupDot = Func("step_dot");
     groupDot(rowLane, rowGroup, j, b, t) = quadStart(8 * b + j, t);
@@ -548,13 +547,11 @@ private:
   /// * Q6_K: per block sumi = sum_g sc_g * dot_g (dots of 32 + the quants, started from -32 * the
   ///   group's sum of quants), acc + sumi * (d * d_x).
   /// The integers are exact (below 2^31) in any summation order.
-  void defineKQuantMatmul(GGMLType type, Func bytes, Expr clampedRow, int blocks) {
+  void defineKQuantMatmul(GGMLType type, Func bytes, int blocks) {
     using granite::kernels::fusedMultiplyAdd;
     const bool q4k = type == GGMLType::Q4_K;
     Func head = defineRowHead(type, bytes);
-    Var i("i");
-    rowHalf = Func("row_half");
-    rowHalf(rowLane, i, rowGroup) = halfScale(head, granite::kernels::halfScaleOffset(type, i), headRow());
+    defineRowHalves(type, head, headRow());
     defineKQuantRowLanes(type, bytes, head);
     blockAcc = Func("block_acc");
     if (q4k) {
@@ -723,6 +720,17 @@ private:
       if (table.defined()) table.compute_at(y, task).vectorize(rowLane);
   }
 
+  /// A quantized matmul's register tile of sums (16 row lanes x row groups x tokens) at `rowTile`.
+  Func &scheduleTileSums(Func &sums, const Var &rowTile, int rowGroups, int tokens) {
+    return sums.compute_at(y, rowTile)
+        .bound(rowLane, 0, kRowLanes)
+        .bound_extent(rowGroup, rowGroups)
+        .bound_extent(t, tokens)
+        .vectorize(rowLane)
+        .unroll(rowGroup)
+        .unroll(t);
+  }
+
   /// The K-quants' matmul (defineKQuantMatmul): the task's rows are unpacked at `task`; a register tile
   /// of row groups x tokens runs each step's group dots, scales them into the sums and takes the f32
   /// step, the weight vector of each quad feeding every token's vpdpbusd.
@@ -733,13 +741,7 @@ private:
     // each token's quants broadcast once for both groups (measured on Zen 5 with 2 x 4: Q4_K +12-19%).
     for (Func acc : {blockAcc, minAcc}) {
       if (!acc.defined()) continue;
-      acc.compute_at(y, rowTile)
-          .bound(rowLane, 0, kRowLanes)
-          .bound_extent(rowGroup, rowGroups)
-          .bound_extent(t, tokens)
-          .vectorize(rowLane)
-          .unroll(rowGroup)
-          .unroll(t);
+      scheduleTileSums(acc, rowTile, rowGroups, tokens);
       std::vector<VarOrRVar> order{rowLane, t, rowGroup, blockReduction.x};
       if (blockReduction.dimensions() > 1) order.push_back(blockReduction.y);
       acc.update().reorder(order).vectorize(rowLane).unroll(t).unroll(rowGroup);
@@ -784,15 +786,7 @@ private:
   void scheduleQ8_0Matmul(const Var &task, const Var &rowTile, int rowGroups, int tokens) {
     const Var step = stepAcc.args()[1];
     scheduleTaskUnpack(task);
-    stepAcc.compute_at(y, rowTile)
-        .bound(rowLane, 0, kRowLanes)
-        .bound(step, 0, 8)
-        .bound_extent(rowGroup, rowGroups)
-        .bound_extent(t, tokens)
-        .vectorize(rowLane)
-        .unroll(step)
-        .unroll(rowGroup)
-        .unroll(t);
+    scheduleTileSums(stepAcc, rowTile, rowGroups, tokens).bound(step, 0, 8).unroll(step);
     stepAcc.update()
         .reorder(rowLane, t, rowGroup, step, blockReduction.x)
         .vectorize(rowLane)
