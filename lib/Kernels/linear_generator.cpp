@@ -386,20 +386,32 @@ private:
   void quantizeActivations(GGMLType type, Func activation, WithToken withToken, WithTokenVar withTokenVar) {
     using namespace granite::kernels;
     const int qb = activationBlock(type);
-    Var a("a"), k("k"), q("q");
-    RDom ra(0, qb, "ra");
-    actPeak = Func("act_peak");
-    actPeak(withTokenVar({a})) = argmax(abs(activation(withToken({a * qb + ra}))))[0];
+    Var a("a"), k("k"), q("q"), l("l");
+    // The block's largest magnitude as the largest of 16 lane maxima: vector max instructions, not a scalar search.
+    RDom steps(0, qb / kPeakLanes, "steps"), peakLanes(0, kPeakLanes, "peak_lanes");
+    auto element = [&](Expr block, Expr lane) {
+      return activation(withToken({block * qb + kPeakLanes * steps + lane}));
+    };
+    laneAbsMax = Func("lane_abs_max");
+    laneAbsMax(withTokenVar({l, a})) = maximum(abs(element(a, l)));
+    actAbsMax = Func("act_abs_max");
+    actAbsMax(withTokenVar({a})) = maximum(laneAbsMax(withToken({peakLanes, a})));
     Func inverse("act_inverse_scale");
-    Expr peak = activation(withToken({a * qb + clamp(actPeak(withToken({a})), 0, qb - 1)}));
     if (type == GGMLType::Q8_0) {
-      Expr amax = abs(peak);
+      Expr amax = actAbsMax(withToken({a}));
       inverse(withTokenVar({a})) = select(amax == 0.0f, 0.0f, 127.0f / max(amax, 1e-30f));
       actScale = Func("act_scale");
       // ggml divides by 127; Halide would turn a division by a constant into a multiplication
       // anyway, so the kernel (and its reference test) multiplies by the f32 reciprocal.
       actScale(withTokenVar({a})) = cast<float>(cast<float16_t>(amax * (1.0f / 127.0f)));
     } else {
+      // ggml keeps the sign of the first element of that magnitude: the lowest index that holds it, found alike.
+      laneFirstPeak = Func("lane_first_peak");
+      laneFirstPeak(withTokenVar({l, a})) =
+          minimum(select(abs(element(a, l)) == actAbsMax(withToken({a})), kPeakLanes * steps + l, qb));
+      actPeak = Func("act_peak");
+      actPeak(withTokenVar({a})) = minimum(laneFirstPeak(withToken({peakLanes, a})));
+      Expr peak = activation(withToken({a * qb + clamp(actPeak(withToken({a})), 0, qb - 1)}));
       inverse(withTokenVar({a})) = select(peak == 0.0f, 0.0f, -127.0f / select(peak == 0.0f, 1.0f, peak));
       actScale = Func("act_scale");
       Expr iscale = inverse(withToken({a}));
@@ -672,8 +684,14 @@ private:
     partial(lane, n) += weight * codeActivation(codeByte, r.y, r.z);
   }
 
+  /// The activations' quantization, once per call before the product. Serial: in h-tiny's expert matmuls (few tokens
+  /// each) a parallel loop per stage cost more in dispatch than it saved.
   void scheduleQuantizedActivations() {
-    actPeak.compute_root();
+    for (auto [peak, lanes] : {std::pair{actAbsMax, laneAbsMax}, std::pair{actPeak, laneFirstPeak}}) {
+      if (!peak.defined()) continue;
+      peak.compute_root();
+      lanes.compute_at(peak, peak.args()[0]).vectorize(lanes.args()[0]);
+    }
     actInverse.compute_root();
     actScale.compute_root();
     actQuant.compute_root().vectorize(actQuantVar, 32);
@@ -817,7 +835,8 @@ private:
   RDom r, reductionLanes;
   Func partial, decoded, laneSum, groupScale, groupOffset, activationBf16;
   // quantized_dot
-  Func actPeak, actInverse, actScale, actQuant, quadStart, dot, blockHalf;
+  Func laneAbsMax, actAbsMax, laneFirstPeak, actPeak, actInverse, actScale, actQuant, quadStart, dot, blockHalf;
+  static constexpr int kPeakLanes = 16;                       // lanes of the activations' block peak search
   Func laneQuant, laneQuantSum, halfActScale, codeActivation; // K-quants' matvec
   Func rowCode, rowScale, rowMin, rowHalf, groupDot, groupQuantSum, blockSum, blockMin, blockScale, blockAcc; // matmul
   Func minScale, minAcc, subBlockQuantSum; // Q4_K's matmul

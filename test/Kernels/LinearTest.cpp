@@ -323,6 +323,37 @@ INSTANTIATE_TEST_SUITE_P(
       return name.str();
     });
 
+// The activations' block peak search (quantizeActivations) at its edges, on the quantized products of
+// x86-64-avx512-bf16: an all-zero block (scale 0), the peak in a block's last element, and the same magnitude with
+// both signs (ggml keeps the first, as the reference does).
+TEST(LinearQuantizedActivationsTest, PeakSearchEdges) {
+  GRANITE_SKIP_UNLESS_HOST_RUNS("bf16");
+  for (const PrefillCase &c : {PrefillCase{WType::Q8_0, 128, bf16_matvec_q8_0_tile2x4, bf16_matmul_q8_0_tile2x4},
+                               PrefillCase{WType::Q4_K, 768, bf16_matvec_q4_k_tile2x4, bf16_matmul_q4_k_tile2x4}}) {
+    SCOPED_TRACE(infoOf(c.type).name);
+    const int block = c.type == WType::Q8_0 ? 32 : 256, tokens = 3;
+    RandomWeights w = makeRandomWeights(c.type, c.K, kRows, 808);
+    std::vector<float> x = randomFloats(size_t(c.K) * tokens, 809, -0.5f, 0.5f);
+    for (int t = 0; t < tokens; ++t) {
+      float *token = x.data() + size_t(t) * c.K;
+      std::fill(token, token + block, 0.0f); // block 0: all zeros
+      token[2 * block - 1] = 0.75f;          // block 1: its peak in the last element
+      token[block + 5] = -0.75f * (t % 2);   // ... and, on odd tokens, the same magnitude earlier, negative
+      token[2 * block + 7 + t] = -0.9f;      // block 2: a negative peak
+    }
+    Halide::Runtime::Buffer<void> weights;
+    Halide::Runtime::Buffer<float> xBuf(x.data(), c.K, tokens), yBuf(kRows, tokens);
+    ASSERT_EQ(c.matmul(weightBuffer(w, weights), xBuf, yBuf), 0);
+    expectProductMatches(w, x, tokens, yBuf.data(), true);
+    for (int t = 0; t < tokens; ++t) {
+      Halide::Runtime::Buffer<float> xVec(x.data() + size_t(t) * c.K, c.K), yVec(kRows);
+      ASSERT_EQ(c.matvec(weightBuffer(w, weights), xVec, yVec), 0);
+      expectProductMatches(w, std::vector<float>(x.begin() + size_t(t) * c.K, x.begin() + size_t(t + 1) * c.K), 1,
+                           yVec.data(), true);
+    }
+  }
+}
+
 #define GRANITE_LINEAR_CASE(fam, type, wtype, K)                                                                       \
   LinearCase { #fam, WType::wtype, K, fam##_matvec_##type, fam##_matmul_##type }
 #define GRANITE_LINEAR_FAMILY(fam)                                                                                     \
